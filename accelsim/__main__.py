@@ -1,0 +1,5 @@
+"""Allows ``python -m accelsim``."""
+
+from accelsim.cli import main
+
+raise SystemExit(main())

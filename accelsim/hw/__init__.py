@@ -1,0 +1,1 @@
+"""Hardware components: PE array, SRAM buffers, DRAM, interconnect, vector unit, energy."""

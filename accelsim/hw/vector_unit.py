@@ -1,0 +1,62 @@
+"""The vector unit: ``lanes`` elementwise operations per cycle for the non-GEMM ops.
+
+Operands stream from DRAM through the unit's local buffer in chunks (half the buffer each
+when double-buffered): a chunk's inputs are loaded, computed in ceil(elements * ops / lanes)
+cycles, and its outputs written back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from accelsim.config.models import VectorUnitParams
+from accelsim.hw.sram import horowitz_sram_energy
+
+
+@dataclass
+class VectorStats:
+    operations: float = 0.0
+    busy_cycles: float = 0.0
+    compute_cycles: float = 0.0
+    filled_bytes: int = 0  # from DRAM into the buffer
+    drained_bytes: int = 0  # from the buffer to DRAM
+    tiles: int = 0
+
+    @property
+    def buffer_access_bytes(self) -> int:
+        """Each byte is written into the buffer and read out once on each side of the lanes."""
+        return 2 * (self.filled_bytes + self.drained_bytes)
+
+
+@dataclass
+class ChunkPlan:
+    compute_cycles: np.ndarray
+    load_bytes: np.ndarray
+    store_bytes: np.ndarray
+
+
+class VectorUnit:
+    def __init__(self, env: simpy.Environment, params: VectorUnitParams) -> None:
+        self.params = params
+        self.lanes = params.lanes
+        self.chunk_bytes = params.buffer // 2
+        self.energy_pj_per_64b = horowitz_sram_energy(params.buffer)
+        self.resource = simpy.PriorityResource(env, capacity=1)
+        self.stats = VectorStats()
+
+    def plan(self, elements: int, ops_per_element: float, read_bytes: int,
+             write_bytes: int) -> ChunkPlan:
+        """Split an op into equal chunks that fit half the buffer (the last may be smaller)."""
+        chunks = max(1, -(-(read_bytes + write_bytes) // self.chunk_bytes))
+        chunks = min(chunks, max(elements, 1))
+
+        def split(total: int) -> np.ndarray:
+            base, extra = divmod(int(total), chunks)
+            return np.full(chunks, base, dtype=np.int64) + (np.arange(chunks) < extra)
+
+        per_chunk = split(elements)
+        cycles = np.ceil(per_chunk * ops_per_element / self.lanes).astype(np.int64)
+        return ChunkPlan(cycles, split(read_bytes), split(write_bytes))

@@ -1,0 +1,54 @@
+"""Named registries: zoo networks, dataflows, PE-array kinds, techniques.
+
+Every implementation joins a :class:`Registry` under a name; configs and the CLI choose it by
+that name, and an unknown name is an error that lists the valid ones. Third parties add
+entries through the Python entry-point group ``accelsim.<registry name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A mapping from names to implementations, filled by :meth:`register`."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._plugins_loaded = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def add(obj: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._entries[name] = obj
+            return obj
+        return add
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for entry in metadata.entry_points(group=f"accelsim.{self.kind}"):
+            if entry.name not in self._entries:
+                self._entries[entry.name] = entry.load()
+
+    def get(self, name: str) -> T | None:
+        if name not in self._entries:
+            self._load_plugins()
+        return self._entries.get(name)
+
+    def names(self) -> list[str]:
+        self._load_plugins()
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

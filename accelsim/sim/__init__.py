@@ -1,0 +1,1 @@
+"""Simulation: lowering of ops to tiles, the technique chain, the driver and the engine."""

@@ -1,0 +1,275 @@
+"""Tiling of a GEMM into SRAM-resident tiles, and the per-tile figures of the chosen tiling.
+
+A *tile* is the block of a GEMM that sits in the on-chip buffers while the PE array computes
+it: ``b_row`` x ``b_col`` of the two spatially mapped dimensions (multiples of the array size)
+times ``b_stream`` of the streamed dimension. Tiles run in a loop nest with the streamed
+dimension innermost; the two spatial loops are ordered either way. An operand block is
+fetched from DRAM whenever its block index changes between consecutive tiles (so a block
+reused by the next tile is not fetched again); output blocks are written back when the loop
+leaves them, as partial sums (accumulator width) while the reduction is unfinished, and read
+back when it resumes.
+
+The blocking is chosen among power-of-two multiples of the array size (and the full
+dimension) to minimise a roofline estimate ``max(compute cycles, DRAM bytes / DRAM
+bandwidth)``, then DRAM bytes, then tile count, subject to every buffer holding its operand
+blocks (in half its capacity when double-buffered). With buffers large enough nothing is
+split and the compute cycles equal SCALE-Sim's fold-by-fold count.
+
+Batched GEMMs (``count`` > 1, e.g. attention heads) pack whole instances into one tile when
+an instance fits, else tile each instance alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim.errors import SimulationError
+from accelsim.hw.dataflow import Dataflow
+from accelsim.workload.op import Gemm
+
+#: Which GEMM dimensions index each operand role.
+OPERAND_DIMS = {"ifmap": ("m", "k"), "filter": ("k", "n"), "ofmap": ("m", "n")}
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """What the tiler needs of the hardware."""
+
+    rows: int
+    cols: int
+    dataflow: Dataflow
+    element_bytes: int
+    psum_bytes: int
+    buffer_of_role: dict[str, str]  # role -> buffer name
+    usable_bytes: dict[str, int]  # buffer name -> bytes one tile may occupy
+    dram_bytes_per_cycle: float  # math.inf for ideal DRAM
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """A chosen tiling: block sizes per dimension, spatial loop order, instances per tile."""
+
+    blocks: dict[str, int]
+    outer: str  # the spatial dimension of the outermost loop
+    instances: int
+
+
+@dataclass
+class TileArrays:
+    """Per-tile figures of one op, in execution order (numpy arrays of equal length)."""
+
+    compute_cycles: np.ndarray
+    macs: np.ndarray
+    load_bytes: dict[str, np.ndarray]  # role -> bytes fetched from DRAM before the tile
+    store_bytes: np.ndarray  # ofmap bytes written to DRAM after the tile
+    array_access_bytes: dict[str, np.ndarray]  # role -> bytes between SRAM and the PE array
+    footprint_bytes: dict[str, np.ndarray]  # role -> bytes of the tile's block held on chip
+    folds: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.compute_cycles)
+
+    @property
+    def total_load_bytes(self) -> np.ndarray:
+        return sum(self.load_bytes.values())
+
+
+def _candidates(dim: int, unit: int) -> np.ndarray:
+    """Block sizes for a dimension: unit * 2^i below the (rounded-up) full size, and full."""
+    full = math.ceil(dim / unit) * unit
+    sizes = {full}
+    size = unit
+    while size < full:
+        sizes.add(size)
+        size *= 2
+    return np.array(sorted(sizes), dtype=np.int64)
+
+
+def _stream_candidates(dim: int) -> np.ndarray:
+    sizes = {dim}
+    size = dim
+    while size > 1:
+        size = math.ceil(size / 2)
+        sizes.add(size)
+    return np.array(sorted(sizes), dtype=np.int64)
+
+
+class GemmTiler:
+    """Chooses a :class:`Blocking` for a GEMM and expands it into :class:`TileArrays`."""
+
+    def __init__(self, spec: ArraySpec) -> None:
+        self.spec = spec
+        flow = spec.dataflow
+        self.unit = {flow.row_dim: spec.rows, flow.col_dim: spec.cols, flow.stream_dim: 1}
+
+    # -- blocking choice -------------------------------------------------------------------
+    def _footprints(self, b: dict[str, np.ndarray], instances) -> dict[str, np.ndarray]:
+        spec = self.spec
+        per_buffer: dict[str, np.ndarray] = {}
+        for role, (d1, d2) in OPERAND_DIMS.items():
+            width = spec.psum_bytes if role == "ofmap" else spec.element_bytes
+            block = b[d1] * b[d2] * width * instances
+            name = spec.buffer_of_role[role]
+            per_buffer[name] = per_buffer.get(name, 0) + block
+        return per_buffer
+
+    def _fits(self, b: dict[str, np.ndarray], instances=1) -> np.ndarray:
+        ok = np.ones(np.broadcast(*b.values()).shape, dtype=bool)
+        for name, used in self._footprints(b, instances).items():
+            ok &= used <= self.spec.usable_bytes[name]
+        return ok
+
+    def _traffic(self, gemm: Gemm, b: dict[str, np.ndarray], outer: str) -> np.ndarray:
+        """DRAM bytes of the loop nest (outer spatial, inner spatial, stream) per candidate.
+
+        A block is fetched again each time a loop outside it advances, unless no loop inside
+        that one changes the block's index (a loop over a single block changes nothing).
+        """
+        flow, spec = self.spec.dataflow, self.spec
+        dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
+        inner = flow.col_dim if outer == flow.row_dim else flow.row_dim
+        order = (outer, inner, flow.stream_dim)
+        nblk = {d: -(-dims[d] // b[d]) for d in dims}
+
+        def revisits(own: tuple[str, str], over: tuple[str, ...]) -> np.ndarray:
+            """How often a block indexed by ``own`` is re-entered by the loops in ``over``."""
+            factor = 1
+            for pos, d in enumerate(order):
+                if d in own or d not in over:
+                    continue
+                moves_later = np.zeros(np.shape(nblk[d]), dtype=bool)
+                for e in order[pos + 1:]:
+                    if e in own:
+                        moves_later |= nblk[e] > 1
+                factor = factor * np.where(moves_later, nblk[d], 1)
+            return factor
+
+        total = 0
+        for role in ("ifmap", "filter"):
+            d1, d2 = OPERAND_DIMS[role]
+            total = total + dims[d1] * dims[d2] * spec.element_bytes * revisits((d1, d2), order)
+        visits = revisits(("m", "n"), ("k",))
+        size_c = gemm.m * gemm.n
+        return total + size_c * spec.element_bytes + 2 * size_c * spec.psum_bytes * (visits - 1)
+
+    def _compute(self, gemm: Gemm, b: dict[str, np.ndarray]) -> np.ndarray:
+        """Compute cycles of one instance per candidate, as :meth:`tiles` counts them.
+
+        Every fold pays the fill/drain overhead once per stream block, except in tiles that
+        hold a single fold: there the stream blocks follow one another without a refill.
+        """
+        flow, spec = self.spec.dataflow, self.spec
+        dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
+        row, col, stream = flow.row_dim, flow.col_dim, flow.stream_dim
+
+        def single_fold_blocks(d: str, unit: int) -> np.ndarray:
+            nblk = -(-dims[d] // b[d])
+            last = dims[d] - (nblk - 1) * b[d]
+            return np.where(b[d] <= unit, nblk, (last <= unit).astype(np.int64))
+
+        folds = -(-dims[row] // spec.rows) * -(-dims[col] // spec.cols)
+        n_stream = -(-dims[stream] // b[stream])
+        single = single_fold_blocks(row, spec.rows) * single_fold_blocks(col, spec.cols)
+        restarts = n_stream * folds - (n_stream - 1) * single
+        return folds * dims[stream] + restarts * flow.fold_overhead(spec.rows, spec.cols)
+
+    def choose(self, gemm: Gemm) -> Blocking:
+        flow, spec = self.spec.dataflow, self.spec
+        dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
+        whole = {d: np.int64(dims[d]) for d in dims}
+        if gemm.count > 1 and self._fits(whole):
+            per_instance = self._footprints(whole, 1)
+            instances = min(gemm.count, *(spec.usable_bytes[name] // int(used)
+                                          for name, used in per_instance.items() if used))
+            return Blocking({d: dims[d] for d in dims}, flow.row_dim, int(instances))
+        grids = np.meshgrid(_candidates(dims[flow.row_dim], spec.rows),
+                            _candidates(dims[flow.col_dim], spec.cols),
+                            _stream_candidates(dims[flow.stream_dim]), indexing="ij")
+        b = {flow.row_dim: grids[0].ravel(), flow.col_dim: grids[1].ravel(),
+             flow.stream_dim: grids[2].ravel()}
+        fits = self._fits(b)
+        if not fits.any():
+            smallest = {flow.row_dim: np.int64(spec.rows), flow.col_dim: np.int64(spec.cols),
+                        flow.stream_dim: np.int64(1)}
+            need = {name: int(v) for name, v in self._footprints(smallest, 1).items()}
+            raise SimulationError(
+                f"a {gemm.m}x{gemm.n}x{gemm.k} GEMM cannot be tiled: even one "
+                f"{spec.rows}x{spec.cols} fold needs {need} bytes per buffer, usable "
+                f"{spec.usable_bytes}")
+        compute = self._compute(gemm, b)
+        n_tiles = np.prod([-(-dims[d] // b[d]) for d in dims], axis=0)
+        best = None
+        for outer in (flow.row_dim, flow.col_dim):
+            traffic = self._traffic(gemm, b, outer)
+            estimate = np.maximum(compute, traffic / spec.dram_bytes_per_cycle)
+            i = np.lexsort((n_tiles, traffic, estimate, ~fits))[0]
+            score = (float(estimate[i]), int(traffic[i]), int(n_tiles[i]))
+            if best is None or score < best[0]:
+                best = (score, Blocking({d: int(b[d][i]) for d in b}, outer, 1))
+        return best[1]
+
+    # -- expansion into tiles ----------------------------------------------------------------
+    def tiles(self, gemm: Gemm, blocking: Blocking | None = None) -> TileArrays:
+        blocking = blocking or self.choose(gemm)
+        flow, spec = self.spec.dataflow, self.spec
+        dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
+        bs = blocking.blocks
+        nblk = {d: -(-dims[d] // bs[d]) for d in dims}
+        inner = flow.col_dim if blocking.outer == flow.row_dim else flow.row_dim
+        order = (blocking.outer, inner, flow.stream_dim)
+        groups = -(-gemm.count // blocking.instances)
+        shape = (groups, nblk[order[0]], nblk[order[1]], nblk[order[2]])
+        grid = np.indices(shape).reshape(4, -1)
+        group = grid[0]
+        idx = {order[i]: grid[i + 1] for i in range(3)}
+        inst = np.minimum(blocking.instances, gemm.count - group * blocking.instances)
+        size = {d: np.minimum(bs[d], dims[d] - idx[d] * bs[d]) for d in dims}
+
+        def changed(keys: list[np.ndarray]) -> np.ndarray:
+            flag = np.ones(len(group), dtype=bool)
+            if len(group) > 1:
+                diff = np.zeros(len(group) - 1, dtype=bool)
+                for key in keys:
+                    diff |= key[1:] != key[:-1]
+                flag[1:] = diff
+            return flag
+
+        load = {}
+        for role in ("ifmap", "filter"):
+            d1, d2 = OPERAND_DIMS[role]
+            fetch = changed([group, idx[d1], idx[d2]])
+            load[role] = np.where(fetch, size[d1] * size[d2] * inst * spec.element_bytes, 0)
+        c_keys = [group, idx["m"], idx["n"]]
+        run_start = changed(c_keys)
+        run_end = np.ones_like(run_start)
+        run_end[:-1] = run_start[1:]
+        c_elems = size["m"] * size["n"] * inst
+        load["ofmap"] = np.where(run_start & (idx["k"] > 0), c_elems * spec.psum_bytes, 0)
+        final = idx["k"] == nblk["k"] - 1
+        store = np.where(run_end, c_elems * np.where(final, spec.element_bytes,
+                                                     spec.psum_bytes), 0)
+
+        row, col, stream = flow.row_dim, flow.col_dim, flow.stream_dim
+        row_folds = -(-size[row] // spec.rows)
+        col_folds = -(-size[col] // spec.cols)
+        folds = row_folds * col_folds * inst
+        continuing = (row_folds * col_folds == 1) & (inst == 1) & (idx[stream] > 0)
+        overhead = flow.fold_overhead(spec.rows, spec.cols)
+        compute = folds * size[stream] + np.where(continuing, 0, folds * overhead)
+        eb = spec.element_bytes
+        access = {flow.row_edge: size[stream] * size[row] * col_folds * inst * eb,
+                  flow.col_edge: size[stream] * size[col] * row_folds * inst * eb,
+                  flow.stationary: size[row] * size[col] * inst * eb}
+        footprint = {role: size[d1] * size[d2] * inst
+                     * (spec.psum_bytes if role == "ofmap" else eb)
+                     for role, (d1, d2) in OPERAND_DIMS.items()}
+        macs = size["m"] * size["n"] * size["k"] * inst
+        return TileArrays(compute.astype(np.int64), macs.astype(np.int64),
+                          {r: v.astype(np.int64) for r, v in load.items()},
+                          store.astype(np.int64),
+                          {r: np.asarray(v, dtype=np.int64) for r, v in access.items()},
+                          {r: np.asarray(v, dtype=np.int64) for r, v in footprint.items()},
+                          folds.astype(np.int64))

@@ -1,0 +1,1 @@
+"""Run statistics: per-op records, invariants and the :class:`RunResult`."""

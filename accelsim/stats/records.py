@@ -1,0 +1,43 @@
+"""The record of one executed op: when it ran, what it did, where its cycles went."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class OpRecord:
+    name: str
+    layer: str
+    phase: str
+    kind: str
+    unit: str
+    ready_cycle: float  # every input available
+    start_cycle: float  # unit granted
+    end_cycle: float
+    macs: int
+    macs_skipped: int
+    dram_bytes_read: int
+    dram_bytes_written: int
+    compute_cycles: float
+    tiles: int
+    stalls: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cycles(self) -> float:
+        return self.end_cycle - self.start_cycle
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.dram_bytes_read + self.dram_bytes_written
+
+    @property
+    def stall_cycles(self) -> float:
+        """Cycles of the op that were not compute: waiting on DRAM or on SRAM bandwidth."""
+        return self.cycles - self.compute_cycles
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row.update(cycles=self.cycles, dram_bytes=self.dram_bytes,
+                   stall_cycles=self.stall_cycles)
+        return row

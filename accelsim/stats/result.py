@@ -1,0 +1,151 @@
+"""RunResult: every figure of one run, as a nested dict written to JSON and CSV.
+
+The JSON schema (``schema: accelsim.run/1``) is documented in the README. Cycle figures are
+clock cycles of the accelerator clock; energies are picojoules.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from accelsim import __version__
+from accelsim.hw.energy import energy_by_component, mac_energy_pj
+from accelsim.hw.system import System
+from accelsim.stats.records import OpRecord
+from accelsim.workload.graph import Workload
+from accelsim.workload.op import PHASES
+
+SCHEMA = "accelsim.run/1"
+CSV_COLUMNS = ("name", "layer", "phase", "kind", "unit", "ready_cycle", "start_cycle",
+               "end_cycle", "cycles", "compute_cycles", "stall_cycles", "macs", "macs_skipped",
+               "dram_bytes", "dram_bytes_read", "dram_bytes_written", "tiles")
+TIMELINE_BINS = 100
+
+#: Modelling approximations, repeated in every result so that no figure is read without them.
+APPROXIMATIONS = (
+    "Systolic compute cycles per fold follow SCALE-Sim v3 (full fill/drain on every fold).",
+    "DRAM is a fixed-latency, peak-bandwidth server shared by all transfers (no row-buffer "
+    "timing); ops read their inputs from and write their outputs to DRAM.",
+    "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
+    "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
+    "Vector-unit op counts per element are approximations of the usual kernels "
+    "(accelsim.workload.training.VECTOR_OPS).",
+)
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, -np.inf
+    for start, end in sorted(intervals):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
+
+
+def _bandwidth_timeline(system: System, total: float) -> dict:
+    timeline = system.dram.stats.timeline
+    if not timeline or total <= 0:
+        return {"bin_cycles": 0, "gbytes_per_s": []}
+    bins = np.zeros(TIMELINE_BINS)
+    width = total / TIMELINE_BINS
+    edges = np.arange(TIMELINE_BINS + 1) * width
+    data = np.array(timeline, dtype=float)
+    starts, ends, nbytes = data[:, 0], data[:, 1], data[:, 2]
+    rate = np.where(ends > starts, nbytes / np.maximum(ends - starts, 1e-12), 0.0)
+    for lo_edge, hi_edge, index in zip(edges[:-1], edges[1:], range(TIMELINE_BINS)):
+        overlap = np.clip(np.minimum(ends, hi_edge) - np.maximum(starts, lo_edge), 0, None)
+        bins[index] = float((overlap * rate).sum())
+    per_cycle = bins / width
+    return {"bin_cycles": width,
+            "gbytes_per_s": [round(v * system.clock_hz / 1e9, 6) for v in per_cycle]}
+
+
+@dataclass
+class RunResult:
+    data: dict
+
+    def __getitem__(self, key: str):
+        return self.data[key]
+
+    @property
+    def total_cycles(self) -> float:
+        return self.data["total_cycles"]
+
+    def write_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.data, indent=1) + "\n")
+
+    def write_csv(self, path: str | Path) -> None:
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            for row in self.data["ops"]:
+                writer.writerow(row)
+
+
+def build_result(system: System, workload: Workload, records: list[OpRecord], total: float,
+                 invariants: dict, techniques: list[str], technique_stats: dict,
+                 events: int) -> RunResult:
+    cfg = system.config
+    energy = energy_by_component(system)
+    energy_total = sum(sum(actions.values()) for actions in energy.values())
+    issued = sum(r.macs for r in records)
+    skipped = sum(r.macs_skipped for r in records)
+    phases, phase_detail = {}, {}
+    for phase in PHASES:
+        rows = [r for r in records if r.phase == phase]
+        phases[phase] = _union_length([(r.start_cycle, r.end_cycle) for r in rows])
+        phase_detail[phase] = {
+            "ops": len(rows), "macs": sum(r.macs for r in rows),
+            "op_cycles": sum(r.cycles for r in rows),
+            "dram_bytes": sum(r.dram_bytes for r in rows)}
+    array = system.pe_array
+    stalls = {cause: sum(r.stalls.get(cause, 0.0) for r in records)
+              for cause in ("dram", "sram", "unit_wait")}
+    data = {
+        "schema": SCHEMA,
+        "accelsim_version": __version__,
+        "hwconfig": cfg.name,
+        "workload": workload.name,
+        "workload_meta": workload.meta,
+        "techniques": techniques,
+        "total_cycles": total,
+        "seconds": total / system.clock_hz,
+        "clock_hz": system.clock_hz,
+        "energy_pj": {"total": energy_total, "by_component": energy,
+                      "mac_pj": mac_energy_pj(system), "source": cfg.energy.source},
+        "macs": workload.macs,
+        "macs_issued": issued,
+        "macs_skipped": skipped,
+        "utilization": {
+            "pe_array": issued / (total * array.pes) if total else 0.0,
+            "pe_array_busy": array.stats.busy_cycles / total if total else 0.0,
+            "vector_unit_busy": system.vector.stats.busy_cycles / total if total else 0.0,
+            "dram_busy": system.dram.stats.busy_cycles / total if total else 0.0,
+        },
+        "dram_bytes": {"read": system.dram.stats.bytes_read,
+                       "written": system.dram.stats.bytes_written,
+                       "total": system.dram.stats.bytes_read + system.dram.stats.bytes_written},
+        "phases": phases,
+        "phase_stats": phase_detail,
+        "stall_cycles": stalls,
+        "dram_bandwidth": _bandwidth_timeline(system, total),
+        "sram": {name: {"capacity": s.params.capacity, "peak_tile_bytes": s.stats.peak_tile_bytes,
+                        "filled_bytes": s.stats.filled_bytes,
+                        "drained_bytes": s.stats.drained_bytes,
+                        "array_bytes": s.stats.array_bytes,
+                        "access_energy_pj_per_64b": s.energy_pj_per_64b}
+                 for name, s in system.srams.items()},
+        "simulation": {"simpy_events": events, "ops": len(records),
+                       "tiles": sum(r.tiles for r in records)},
+        "invariants": invariants,
+        "technique_stats": technique_stats,
+        "approximations": list(APPROXIMATIONS),
+        "ops": [r.as_row() for r in sorted(records, key=lambda r: (r.start_cycle, r.name))],
+    }
+    return RunResult(data)

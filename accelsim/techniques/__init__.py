@@ -1,0 +1,1 @@
+"""Technique controllers: stream filters between the workload and the hardware."""

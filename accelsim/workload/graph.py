@@ -1,0 +1,87 @@
+"""A workload: ops in a networkx DiGraph whose edges are real data dependencies.
+
+Edges are derived, never declared: an op depends on the op that wrote each tensor it reads
+(read-after-write), and an op that overwrites a tensor in place depends on every other reader
+of that tensor (write-after-read). Tensors nobody writes are inputs resident in DRAM at start.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import networkx as nx
+
+from accelsim.errors import WorkloadError
+from accelsim.workload.op import PHASES, Op
+
+
+class Workload:
+    """The ops of one or more training iterations, in a dependency graph."""
+
+    def __init__(self, name: str, ops: Iterable[Op], source: str = "<memory>",
+                 meta: dict | None = None) -> None:
+        self.name = name
+        self.source = source
+        self.meta = dict(meta or {})
+        self.graph = nx.DiGraph()
+        self._order: list[str] = []
+        producers: dict[str, str] = {}
+        readers: dict[str, list[str]] = {}
+        for op in ops:
+            if op.name in self.graph:
+                raise WorkloadError(source, f"ops.{op.name}", "unique op names",
+                                    got=f"{op.name} defined twice")
+            self.graph.add_node(op.name, op=op, index=len(self._order))
+            self._order.append(op.name)
+            for tensor in op.reads:
+                if tensor.name in producers:
+                    self.graph.add_edge(producers[tensor.name], op.name, tensor=tensor.name)
+                readers.setdefault(tensor.name, []).append(op.name)
+            for name in op.overwrites:
+                for reader in readers.get(name, ()):
+                    if reader != op.name:
+                        self.graph.add_edge(reader, op.name, tensor=name)
+            for tensor in op.writes:
+                if tensor.name in producers:
+                    raise WorkloadError(source, f"ops.{op.name}.writes",
+                                        "each tensor written by one op",
+                                        got=f"{tensor.name} also written by {producers[tensor.name]}")
+                producers[tensor.name] = op.name
+        if not nx.is_directed_acyclic_graph(self.graph):
+            cycle = nx.find_cycle(self.graph)
+            raise WorkloadError(source, "ops", "an acyclic dependency graph",
+                                got=" -> ".join(edge[0] for edge in cycle))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def op(self, name: str) -> Op:
+        return self.graph.nodes[name]["op"]
+
+    def ops(self) -> list[Op]:
+        """Ops in a deterministic topological order (ties broken by definition order)."""
+        index = nx.get_node_attributes(self.graph, "index")
+        order = nx.lexicographical_topological_sort(self.graph, key=index.__getitem__)
+        return [self.op(name) for name in order]
+
+    @property
+    def macs(self) -> int:
+        return sum(self.op(name).macs for name in self._order)
+
+    def macs_by_phase(self) -> dict[str, int]:
+        totals = Counter({phase: 0 for phase in PHASES})
+        for name in self._order:
+            op = self.op(name)
+            totals[op.phase.value] += op.macs
+        return dict(totals)
+
+    def only_phases(self, phases: Iterable[str]) -> Workload:
+        """The sub-workload of the named phases (dependencies on dropped ops disappear)."""
+        wanted = set(phases)
+        unknown = wanted - set(PHASES)
+        if unknown:
+            raise WorkloadError(self.source, "phases", "training phases",
+                                choices=PHASES, got=",".join(sorted(unknown)))
+        kept = [self.op(name) for name in self._order if self.op(name).phase.value in wanted]
+        return Workload(self.name, kept, self.source, self.meta)

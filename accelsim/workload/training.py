@@ -1,0 +1,262 @@
+"""Expands a forward :class:`Network` into the ops of one full training iteration.
+
+For every layer it emits the forward op, then (walking the layers backwards) the
+backward-data op (input gradient; not for a layer whose input is the network input), the
+backward-weight op (weight gradient) and the weight-update op. GEMM shapes follow the usual
+lowering of a convolution with batch B, output Ho x Wo, input H x W and kernel R x S:
+
+=========== ============================ =====================
+phase       GEMM (M x N x K)             computes
+=========== ============================ =====================
+fwd         (B*Ho*Wo) x Cout x (Cin*R*S) Y = conv(X, W)
+bwd_data    (B*H*W) x Cin x (Cout*R*S)   dX = conv_T(dY, W)
+bwd_weight  Cout x (Cin*R*S) x (B*Ho*Wo) dW = conv(X, dY)
+=========== ============================ =====================
+
+Activations written by the forward pass stay in memory and are read again by the backward
+ops that need them (that is the activation footprint). A tensor used by several layers gets
+its gradient contributions summed by a ``grad_accumulate`` op. Non-GEMM layers run on the
+vector unit; ``VECTOR_OPS`` gives their operation counts per element, an approximation of the
+arithmetic in the usual formulations (PyTorch's native kernels), each documented below.
+
+Precision follows mixed-precision training: activations, weights and gradients use the
+compute datatype (``element_bytes``); the optimizer keeps fp32 master weights and state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from accelsim.errors import WorkloadError
+from accelsim.workload.graph import Workload
+from accelsim.workload.network import Layer, Network
+from accelsim.workload.op import Gemm, Op, Phase, Tensor
+
+#: Vector-unit operations per element, (forward, backward) for each non-GEMM layer kind.
+#: batchnorm/layernorm fwd: mean (1 add) + variance (sub, mul, add) + normalise and affine
+#: (sub, mul, mul, add) = 8; their backward is split into the parameter-gradient reduction
+#: (dbeta += dy, dgamma += dy * xhat with xhat recomputed: 5) and the input gradient
+#: (xhat recompute 2 + mul, sub, sub, mul = 6). relu: one compare / one masked select.
+#: gelu: tanh approximation, 8 ops forward and 12 backward. softmax: max, sub, exp, sum, div
+#: = 5 forward; y * (dy - sum(dy * y)) = 4 backward. add: 1 forward, gradient passes through.
+#: concat: one copy per element both ways. loss (softmax cross-entropy): 6 per logit forward,
+#: p - onehot = 1 backward. Pools: kernel-window ops per output forward, 1 per input backward.
+VECTOR_OPS = {
+    "batchnorm": (8.0, 6.0), "layernorm": (8.0, 6.0), "relu": (1.0, 1.0), "gelu": (8.0, 12.0),
+    "softmax": (5.0, 4.0), "add": (1.0, 0.0), "concat": (1.0, 1.0), "loss": (6.0, 1.0),
+}
+#: Ops per parameter-gradient element of a normalisation layer (see above).
+NORM_WEIGHT_GRAD_OPS = 5.0
+
+#: Optimizers: (fp32 state tensors per parameter, vector ops per parameter).
+#: sgd: w -= lr*g (2). momentum: v = mu*v + g; w -= lr*v (4). adam: m and v moments (5),
+#: bias corrections (2), sqrt, add eps, divide, scale, subtract (5) = 12.
+OPTIMIZERS = {"sgd": (0, 2.0), "momentum": (1, 4.0), "adam": (2, 12.0)}
+
+MASTER_BYTES = 4  # fp32 master weights and optimizer state
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How a network is expanded: batch size, datatype width and optimizer."""
+
+    batch: int = 1
+    element_bytes: int = 2
+    optimizer: str = "momentum"
+
+    def validate(self, source: str) -> None:
+        if self.batch < 1:
+            raise WorkloadError(source, "batch", "a positive batch size", got=self.batch)
+        if self.optimizer not in OPTIMIZERS:
+            raise WorkloadError(source, "optimizer", "a known optimizer", choices=OPTIMIZERS,
+                                got=self.optimizer)
+
+
+class _Expander:
+    def __init__(self, network: Network, options: TrainingOptions) -> None:
+        self.net = network
+        self.opt = options
+        self.ops: list[Op] = []
+        self.consumers: dict[str, list[Layer]] = {}
+        for layer in network.layers:
+            for x in layer.inputs:
+                self.consumers.setdefault(x, []).append(layer)
+
+    # -- tensors -------------------------------------------------------------------------------
+    def act(self, name: str, elements_per_sample: int | None = None) -> Tensor:
+        per_sample = (math.prod(self.net.shape(name)) if elements_per_sample is None
+                      else elements_per_sample)
+        return Tensor(name, per_sample * self.opt.batch, self.opt.element_bytes)
+
+    def grad(self, name: str, elements_per_sample: int | None = None) -> Tensor:
+        t = self.act(name, elements_per_sample)
+        return Tensor(f"d{name}", t.elements, t.element_bytes)
+
+    def weight(self, layer: Layer, suffix: str = "weight", master: bool = False) -> Tensor:
+        return Tensor(f"{layer.name}.{suffix}", layer.params,
+                      MASTER_BYTES if master else self.opt.element_bytes)
+
+    def emit(self, layer: Layer, phase: Phase, reads, writes, **kw) -> None:
+        self.ops.append(Op(f"{layer.name}.{phase.value}", layer.name, phase, layer.kind,
+                           tuple(reads), tuple(writes), **kw))
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, layer: Layer) -> None:
+        g, B = layer.geometry, self.opt.batch
+        inputs = [self.act(x) for x in layer.inputs]
+        out = self.act(layer.output)
+        if layer.kind == "conv":
+            gemm = Gemm(B * g["ho"] * g["wo"], g["cout"], g["cin"] * g["r"] * g["s"])
+            self.emit(layer, Phase.FWD, [*inputs, self.weight(layer)], [out], gemm=gemm,
+                      attrs=dict(g))
+        elif layer.kind == "linear":
+            gemm = Gemm(B * g["tokens"], g["out_features"], g["in_features"])
+            self.emit(layer, Phase.FWD, [*inputs, self.weight(layer)], [out], gemm=gemm,
+                      attrs=dict(g))
+        elif layer.kind == "matmul":
+            gemm = Gemm(g["m"], g["n"], g["k"], count=B * g["count"])
+            self.emit(layer, Phase.FWD, inputs, [out], gemm=gemm, attrs=dict(g))
+        elif layer.kind in ("maxpool", "avgpool"):
+            writes = [out]
+            if layer.kind == "maxpool":  # argmax position in the window, one byte per output
+                writes.append(Tensor(f"{layer.name}.argmax", out.elements, 1))
+            self.emit(layer, Phase.FWD, inputs, writes, elements=out.elements,
+                      vector_ops=float(g["kernel"] ** 2), attrs=dict(g))
+        else:
+            reads = inputs + ([self.weight(layer)] if layer.params else [])
+            if layer.kind == "loss":
+                reads.append(Tensor("labels", B, 4))
+            self.emit(layer, Phase.FWD, reads, [out], elements=out.elements,
+                      vector_ops=VECTOR_OPS[layer.kind][0])
+
+    # -- backward ------------------------------------------------------------------------------
+    def output_gradient(self, layer: Layer, contributions: dict[str, list[Tensor]]) -> Tensor | None:
+        """The complete gradient of ``layer.output``, summing several contributions."""
+        if layer.kind == "loss":
+            return None
+        parts = contributions.pop(layer.output, [])
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        total = self.grad(layer.output)
+        self.ops.append(Op(f"{layer.output}.grad_accumulate", layer.name, Phase.BWD_DATA,
+                           "grad_accumulate", tuple(parts), (total,), elements=total.elements,
+                           vector_ops=float(len(parts) - 1)))
+        return total
+
+    def input_gradient_names(self, layer: Layer) -> list[tuple[str, Tensor]]:
+        """(input name, tensor the input gradient is written to) for inputs that need one."""
+        result = []
+        for x in layer.inputs:
+            if x == self.net.input_name:
+                continue
+            if len(self.consumers[x]) == 1:
+                result.append((x, self.grad(x)))
+            else:
+                t = self.grad(x)
+                result.append((x, Tensor(f"{t.name}@{layer.name}", t.elements, t.element_bytes)))
+        return result
+
+    def backward(self, layer: Layer, contributions: dict[str, list[Tensor]]) -> None:
+        dy = self.output_gradient(layer, contributions)
+        if layer.kind == "loss":
+            (x,) = layer.inputs
+            dx = self.grad(x)
+            self.emit(layer, Phase.BWD_DATA, [self.act(layer.output), Tensor("labels", self.opt.batch, 4)],
+                      [dx], elements=dx.elements, vector_ops=VECTOR_OPS["loss"][1])
+            contributions.setdefault(x, []).append(dx)
+            return
+        if dy is None:
+            return
+        kind = layer.kind
+        if kind == "add":  # the gradient passes through to both inputs: no data moves
+            for x in layer.inputs:
+                if x != self.net.input_name:
+                    contributions.setdefault(x, []).append(dy)
+            return
+        g, B = layer.geometry, self.opt.batch
+        targets = self.input_gradient_names(layer)
+        for x, t in targets:
+            contributions.setdefault(x, []).append(t)
+        if kind in ("conv", "linear"):
+            x_act = self.act(layer.inputs[0])
+            if kind == "conv":
+                data = Gemm(B * g["h"] * g["w"], g["cin"], g["cout"] * g["r"] * g["s"])
+                wgrad = Gemm(g["cout"], g["cin"] * g["r"] * g["s"], B * g["ho"] * g["wo"])
+            else:
+                data = Gemm(B * g["tokens"], g["in_features"], g["out_features"])
+                wgrad = Gemm(g["out_features"], g["in_features"], B * g["tokens"])
+            if targets:
+                self.emit(layer, Phase.BWD_DATA, [dy, self.weight(layer)], [targets[0][1]],
+                          gemm=data, attrs=dict(g))
+            dw = self.weight(layer, "weight.grad")
+            self.emit(layer, Phase.BWD_WEIGHT, [x_act, dy], [dw], gemm=wgrad, attrs=dict(g))
+            self.update(layer, dw)
+        elif kind == "matmul":
+            a, b = (self.act(x) for x in layer.inputs)
+            grads = dict(targets)
+            count = B * g["count"]
+            for x, other, gemm in ((layer.inputs[0], b, Gemm(g["m"], g["k"], g["n"], count)),
+                                   (layer.inputs[1], a, Gemm(g["k"], g["n"], g["m"], count))):
+                if x in grads:
+                    self.ops.append(Op(f"{layer.name}.bwd_data.{x}", layer.name, Phase.BWD_DATA,
+                                       kind, (dy, other), (grads[x],), gemm=gemm, attrs=dict(g)))
+        elif kind == "concat":  # the gradient is split along channels: copy each slice
+            for x, t in targets:
+                part = Tensor(dy.name, t.elements, dy.element_bytes)
+                self.ops.append(Op(f"{layer.name}.bwd_data.{x}", layer.name, Phase.BWD_DATA,
+                                   kind, (part,), (t,), elements=t.elements,
+                                   vector_ops=VECTOR_OPS["concat"][1]))
+        elif kind in ("maxpool", "avgpool"):
+            reads = [dy] + ([Tensor(f"{layer.name}.argmax", dy.elements, 1)]
+                            if kind == "maxpool" else [])
+            for _, t in targets:
+                self.emit(layer, Phase.BWD_DATA, reads, [t], elements=t.elements, vector_ops=1.0)
+        elif kind in ("batchnorm", "layernorm"):
+            x_act = self.act(layer.inputs[0])
+            dparams = self.weight(layer, "weight.grad")
+            self.emit(layer, Phase.BWD_WEIGHT, [x_act, dy], [dparams], elements=dy.elements,
+                      vector_ops=NORM_WEIGHT_GRAD_OPS)
+            if targets:
+                self.emit(layer, Phase.BWD_DATA, [x_act, dy, dparams, self.weight(layer)],
+                          [targets[0][1]], elements=dy.elements,
+                          vector_ops=VECTOR_OPS[kind][1])
+            self.update(layer, dparams)
+        else:  # relu, gelu, softmax: elementwise with a saved tensor
+            saved = self.act(layer.output if kind in ("relu", "softmax") else layer.inputs[0])
+            for _, t in targets:
+                self.emit(layer, Phase.BWD_DATA, [dy, saved], [t], elements=dy.elements,
+                          vector_ops=VECTOR_OPS[kind][1])
+
+    def update(self, layer: Layer, grad: Tensor) -> None:
+        states, ops_per_param = OPTIMIZERS[self.opt.optimizer]
+        master = self.weight(layer, "weight.master", master=True)
+        state = [self.weight(layer, f"weight.state{i}", master=True) for i in range(states)]
+        writes = [Tensor(f"{layer.name}.weight.next", layer.params, self.opt.element_bytes),
+                  Tensor(f"{master.name}.next", layer.params, MASTER_BYTES),
+                  *(Tensor(f"{s.name}.next", layer.params, MASTER_BYTES) for s in state)]
+        self.emit(layer, Phase.UPDATE, [grad, master, *state], writes, elements=layer.params,
+                  vector_ops=ops_per_param,
+                  overwrites=(f"{layer.name}.weight", master.name, *(s.name for s in state)))
+
+    def expand(self) -> list[Op]:
+        for layer in self.net.layers:
+            self.forward(layer)
+        contributions: dict[str, list[Tensor]] = {}
+        for layer in reversed(self.net.layers):
+            self.backward(layer, contributions)
+        return self.ops
+
+
+def training_iteration(network: Network, options: TrainingOptions | None = None,
+                       source: str = "<zoo>") -> Workload:
+    """The workload of one full training iteration of ``network``."""
+    options = options or TrainingOptions()
+    options.validate(source)
+    ops = _Expander(network, options).expand()
+    return Workload(network.name, ops, source,
+                    meta={"batch": options.batch, "element_bytes": options.element_bytes,
+                          "optimizer": options.optimizer,
+                          "forward_macs_per_sample": network.forward_macs_per_sample})

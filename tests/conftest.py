@@ -1,0 +1,38 @@
+"""Shared fixtures: small hwconfigs built in memory, and the repository paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accelsim.config.loader import validate_hwconfig
+
+ROOT = Path(__file__).resolve().parent.parent
+HWCONFIGS = ROOT / "hwconfigs"
+
+
+def make_config(rows: int = 8, cols: int = 8, dataflow: str = "os", ideal: bool = True,
+                capacity: str = "64MiB", dram_bandwidth: str = "16B/cycle",
+                double_buffered: bool = True, **extra) -> object:
+    """A hwconfig with three separate buffers; ideal DRAM and large buffers by default."""
+    data = {
+        "name": f"test_{rows}x{cols}_{dataflow}",
+        "clock": "1GHz",
+        "pe_array": {"kind": "systolic", "rows": rows, "cols": cols, "dataflow": dataflow},
+        "sram": {role: {"capacity": capacity, "holds": [role], "bandwidth": "4096B/cycle",
+                        "double_buffered": double_buffered}
+                 for role in ("ifmap", "filter", "ofmap")},
+        "dram": {"ideal": ideal, "bandwidth": dram_bandwidth, "latency": "0ns",
+                 "access_energy_pj_per_64b": 1300},
+        "interconnect": {"bandwidth": "1024B/cycle", "latency": "0cycles"},
+        "vector_unit": {"lanes": 16, "buffer": "64KiB"},
+    }
+    for key, value in extra.items():
+        data[key] = value
+    return validate_hwconfig(data, "<test>")
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT

@@ -100,6 +100,8 @@ def _model_at(model: type[BaseModel], loc: Iterable) -> type[BaseModel] | None:
         else:
             args = [a for a in typing.get_args(current) if a is not type(None)]
             current = args[-1] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
     return None
 
 
@@ -130,6 +132,8 @@ def _describe(error: dict, model: type[BaseModel]) -> tuple[str, str, list[str] 
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    if message.startswith("Input should be "):
+        message = "a value that is " + message.removeprefix("Input should be ")
     return key_path, message[0].lower() + message[1:], None, got if not isinstance(got, dict) else None
 
 

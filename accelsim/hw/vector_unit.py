@@ -33,6 +33,7 @@ class VectorStats:
 
 @dataclass
 class ChunkPlan:
+    elements: np.ndarray
     compute_cycles: np.ndarray
     load_bytes: np.ndarray
     store_bytes: np.ndarray
@@ -59,4 +60,4 @@ class VectorUnit:
 
         per_chunk = split(elements)
         cycles = np.ceil(per_chunk * ops_per_element / self.lanes).astype(np.int64)
-        return ChunkPlan(cycles, split(read_bytes), split(write_bytes))
+        return ChunkPlan(per_chunk, cycles, split(read_bytes), split(write_bytes))

@@ -13,7 +13,7 @@ from collections.abc import Generator
 
 from accelsim.errors import SimulationError
 from accelsim.hw.system import System
-from accelsim.sim.lowering import Lowering
+from accelsim.sim.lowering import VECTOR_BUFFER, Lowering, TilePlan
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
 from accelsim.techniques.chain import TechniqueChain
@@ -63,27 +63,31 @@ class Driver:
         self.chain.on_complete(op, record, end)
         self.done[op.name].succeed()
 
-    def _account(self, plan, record: OpRecord) -> None:
+    def _account(self, plan: TilePlan, record: OpRecord) -> None:
+        """Add what the op did to the counters of the components that did it."""
         system = self.system
+        for name, nbytes in plan.loads.items():
+            self._buffer_stats(name).filled_bytes += int(nbytes.sum())
+        for name, nbytes in plan.stores.items():
+            self._buffer_stats(name).drained_bytes += int(nbytes.sum())
         if plan.unit == "pe_array":
             stats = system.pe_array.stats
             stats.macs += record.macs
             stats.macs_skipped += record.macs_skipped
-            stats.folds += plan.folds
-            for name, nbytes in plan.sram_fill.items():
-                system.srams[name].stats.filled_bytes += nbytes
-            for name, nbytes in plan.sram_drain.items():
-                system.srams[name].stats.drained_bytes += nbytes
-            for name, nbytes in plan.sram_array.items():
-                system.srams[name].stats.array_bytes += nbytes
+            stats.folds += int(plan.folds.sum())
+            for name, nbytes in plan.array_access.items():
+                system.srams[name].stats.array_bytes += int(nbytes.sum())
         else:
             stats = system.vector.stats
-            stats.operations += plan.vector_ops
-            stats.filled_bytes += record.dram_bytes_read
-            stats.drained_bytes += record.dram_bytes_written
+            stats.operations += float(plan.vector_ops.sum())
         stats.busy_cycles += record.cycles
         stats.compute_cycles += record.compute_cycles
         stats.tiles += record.tiles
+
+    def _buffer_stats(self, name: str):
+        if name == VECTOR_BUFFER:
+            return self.system.vector.stats
+        return self.system.srams[name].stats
 
     def check_finished(self) -> None:
         unfinished = [name for name, event in self.done.items() if not event.triggered]

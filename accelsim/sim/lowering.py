@@ -8,7 +8,7 @@ only the tile boundaries become SimPy events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -20,24 +20,65 @@ from accelsim.workload.op import Op
 
 @dataclass
 class TilePlan:
-    """What one op does, tile by tile (arrays) and in total (per-buffer byte counts)."""
+    """What one op does, tile by tile. Every field with a value per tile is a numpy array of
+    the plan's length; byte arrays are kept per buffer so that totals always follow the tiles.
+    """
 
     unit: str
     compute_cycles: np.ndarray  # dataflow (or vector-lane) cycles per tile
     tile_cycles: np.ndarray  # >= compute_cycles: stretched by SRAM bandwidth
-    load_bytes: np.ndarray  # DRAM -> chip before each tile
-    store_bytes: np.ndarray  # chip -> DRAM after each tile
     macs: np.ndarray
+    loads: dict[str, np.ndarray]  # buffer -> bytes fetched from DRAM before each tile
+    stores: dict[str, np.ndarray]  # buffer -> bytes written to DRAM after each tile
+    array_access: dict[str, np.ndarray]  # buffer -> bytes moved between buffer and unit
+    vector_ops: np.ndarray
+    folds: np.ndarray
     macs_skipped: int = 0
     slots: int = 2
-    sram_fill: dict[str, int] = field(default_factory=dict)
-    sram_drain: dict[str, int] = field(default_factory=dict)
-    sram_array: dict[str, int] = field(default_factory=dict)
-    vector_ops: float = 0.0
-    folds: int = 0
 
     def __len__(self) -> int:
         return len(self.tile_cycles)
+
+    @property
+    def load_bytes(self) -> np.ndarray:
+        return _sum_arrays(self.loads, len(self))
+
+    @property
+    def store_bytes(self) -> np.ndarray:
+        return _sum_arrays(self.stores, len(self))
+
+    def without(self, dropped: np.ndarray) -> TilePlan:
+        """The plan with the tiles where ``dropped`` is true removed; their MACs are skipped."""
+        keep = ~np.asarray(dropped, dtype=bool)
+
+        def cut(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {name: values[keep] for name, values in table.items()}
+
+        return replace(self, compute_cycles=self.compute_cycles[keep],
+                       tile_cycles=self.tile_cycles[keep], macs=self.macs[keep],
+                       loads=cut(self.loads), stores=cut(self.stores),
+                       array_access=cut(self.array_access), vector_ops=self.vector_ops[keep],
+                       folds=self.folds[keep],
+                       macs_skipped=self.macs_skipped + int(self.macs[~keep].sum()))
+
+
+def _sum_arrays(table: dict[str, np.ndarray], length: int) -> np.ndarray:
+    total = np.zeros(length, dtype=np.int64)
+    for values in table.values():
+        total = total + values
+    return total
+
+
+def _by_buffer(by_role: dict[str, np.ndarray], buffer_of_role: dict[str, str]) -> dict:
+    grouped: dict[str, np.ndarray] = {}
+    for role, values in by_role.items():
+        name = buffer_of_role[role]
+        grouped[name] = grouped.get(name, 0) + values
+    return grouped
+
+
+#: Name under which the vector unit's local buffer appears in a plan's byte tables.
+VECTOR_BUFFER = "vector_unit"
 
 
 class Lowering:
@@ -63,38 +104,28 @@ class Lowering:
     def _lower_gemm(self, op: Op) -> TilePlan:
         tiles: TileArrays = self._gemm_tiles(op.gemm)
         srams = self.system.srams
-        resident: dict[str, np.ndarray] = {}
-        for role, nbytes in tiles.footprint_bytes.items():
-            name = self.buffer_of_role[role]
-            resident[name] = resident.get(name, 0) + nbytes
-        for name, nbytes in resident.items():
+        for name, nbytes in _by_buffer(tiles.footprint_bytes, self.buffer_of_role).items():
             srams[name].check_fits(int(np.max(nbytes)), op.name)
-        by_buffer: dict[str, np.ndarray] = {}
-        for role, nbytes in tiles.array_access_bytes.items():
-            name = self.buffer_of_role[role]
-            by_buffer[name] = by_buffer.get(name, 0) + nbytes
+        access = _by_buffer(tiles.array_access_bytes, self.buffer_of_role)
         sram_cycles = np.zeros(len(tiles), dtype=float)
-        for name, nbytes in by_buffer.items():
+        for name, nbytes in access.items():
             sram_cycles = np.maximum(sram_cycles, srams[name].array_cycles(nbytes))
-        fill: dict[str, int] = {}
-        for role, nbytes in tiles.load_bytes.items():
-            name = self.buffer_of_role[role]
-            fill[name] = fill.get(name, 0) + int(nbytes.sum())
+        n = len(tiles)
         return TilePlan(
             unit="pe_array", compute_cycles=tiles.compute_cycles,
-            tile_cycles=np.maximum(tiles.compute_cycles, np.ceil(sram_cycles)),
-            load_bytes=tiles.total_load_bytes, store_bytes=tiles.store_bytes,
-            macs=tiles.macs, slots=self.slots, sram_fill=fill,
-            sram_drain={self.buffer_of_role["ofmap"]: int(tiles.store_bytes.sum())},
-            sram_array={n: int(v.sum()) for n, v in by_buffer.items()},
-            folds=int(tiles.folds.sum()))
+            tile_cycles=np.maximum(tiles.compute_cycles, np.ceil(sram_cycles)).astype(np.int64),
+            macs=tiles.macs, loads=_by_buffer(tiles.load_bytes, self.buffer_of_role),
+            stores={self.buffer_of_role["ofmap"]: tiles.store_bytes}, array_access=access,
+            vector_ops=np.zeros(n), folds=tiles.folds, slots=self.slots)
 
     def _lower_vector(self, op: Op) -> TilePlan:
         chunks = self.system.vector.plan(op.elements, op.vector_ops, op.bytes_read,
                                          op.bytes_written)
+        n = len(chunks.compute_cycles)
+        zeros = np.zeros(n, dtype=np.int64)
         return TilePlan(
             unit="vector", compute_cycles=chunks.compute_cycles,
-            tile_cycles=chunks.compute_cycles, load_bytes=chunks.load_bytes,
-            store_bytes=chunks.store_bytes, macs=np.zeros(len(chunks.compute_cycles), np.int64),
-            slots=2, vector_ops=op.elements * op.vector_ops)
-
+            tile_cycles=chunks.compute_cycles, macs=zeros,
+            loads={VECTOR_BUFFER: chunks.load_bytes}, stores={VECTOR_BUFFER: chunks.store_bytes},
+            array_access={VECTOR_BUFFER: chunks.load_bytes + chunks.store_bytes},
+            vector_ops=chunks.elements * op.vector_ops, folds=zeros, slots=2)

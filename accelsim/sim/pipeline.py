@@ -35,7 +35,7 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
     loads = plan.load_bytes.tolist()
     stores = plan.store_bytes.tolist()
     tile_cycles = plan.tile_cycles.tolist()
-    free_slots = simpy.Container(env, capacity=plan.slots, init=plan.slots)
+    free_slots = simpy.Container(env, capacity=max(plan.slots, 1), init=plan.slots)
     loaded = [env.event() for _ in range(n)]
 
     def loader() -> Generator:

@@ -79,6 +79,9 @@ class Workload:
     def only_phases(self, phases: Iterable[str]) -> Workload:
         """The sub-workload of the named phases (dependencies on dropped ops disappear)."""
         wanted = set(phases)
+        if not wanted:
+            raise WorkloadError(self.source, "phases", "at least one training phase",
+                                choices=PHASES)
         unknown = wanted - set(PHASES)
         if unknown:
             raise WorkloadError(self.source, "phases", "training phases",

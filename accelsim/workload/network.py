@@ -9,6 +9,7 @@ need (convolution sizes, matmul sizes); ``params`` is its trainable parameter co
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from accelsim.errors import WorkloadError
@@ -19,6 +20,9 @@ GEMM_KINDS = ("conv", "linear", "matmul")
 VECTOR_KINDS = ("batchnorm", "layernorm", "relu", "gelu", "maxpool", "avgpool", "add",
                 "concat", "softmax", "loss")
 LAYER_KINDS = GEMM_KINDS + VECTOR_KINDS
+#: Layer (and so activation tensor) names; the training expansion derives other tensor names
+#: with characters outside this set, so they never collide.
+LAYER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ class Network:
             if layer.output == tensor:
                 return layer.out_shape
         raise KeyError(tensor)
+
+    @property
+    def params(self) -> int:
+        """Trainable parameters of all layers."""
+        return sum(layer.params for layer in self.layers)
 
     @property
     def forward_macs_per_sample(self) -> int:
@@ -93,6 +102,10 @@ class NetworkBuilder:
     def _add(self, kind: str, name: str | None, inputs: tuple[str, ...],
              out_shape: tuple[int, ...], params: int = 0, **geometry) -> str:
         name = name or f"{kind}{len(self._layers)}"
+        if not LAYER_NAME.fullmatch(name) or name == self.input_name:
+            raise WorkloadError(self.source, f"layers.{name}",
+                                "a layer name of letters, digits, '_', '.' and '-' other than "
+                                f"{self.input_name!r}", got=name)
         if name in self._shapes:
             raise WorkloadError(self.source, f"layers.{name}", "a unique layer name",
                                 got=name)
@@ -114,12 +127,13 @@ class NetworkBuilder:
 
     # -- GEMM layers -------------------------------------------------------------------------
     def conv(self, x: str, cout: int, kernel: int, stride: int = 1, padding: int = 0,
-             name: str | None = None) -> str:
+             bias: bool = False, name: str | None = None) -> str:
         name = name or f"conv{len(self._layers)}"
         cin, h, w = self._feature_map(x, name)
         ho = (h + 2 * padding - kernel) // stride + 1
         wo = (w + 2 * padding - kernel) // stride + 1
-        return self._add("conv", name, (x,), (cout, ho, wo), params=cout * cin * kernel * kernel,
+        params = cout * cin * kernel * kernel + (cout if bias else 0)
+        return self._add("conv", name, (x,), (cout, ho, wo), params=params,
                          cin=cin, cout=cout, h=h, w=w, r=kernel, s=kernel, stride=stride,
                          pad=padding, ho=ho, wo=wo)
 
@@ -133,14 +147,19 @@ class NetworkBuilder:
                          in_features=in_features, out_features=out_features)
 
     def matmul(self, a: str, b: str, count: int, m: int, n: int, k: int,
-               name: str | None = None) -> str:
-        """Activation-by-activation product (attention): ``count`` GEMMs of m x n x k."""
+               name: str | None = None, merge_heads: bool = False) -> str:
+        """Activation-by-activation product (attention): ``count`` GEMMs of m x n x k.
+
+        The result is laid out (count, m, n), or (m, count * n) with ``merge_heads`` (the
+        layout in which an attention output projection reads the per-head contexts).
+        """
         for tensor, size in ((a, count * m * k), (b, count * k * n)):
             if math.prod(self.shape(tensor)) != size:
                 raise WorkloadError(self.source, f"layers.{name}.inputs",
                                     f"{tensor} to hold {size} elements per sample",
                                     got=math.prod(self.shape(tensor)))
-        return self._add("matmul", name, (a, b), (count, m, n), count=count, m=m, n=n, k=k)
+        out_shape = (m, count * n) if merge_heads else (count, m, n)
+        return self._add("matmul", name, (a, b), out_shape, count=count, m=m, n=n, k=k)
 
     # -- vector layers -----------------------------------------------------------------------
     def batchnorm(self, x: str, name: str | None = None) -> str:

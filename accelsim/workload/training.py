@@ -55,6 +55,41 @@ NORM_WEIGHT_GRAD_OPS = 5.0
 OPTIMIZERS = {"sgd": (0, 2.0), "momentum": (1, 4.0), "adam": (2, 12.0)}
 
 MASTER_BYTES = 4  # fp32 master weights and optimizer state
+LABELS = "input/labels"  # class labels, one int32 per sample
+
+# Tensor names: an activation is named after the layer that writes it; derived tensors add
+# a "/" suffix (``conv1/weight``) or wrap the name (``grad(conv1)``). Layer names may not
+# contain "/", "(", ")" or "@" (:mod:`accelsim.workload.network` checks), so none collide.
+
+
+def layer_gemms(kind: str, geometry: dict, batch: int) -> dict[Phase, Gemm]:
+    """The fwd / bwd_data / bwd_weight GEMMs of a ``conv`` or ``linear`` layer (table above)."""
+    g = geometry
+    if kind == "conv":
+        window, out_rows = g["r"] * g["s"], batch * g["ho"] * g["wo"]
+        return {Phase.FWD: Gemm(out_rows, g["cout"], g["cin"] * window),
+                Phase.BWD_DATA: Gemm(batch * g["h"] * g["w"], g["cin"], g["cout"] * window),
+                Phase.BWD_WEIGHT: Gemm(g["cout"], g["cin"] * window, out_rows)}
+    if kind == "linear":
+        rows, n, k = batch * g["tokens"], g["out_features"], g["in_features"]
+        return {Phase.FWD: Gemm(rows, n, k), Phase.BWD_DATA: Gemm(rows, k, n),
+                Phase.BWD_WEIGHT: Gemm(n, k, rows)}
+    raise ValueError(f"layer kind {kind!r} has no weight GEMMs")
+
+
+def update_op(layer: str, kind: str, params: int, grad: Tensor,
+              options: TrainingOptions) -> Op:
+    """The weight update of ``layer``: reads the gradient, fp32 master weights and optimizer
+    state; writes them back and the compute-precision weights, in place."""
+    states, ops_per_param = OPTIMIZERS[options.optimizer]
+    master = Tensor(f"{layer}/weight.master", params, MASTER_BYTES)
+    state = [Tensor(f"{layer}/weight.state{i}", params, MASTER_BYTES) for i in range(states)]
+    writes = [Tensor(f"{layer}/weight.next", params, options.element_bytes),
+              *(Tensor(f"{t.name}.next", params, MASTER_BYTES) for t in (master, *state))]
+    return Op(f"{layer}.{Phase.UPDATE.value}", layer, Phase.UPDATE, kind,
+              (grad, master, *state), tuple(writes), elements=params,
+              vector_ops=ops_per_param,
+              overwrites=(f"{layer}/weight", master.name, *(t.name for t in state)))
 
 
 @dataclass(frozen=True)
@@ -91,10 +126,10 @@ class _Expander:
 
     def grad(self, name: str, elements_per_sample: int | None = None) -> Tensor:
         t = self.act(name, elements_per_sample)
-        return Tensor(f"d{name}", t.elements, t.element_bytes)
+        return Tensor(f"grad({name})", t.elements, t.element_bytes)
 
     def weight(self, layer: Layer, suffix: str = "weight", master: bool = False) -> Tensor:
-        return Tensor(f"{layer.name}.{suffix}", layer.params,
+        return Tensor(f"{layer.name}/{suffix}", layer.params,
                       MASTER_BYTES if master else self.opt.element_bytes)
 
     def emit(self, layer: Layer, phase: Phase, reads, writes, **kw) -> None:
@@ -106,12 +141,8 @@ class _Expander:
         g, B = layer.geometry, self.opt.batch
         inputs = [self.act(x) for x in layer.inputs]
         out = self.act(layer.output)
-        if layer.kind == "conv":
-            gemm = Gemm(B * g["ho"] * g["wo"], g["cout"], g["cin"] * g["r"] * g["s"])
-            self.emit(layer, Phase.FWD, [*inputs, self.weight(layer)], [out], gemm=gemm,
-                      attrs=dict(g))
-        elif layer.kind == "linear":
-            gemm = Gemm(B * g["tokens"], g["out_features"], g["in_features"])
+        if layer.kind in ("conv", "linear"):
+            gemm = layer_gemms(layer.kind, g, B)[Phase.FWD]
             self.emit(layer, Phase.FWD, [*inputs, self.weight(layer)], [out], gemm=gemm,
                       attrs=dict(g))
         elif layer.kind == "matmul":
@@ -120,13 +151,13 @@ class _Expander:
         elif layer.kind in ("maxpool", "avgpool"):
             writes = [out]
             if layer.kind == "maxpool":  # argmax position in the window, one byte per output
-                writes.append(Tensor(f"{layer.name}.argmax", out.elements, 1))
+                writes.append(Tensor(f"{layer.name}/argmax", out.elements, 1))
             self.emit(layer, Phase.FWD, inputs, writes, elements=out.elements,
                       vector_ops=float(g["kernel"] ** 2), attrs=dict(g))
         else:
             reads = inputs + ([self.weight(layer)] if layer.params else [])
             if layer.kind == "loss":
-                reads.append(Tensor("labels", B, 4))
+                reads.append(Tensor(LABELS, B, 4))
             self.emit(layer, Phase.FWD, reads, [out], elements=out.elements,
                       vector_ops=VECTOR_OPS[layer.kind][0])
 
@@ -164,7 +195,7 @@ class _Expander:
         if layer.kind == "loss":
             (x,) = layer.inputs
             dx = self.grad(x)
-            self.emit(layer, Phase.BWD_DATA, [self.act(layer.output), Tensor("labels", self.opt.batch, 4)],
+            self.emit(layer, Phase.BWD_DATA, [self.act(layer.output), Tensor(LABELS, self.opt.batch, 4)],
                       [dx], elements=dx.elements, vector_ops=VECTOR_OPS["loss"][1])
             contributions.setdefault(x, []).append(dx)
             return
@@ -182,12 +213,8 @@ class _Expander:
             contributions.setdefault(x, []).append(t)
         if kind in ("conv", "linear"):
             x_act = self.act(layer.inputs[0])
-            if kind == "conv":
-                data = Gemm(B * g["h"] * g["w"], g["cin"], g["cout"] * g["r"] * g["s"])
-                wgrad = Gemm(g["cout"], g["cin"] * g["r"] * g["s"], B * g["ho"] * g["wo"])
-            else:
-                data = Gemm(B * g["tokens"], g["in_features"], g["out_features"])
-                wgrad = Gemm(g["out_features"], g["in_features"], B * g["tokens"])
+            gemms = layer_gemms(kind, g, B)
+            data, wgrad = gemms[Phase.BWD_DATA], gemms[Phase.BWD_WEIGHT]
             if targets:
                 self.emit(layer, Phase.BWD_DATA, [dy, self.weight(layer)], [targets[0][1]],
                           gemm=data, attrs=dict(g))
@@ -210,7 +237,7 @@ class _Expander:
                                    kind, (part,), (t,), elements=t.elements,
                                    vector_ops=VECTOR_OPS["concat"][1]))
         elif kind in ("maxpool", "avgpool"):
-            reads = [dy] + ([Tensor(f"{layer.name}.argmax", dy.elements, 1)]
+            reads = [dy] + ([Tensor(f"{layer.name}/argmax", dy.elements, 1)]
                             if kind == "maxpool" else [])
             for _, t in targets:
                 self.emit(layer, Phase.BWD_DATA, reads, [t], elements=t.elements, vector_ops=1.0)
@@ -231,15 +258,7 @@ class _Expander:
                           vector_ops=VECTOR_OPS[kind][1])
 
     def update(self, layer: Layer, grad: Tensor) -> None:
-        states, ops_per_param = OPTIMIZERS[self.opt.optimizer]
-        master = self.weight(layer, "weight.master", master=True)
-        state = [self.weight(layer, f"weight.state{i}", master=True) for i in range(states)]
-        writes = [Tensor(f"{layer.name}.weight.next", layer.params, self.opt.element_bytes),
-                  Tensor(f"{master.name}.next", layer.params, MASTER_BYTES),
-                  *(Tensor(f"{s.name}.next", layer.params, MASTER_BYTES) for s in state)]
-        self.emit(layer, Phase.UPDATE, [grad, master, *state], writes, elements=layer.params,
-                  vector_ops=ops_per_param,
-                  overwrites=(f"{layer.name}.weight", master.name, *(s.name for s in state)))
+        self.ops.append(update_op(layer.name, layer.kind, layer.params, grad, self.opt))
 
     def expand(self) -> list[Op]:
         for layer in self.net.layers:

@@ -1,0 +1,142 @@
+"""The command line: ``accelsim run | workloads``. The only module that prints.
+
+Every user error (bad hwconfig, bad workload, impossible run) is one message on stderr and
+exit code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from accelsim import __version__
+from accelsim.config.loader import load_hwconfig
+from accelsim.errors import AccelsimError
+from accelsim.sim.engine import Simulation
+from accelsim.stats.result import RunResult
+from accelsim.techniques.chain import TechniqueChain
+from accelsim.workload.op import PHASES
+from accelsim.workload.training import OPTIMIZERS, TrainingOptions
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accelsim",
+        description="Discrete-event simulator of DNN training accelerators.")
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="simulate one training iteration")
+    run.add_argument("--hw", required=True, help="hwconfig YAML file")
+    run.add_argument("--workload", required=True,
+                     help="zoo name (see `accelsim workloads`), workload YAML or SCALE-Sim CSV")
+    run.add_argument("--batch", type=int, default=None,
+                     help="batch size (default: 1 for SCALE-Sim CSV files, else 32)")
+    run.add_argument("--optimizer", default="momentum", choices=sorted(OPTIMIZERS))
+    run.add_argument("--phases", default=",".join(PHASES),
+                     help=f"comma-separated subset of {','.join(PHASES)}")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY.PATH=VALUE", help="override a hwconfig key (repeatable)")
+    run.add_argument("--technique", dest="techniques", action="append", default=[],
+                     help="technique controller to apply, in order (repeatable)")
+    run.add_argument("--out", help="write the result JSON here")
+    run.add_argument("--csv", help="write the per-op CSV here")
+    run.add_argument("--top", type=int, default=10, help="ops shown in the summary")
+
+    commands.add_parser("workloads", help="list the model zoo with MAC counts")
+    return parser
+
+
+def _summary(console: Console, result: RunResult, top: int) -> None:
+    d = result.data
+    head = Table(title=f"{d['workload']} on {d['hwconfig']}", show_header=False)
+    head.add_row("total cycles", f"{d['total_cycles']:,.0f}")
+    head.add_row("time", f"{d['seconds'] * 1e3:,.3f} ms at {d['clock_hz'] / 1e6:g} MHz")
+    head.add_row("energy", f"{d['energy_pj']['total'] / 1e6:,.3f} uJ")
+    head.add_row("MACs", f"{d['macs']:,} (issued {d['macs_issued']:,}, "
+                 f"skipped {d['macs_skipped']:,})")
+    head.add_row("PE utilisation", f"{d['utilization']['pe_array']:.1%} "
+                 f"(array busy {d['utilization']['pe_array_busy']:.1%})")
+    head.add_row("DRAM traffic", f"{d['dram_bytes']['total'] / 2**20:,.1f} MiB "
+                 f"(bus busy {d['utilization']['dram_busy']:.1%})")
+    head.add_row("stalls", ", ".join(f"{k} {v:,.0f}" for k, v in d["stall_cycles"].items()))
+    head.add_row("simulation", f"{d['simulation']['ops']} ops, {d['simulation']['tiles']:,} "
+                 f"tiles, {d['simulation']['simpy_events']:,} events")
+    console.print(head)
+
+    phases = Table(title="phases")
+    for column in ("phase", "cycles", "ops", "MACs", "DRAM MiB"):
+        phases.add_column(column, justify="right")
+    for phase, cycles in d["phases"].items():
+        stats = d["phase_stats"][phase]
+        phases.add_row(phase, f"{cycles:,.0f}", str(stats["ops"]), f"{stats['macs']:,}",
+                       f"{stats['dram_bytes'] / 2**20:,.1f}")
+    console.print(phases)
+
+    ops = Table(title=f"top {top} ops by cycles")
+    for column in ("op", "phase", "cycles", "compute", "stall", "MACs", "DRAM MiB"):
+        ops.add_column(column, justify="right")
+    for row in sorted(d["ops"], key=lambda r: (-r["cycles"], r["name"]))[:top]:
+        ops.add_row(row["name"], row["phase"], f"{row['cycles']:,.0f}",
+                    f"{row['compute_cycles']:,.0f}", f"{row['stall_cycles']:,.0f}",
+                    f"{row['macs']:,}", f"{row['dram_bytes'] / 2**20:,.2f}")
+    console.print(ops)
+    console.print("[dim]Approximations: " + " ".join(d["approximations"]) + "[/dim]")
+
+
+def _run(args: argparse.Namespace, console: Console) -> None:
+    from accelsim.workload.loader import load_workload
+
+    config = load_hwconfig(args.hw, args.overrides)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    batch = args.batch
+    if batch is None:
+        batch = 1 if args.workload.endswith(".csv") else 32
+    options = TrainingOptions(batch=batch, element_bytes=config.element_bytes,
+                              optimizer=args.optimizer)
+    workload = load_workload(args.workload, options, phases)
+    chain = TechniqueChain.from_names(args.techniques)
+    result = Simulation(config, workload, chain).run()
+    if args.out:
+        result.write_json(args.out)
+    if args.csv:
+        result.write_csv(args.csv)
+    _summary(console, result, args.top)
+    if args.out:
+        console.print(f"result written to {args.out}")
+
+
+def _workloads(console: Console) -> None:
+    from accelsim.workload.zoo import describe_zoo
+
+    table = Table(title="model zoo (forward pass, one sample)")
+    for column in ("name", "input", "parameters", "forward GMACs"):
+        table.add_column(column, justify="right")
+    for row in describe_zoo():
+        table.add_row(row["name"], "x".join(map(str, row["input_shape"])),
+                      f"{row['params']:,}", f"{row['forward_gmacs']:.3f}")
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    console = Console()
+    try:
+        if args.command == "run":
+            _run(args, console)
+        elif args.command == "workloads":
+            _workloads(console)
+    except AccelsimError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return EXIT_USER_ERROR
+    return 0

@@ -1,0 +1,40 @@
+"""Resolves a workload reference (a zoo name or a file) to the workload of a training iteration.
+
+A reference is a zoo network name (see :mod:`accelsim.workload.zoo`), a YAML workload file
+(``.yaml`` / ``.yml``, see :mod:`accelsim.workload.io`) or a SCALE-Sim topology file (``.csv``,
+see :mod:`accelsim.workload.scalesim_csv`). A zoo name wins over a file of the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from accelsim.errors import WorkloadError
+from accelsim.workload.graph import Workload
+from accelsim.workload.io import load_network
+from accelsim.workload.scalesim_csv import scalesim_workload
+from accelsim.workload.training import TrainingOptions, training_iteration
+from accelsim.workload.zoo import ZOO
+
+YAML_SUFFIXES = (".yaml", ".yml")
+CSV_SUFFIXES = (".csv",)
+
+
+def load_workload(ref: str, options: TrainingOptions | None = None,
+                  phases: Iterable[str] | None = None) -> Workload:
+    """One training iteration of ``ref`` with ``options``, keeping only ``phases`` if given."""
+    options = options or TrainingOptions()
+    builder = ZOO.get(ref)
+    suffix = Path(ref).suffix.lower()
+    if builder is not None:
+        workload = training_iteration(builder(), options, source=f"zoo:{ref}")
+    elif suffix in YAML_SUFFIXES:
+        workload = training_iteration(load_network(ref), options, source=ref)
+    elif suffix in CSV_SUFFIXES:
+        workload = scalesim_workload(ref, options)
+    else:
+        raise WorkloadError(ref, "", "a zoo network name or a workload file ("
+                            + ", ".join(YAML_SUFFIXES + CSV_SUFFIXES) + ")",
+                            choices=ZOO.names())
+    return workload if phases is None else workload.only_phases(phases)

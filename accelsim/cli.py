@@ -82,12 +82,13 @@ def _summary(console: Console, result: RunResult, top: int) -> None:
     console.print(phases)
 
     ops = Table(title=f"top {top} ops by cycles")
-    for column in ("op", "phase", "cycles", "compute", "stall", "MACs", "DRAM MiB"):
-        ops.add_column(column, justify="right")
+    ops.add_column("op", no_wrap=True, min_width=24)
+    for column in ("cycles", "compute", "stall", "GMACs", "DRAM MiB"):
+        ops.add_column(column, justify="right", no_wrap=True)
     for row in sorted(d["ops"], key=lambda r: (-r["cycles"], r["name"]))[:top]:
-        ops.add_row(row["name"], row["phase"], f"{row['cycles']:,.0f}",
-                    f"{row['compute_cycles']:,.0f}", f"{row['stall_cycles']:,.0f}",
-                    f"{row['macs']:,}", f"{row['dram_bytes'] / 2**20:,.2f}")
+        ops.add_row(row["name"], f"{row['cycles']:,.0f}", f"{row['compute_cycles']:,.0f}",
+                    f"{row['stall_cycles']:,.0f}", f"{row['macs'] / 1e9:,.3f}",
+                    f"{row['dram_bytes'] / 2**20:,.2f}")
     console.print(ops)
     console.print("[dim]Approximations: " + " ".join(d["approximations"]) + "[/dim]")
 

@@ -83,7 +83,8 @@ class Bandwidth:
     per_cycle: bool
 
     def bytes_per_cycle(self, clock_hz: float) -> float:
-        return self.value if self.per_cycle else self.value / clock_hz
+        """Bytes per cycle at ``clock_hz``, rounded to 1e-9 byte (no float noise)."""
+        return self.value if self.per_cycle else round(self.value / clock_hz, 9)
 
     def __str__(self) -> str:
         return f"{self.value:g}B/cycle" if self.per_cycle else f"{self.value / 1e9:g}GB/s"
@@ -117,7 +118,8 @@ class Duration:
     in_cycles: bool
 
     def cycles(self, clock_hz: float) -> float:
-        return self.value if self.in_cycles else self.value * clock_hz
+        """Cycles at ``clock_hz``, rounded to 1e-6 cycle so that 100ns at 1GHz is 100."""
+        return self.value if self.in_cycles else round(self.value * clock_hz, 6)
 
     def __str__(self) -> str:
         return f"{self.value:g}cycles" if self.in_cycles else f"{self.value * 1e9:g}ns"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import simpy
+
+from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
+from accelsim.sim.lowering import TilePlan
+from accelsim.sim.pipeline import run_tiles
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
 from tests.conftest import make_config
@@ -15,35 +21,66 @@ def one_gemm(m: int, n: int, k: int) -> Workload:
     return Workload("g", [op])
 
 
-def run(capacity: str, double_buffered: bool):
-    config = make_config(8, 8, "os", ideal=False, capacity=capacity,
-                         dram_bandwidth="16B/cycle", double_buffered=double_buffered)
-    return Simulation(config, one_gemm(8, 8, 256)).run()
+def stream_plan(slots: int) -> TilePlan:
+    """8 tiles of an 8x8 fold with K in blocks of 32: each loads 8*32*2 + 32*8*2 = 1024 B and
+    computes 32 cycles (the first also the 8+8-2 = 14 of fill and drain); the 8x8 fp16 result
+    (128 B) is stored after the last."""
+    n = 8
+    compute = np.array([46] + [32] * 7)
+    zeros = np.zeros(n, dtype=np.int64)
+    stores = zeros.copy()
+    stores[-1] = 128
+    return TilePlan(unit="pe_array", compute_cycles=compute, tile_cycles=compute,
+                    macs=np.full(n, 8 * 8 * 32), loads={"ifmap": np.full(n, 1024)},
+                    stores={"ofmap": stores}, array_access={}, vector_ops=zeros,
+                    folds=np.ones(n, dtype=np.int64), slots=slots)
+
+
+def replay(plan: TilePlan, latency: str = "0ns"):
+    config = make_config(8, 8, "os", ideal=False, dram_bandwidth="16B/cycle",
+                         dram={"ideal": False, "bandwidth": "16B/cycle", "latency": latency,
+                               "access_energy_pj_per_64b": 1300})
+    env = simpy.Environment()
+    system = System(config, env)
+    process = env.process(run_tiles(system, plan))
+    env.run()
+    return env.now, process.value
 
 
 def test_double_buffered_stream_is_load_bound():
-    """8x8x256 GEMM, one 8x8 fold, K in 8 blocks of 32 (512 usable bytes hold 8x32 fp16).
-
-    Each tile loads 8*32*2 + 32*8*2 = 1024 B = 64 cycles at 16 B/cycle and computes 32
-    cycles (the first adds 8+8-2 = 14 of fill/drain). Loads run back to back, so the last
-    compute starts at 8*64 = 512 and ends at 544; the 8x8 fp16 result (128 B) drains in 8:
-    552 cycles, of which 8*32 + 14 = 270 compute and 282 DRAM stall.
-    """
-    result = run("1KiB", double_buffered=True)
-    (op,) = result["ops"]
-    assert result.total_cycles == 552
-    assert op["compute_cycles"] == 270
-    assert op["stalls"]["dram"] == 282
-    assert op["tiles"] == 8
+    """Loads (1024 B = 64 cycles at 16 B/cycle) run back to back while tiles compute, so the
+    last compute starts at 8*64 = 512 and ends at 544; the result drains in 128/16 = 8:
+    552 cycles, of which 46 + 7*32 = 270 compute and 282 DRAM stall."""
+    end, times = replay(stream_plan(slots=2))
+    assert end == 552
+    assert times.compute_cycles == 270
+    assert times.dram_stall == 282
 
 
 def test_single_buffered_serialises_load_and_compute():
-    """Same GEMM with one 512-byte buffer each: load, then compute, tile after tile.
+    """With one slot each load waits for the previous compute: 8*64 + 270 + 8 = 790 cycles."""
+    end, _ = replay(stream_plan(slots=1))
+    assert end == 790
 
-    8 * (64 + 32) + 14 + 8 = 790 cycles.
-    """
-    result = run("512B", double_buffered=False)
-    assert result.total_cycles == 790
+
+def test_latency_beyond_compute_is_exposed():
+    """100 cycles of latency: data lands 100 cycles after its bus transfer, and two slots
+    cannot hide it. Hand trace (bus transfer, landing, compute): tile 0 [0,64] 164
+    [164,210]; tile 1 [64,128] 228 [228,260]; tile 2 waits for slot 0 until 210: [210,274]
+    374 [374,406]; tile 3 [274,338] 438 [438,470]; tile 4 [406,470] 570 [570,602]; tile 5
+    [470,534] 634 [634,666]; tile 6 [602,666] 766 [766,798]; tile 7 [666,730] 830 [830,862];
+    the store [862,870] lands at 970."""
+    end, _ = replay(stream_plan(slots=2), latency="100ns")
+    assert end == 970
+
+
+def test_chosen_tiling_replays_without_overflow():
+    """Through the whole engine the same GEMM fits its 1 KiB buffers and counts every byte."""
+    config = make_config(8, 8, "os", ideal=False, capacity="1KiB", dram_bandwidth="16B/cycle")
+    result = Simulation(config, one_gemm(8, 8, 256)).run()
+    assert result["dram_bytes"]["read"] == 8 * 256 * 2 * 2
+    assert result["dram_bytes"]["written"] == 8 * 8 * 2
+    assert max(s["peak_tile_bytes"] for s in result["sram"].values()) <= 512
 
 
 def test_ideal_dram_has_no_dram_stall_and_counts_bytes():

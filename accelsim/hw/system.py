@@ -2,8 +2,8 @@
 
 All off-chip traffic crosses one path: the DRAM data bus and the DRAM <-> chip link, held
 together for the time the slower of the two needs (one SimPy request and one timeout per
-transfer, rounded up to whole cycles), then the two latencies, which overlap other
-transfers. With ``dram.ideal`` the
+transfer, rounded up to whole cycles); the two latencies follow and overlap other transfers
+(a DMA engine keeps several requests in flight). With ``dram.ideal`` the
 whole off-chip path is free: transfers take no time but are still counted.
 """
 
@@ -52,8 +52,17 @@ class System:
         return min(self.dram.bytes_per_cycle, float("inf") if self.dram.ideal
                    else self.link.bytes_per_cycle)
 
+    @property
+    def offchip_latency(self) -> int:
+        """Cycles from the end of a transfer's bus occupancy to its data being usable."""
+        return self._latency
+
     def transfer(self, nbytes: int, write: bool) -> Generator:
-        """Move ``nbytes`` between DRAM and the chip; a SimPy process body."""
+        """Occupy the off-chip path to move ``nbytes``; a SimPy process body.
+
+        Returns when the path is free again; the data lands :attr:`offchip_latency` cycles
+        later, so a DMA engine may issue its next transfer meanwhile.
+        """
         env = self.env
         if self.dram.ideal:
             self.dram.record(nbytes, write, env.now, env.now)
@@ -66,5 +75,3 @@ class System:
                                             self.link.service_cycles(nbytes))))
         self.dram.record(nbytes, write, start, env.now)
         self.link.record(nbytes, write)
-        if self._latency:
-            yield env.timeout(self._latency)

@@ -1,8 +1,9 @@
 """Replays a :class:`TilePlan` as SimPy events: load, compute and store, double-buffered.
 
-Three activities overlap as in a double-buffered accelerator: a loader fetches tile i+1
-while the unit computes tile i (``slots`` tiles may be resident at once), and a writer drains
-finished outputs. Per tile this costs one compute timeout plus one request and timeout per
+Three activities overlap as in a double-buffered accelerator: a loader (a DMA engine that
+keeps requests in flight: the off-chip latency does not hold it) fetches tile i+1 while the
+unit computes tile i (``slots`` tiles may be resident at once), and writers drain finished
+outputs. Per tile this costs one compute timeout plus one request and timeout per
 non-empty transfer. Waiting for a tile's data is a DRAM stall; waiting at the end for the
 last stores to drain is a DRAM stall too; SRAM stretching comes precomputed in the plan.
 """
@@ -38,15 +39,24 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
     free_slots = simpy.Container(env, capacity=max(plan.slots, 1), init=plan.slots)
     loaded = [env.event() for _ in range(n)]
 
+    latency = system.offchip_latency
+
     def loader() -> Generator:
         for i in range(n):
             yield free_slots.get(1)
-            if loads[i]:
-                yield from system.transfer(loads[i], write=False)
-            loaded[i].succeed()
+            if not loads[i]:
+                loaded[i].succeed()
+                continue
+            yield from system.transfer(loads[i], write=False)
+            if latency:  # the data lands later; the next request may go out now
+                env.timeout(latency).callbacks.append(lambda _, done=loaded[i]: done.succeed())
+            else:
+                loaded[i].succeed()
 
     def writer(nbytes: int) -> Generator:
         yield from system.transfer(nbytes, write=True)
+        if latency:
+            yield env.timeout(latency)
 
     env.process(loader())
     pending_stores = []

@@ -10,9 +10,11 @@ leaves them, as partial sums (accumulator width) while the reduction is unfinish
 back when it resumes.
 
 The blocking is chosen among power-of-two multiples of the array size (and the full
-dimension) to minimise a roofline estimate ``max(compute cycles, DRAM bytes / DRAM
-bandwidth)``, then DRAM bytes, then tile count, subject to every buffer holding its operand
-blocks (in half its capacity when double-buffered). With buffers large enough nothing is
+dimension) to minimise an estimate of the op's time, ``max(compute cycles, DRAM bytes / DRAM
+bandwidth)`` plus the first tile's load and the last tile's store, which nothing overlaps;
+among the blockings within 1% of the best estimate the one with the fewest tiles wins, then
+the one with the fewest DRAM bytes; every buffer must hold its operand blocks (in half its
+capacity when double-buffered). With buffers large enough nothing is
 split and the compute cycles equal SCALE-Sim's fold-by-fold count.
 
 Batched GEMMs (``count`` > 1, e.g. attention heads) pack whole instances into one tile when
@@ -29,6 +31,10 @@ import numpy as np
 from accelsim.errors import SimulationError
 from accelsim.hw.dataflow import Dataflow
 from accelsim.workload.op import Gemm
+
+#: Blockings whose estimated time is within this fraction of the best are equally good; among
+#: them the one with the fewest tiles wins (fewer, larger transfers and fewer events).
+ESTIMATE_TOLERANCE = 0.01
 
 #: Which GEMM dimensions index each operand role.
 OPERAND_DIMS = {"ifmap": ("m", "k"), "filter": ("k", "n"), "ofmap": ("m", "n")}
@@ -200,16 +206,22 @@ class GemmTiler:
                 f"{spec.rows}x{spec.cols} fold needs {need} bytes per buffer, usable "
                 f"{spec.usable_bytes}")
         compute = self._compute(gemm, b)
+        eb = spec.element_bytes
+        # the first tile's loads and the last tile's store cannot overlap any compute
+        exposed = (b["m"] * b["k"] + b["k"] * b["n"] + b["m"] * b["n"]) * eb
         n_tiles = np.prod([-(-dims[d] // b[d]) for d in dims], axis=0)
-        best = None
-        for outer in (flow.row_dim, flow.col_dim):
-            traffic = self._traffic(gemm, b, outer)
-            estimate = np.maximum(compute, traffic / spec.dram_bytes_per_cycle)
-            i = np.lexsort((n_tiles, traffic, estimate, ~fits))[0]
-            score = (float(estimate[i]), int(traffic[i]), int(n_tiles[i]))
-            if best is None or score < best[0]:
-                best = (score, Blocking({d: int(b[d][i]) for d in b}, outer, 1))
-        return best[1]
+        outers = (flow.row_dim, flow.col_dim)
+        traffic = np.stack([self._traffic(gemm, b, outer) * np.ones_like(compute)
+                            for outer in outers])
+        estimate = (np.maximum(compute, traffic / spec.dram_bytes_per_cycle)
+                    + exposed / spec.dram_bytes_per_cycle)
+        estimate = np.where(fits, estimate, np.inf)
+        near_best = estimate <= estimate.min() * (1 + ESTIMATE_TOLERANCE)
+        tiles = np.broadcast_to(n_tiles, estimate.shape)
+        order = np.lexsort((estimate.ravel(), traffic.ravel(), tiles.ravel(),
+                            ~near_best.ravel()))
+        which, i = np.unravel_index(order[0], estimate.shape)
+        return Blocking({d: int(b[d][i]) for d in b}, outers[which], 1)
 
     # -- expansion into tiles ----------------------------------------------------------------
     def tiles(self, gemm: Gemm, blocking: Blocking | None = None) -> TileArrays:
@@ -260,8 +272,13 @@ class GemmTiler:
         overhead = flow.fold_overhead(spec.rows, spec.cols)
         compute = folds * size[stream] + np.where(continuing, 0, folds * overhead)
         eb = spec.element_bytes
-        access = {flow.row_edge: size[stream] * size[row] * col_folds * inst * eb,
-                  flow.col_edge: size[stream] * size[col] * row_folds * inst * eb,
+        # partial sums leave a ws/is array at accumulator width; an os array drains finals
+        edge_width = {role: spec.psum_bytes if role == "ofmap" else eb
+                      for role in (flow.row_edge, flow.col_edge)}
+        access = {flow.row_edge: size[stream] * size[row] * col_folds * inst
+                  * edge_width[flow.row_edge],
+                  flow.col_edge: size[stream] * size[col] * row_folds * inst
+                  * edge_width[flow.col_edge],
                   flow.stationary: size[row] * size[col] * inst * eb}
         footprint = {role: size[d1] * size[d2] * inst
                      * (spec.psum_bytes if role == "ofmap" else eb)

@@ -98,10 +98,7 @@ def _run(args: argparse.Namespace, console: Console) -> None:
 
     config = load_hwconfig(args.hw, args.overrides)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    batch = args.batch
-    if batch is None:
-        batch = 1 if args.workload.endswith(".csv") else 32
-    options = TrainingOptions(batch=batch, element_bytes=config.element_bytes,
+    options = TrainingOptions(batch=args.batch, element_bytes=config.element_bytes,
                               optimizer=args.optimizer)
     workload = load_workload(args.workload, options, phases)
     chain = TechniqueChain.from_names(args.techniques)

@@ -20,10 +20,12 @@ class Workload:
     """The ops of one or more training iterations, in a dependency graph."""
 
     def __init__(self, name: str, ops: Iterable[Op], source: str = "<memory>",
-                 meta: dict | None = None) -> None:
+                 meta: dict | None = None, value_stats: object | None = None) -> None:
         self.name = name
         self.source = source
         self.meta = dict(meta or {})
+        #: Value statistics of real training steps (traced workloads), or None.
+        self.value_stats = value_stats
         self.graph = nx.DiGraph()
         self._order: list[str] = []
         producers: dict[str, str] = {}
@@ -87,4 +89,4 @@ class Workload:
             raise WorkloadError(self.source, "phases", "training phases",
                                 choices=PHASES, got=",".join(sorted(unknown)))
         kept = [self.op(name) for name in self._order if self.op(name).phase.value in wanted]
-        return Workload(self.name, kept, self.source, self.meta)
+        return Workload(self.name, kept, self.source, self.meta, self.value_stats)

@@ -8,6 +8,7 @@ see :mod:`accelsim.workload.scalesim_csv`). A zoo name wins over a file of the s
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from accelsim.errors import WorkloadError
@@ -17,6 +18,9 @@ from accelsim.workload.scalesim_csv import scalesim_workload
 from accelsim.workload.training import TrainingOptions, training_iteration
 from accelsim.workload.zoo import ZOO
 
+#: Batch when none is given: SCALE-Sim topologies are per sample; networks train in batches.
+SCALESIM_BATCH = 1
+NETWORK_BATCH = 32
 YAML_SUFFIXES = (".yaml", ".yml")
 CSV_SUFFIXES = (".csv",)
 
@@ -27,6 +31,9 @@ def load_workload(ref: str, options: TrainingOptions | None = None,
     options = options or TrainingOptions()
     builder = ZOO.get(ref)
     suffix = Path(ref).suffix.lower()
+    if options.batch is None:
+        default = SCALESIM_BATCH if suffix in CSV_SUFFIXES and builder is None else NETWORK_BATCH
+        options = replace(options, batch=default)
     if builder is not None:
         workload = training_iteration(builder(), options, source=f"zoo:{ref}")
     elif suffix in YAML_SUFFIXES:

@@ -94,14 +94,17 @@ def update_op(layer: str, kind: str, params: int, grad: Tensor,
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """How a network is expanded: batch size, datatype width and optimizer."""
+    """How a network is expanded: batch size, datatype width and optimizer.
 
-    batch: int = 1
+    ``batch=None`` lets the workload source choose (:mod:`accelsim.workload.loader`).
+    """
+
+    batch: int | None = 1
     element_bytes: int = 2
     optimizer: str = "momentum"
 
     def validate(self, source: str) -> None:
-        if self.batch < 1:
+        if self.batch is None or self.batch < 1:
             raise WorkloadError(source, "batch", "a positive batch size", got=self.batch)
         if self.optimizer not in OPTIMIZERS:
             raise WorkloadError(source, "optimizer", "a known optimizer", choices=OPTIMIZERS,

@@ -41,9 +41,18 @@ CASES = [
      "(valid choices: is, os, ws)"),
     ("misspelled_key", _set("dram.bandwith", "1GB/s"),
      "dram.bandwith: expected a known key (valid choices: access_energy_pj_per_64b, "
-     "bandwidth, channels, ideal, interleave, latency)"),
-    ("missing_key", _drop("dram.bandwidth"),
-     "dram.bandwidth: expected this required key (peak bandwidth of all channels together)"),
+     "bandwidth, capacity, channels, ideal, interleave, latency, layout, preset)"),
+    ("missing_key", _drop("dram.latency"),
+     "dram.latency: expected this required key (memory-controller and PHY latency of a "
+     "transfer (the row-buffer model adds tRCD + tCL))"),
+    ("bandwidth_without_preset", _drop("dram.bandwidth"),
+     "dram.bandwidth: expected a bandwidth (or a preset that implies one)"),
+    ("unknown_preset", _set("dram.preset", "ddr9"),
+     "dram.preset: expected one of the valid choices, got 'ddr9' "
+     "(valid choices: ddr4_3200, hbm2, hbm3, lpddr4_4266)"),
+    ("mesh_placement_outside", _set("interconnect", {"topology": "mesh", "bandwidth": "8B/cycle",
+                                                    "placement": {"ifmap": [5, 0]}}),
+     "interconnect.placement.ifmap: expected a router inside the 2x2 mesh, got [5, 0]"),
     ("bad_size", _set("sram.ifmap.capacity", "64 kilobytes"),
      "sram.ifmap.capacity: expected a size such as '64KiB', '24MiB' or '1GB', "
      "got '64 kilobytes'"),

@@ -10,6 +10,7 @@ import pytest
 from accelsim.config.loader import load_hwconfig
 from accelsim.errors import SimulationError, WorkloadError
 from accelsim.sim.engine import Simulation
+from accelsim.stats.records import STALL_CAUSES
 from accelsim.techniques.base import Technique
 from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.loader import load_workload
@@ -67,8 +68,8 @@ def test_op_cycles_split_into_compute_and_stalls(resnet18_cifar_result):
     """Each op's cycles are its compute cycles plus its DRAM and SRAM stalls."""
     _, result = resnet18_cifar_result
     for row in result["ops"]:
-        assert row["cycles"] == pytest.approx(row["compute_cycles"] + row["stalls"]["dram"]
-                                              + row["stalls"]["sram"])
+        assert row["cycles"] == pytest.approx(
+            row["compute_cycles"] + sum(row["stalls"][cause] for cause in STALL_CAUSES))
 
 
 def test_energy_breakdown_adds_up(resnet18_cifar_result, edge):

@@ -30,10 +30,12 @@ def stream_plan(slots: int) -> TilePlan:
     zeros = np.zeros(n, dtype=np.int64)
     stores = zeros.copy()
     stores[-1] = 128
+    ones = np.ones(n)
     return TilePlan(unit="pe_array", compute_cycles=compute, tile_cycles=compute,
                     macs=np.full(n, 8 * 8 * 32), loads={"ifmap": np.full(n, 1024)},
                     stores={"ofmap": stores}, array_access={}, vector_ops=zeros,
-                    folds=np.ones(n, dtype=np.int64), slots=slots)
+                    folds=np.ones(n, dtype=np.int64), load_visits=ones, store_visits=ones,
+                    load_channels=ones, store_channels=ones, slots=slots)
 
 
 def replay(plan: TilePlan, latency: str = "0ns"):
@@ -54,7 +56,8 @@ def test_double_buffered_stream_is_load_bound():
     end, times = replay(stream_plan(slots=2))
     assert end == 552
     assert times.compute_cycles == 270
-    assert times.dram_stall == 282
+    assert times.stalls["dram_bandwidth"] == 282
+    assert times.stalls["dram_latency"] == times.stalls["interconnect"] == 0
 
 
 def test_single_buffered_serialises_load_and_compute():
@@ -89,6 +92,6 @@ def test_ideal_dram_has_no_dram_stall_and_counts_bytes():
     result = Simulation(config, one_gemm(8, 8, 256)).run()
     (op,) = result["ops"]
     assert result.total_cycles == 256 + 14
-    assert op["stalls"]["dram"] == 0
+    assert op["stalls"]["dram_bandwidth"] == op["stalls"]["dram_latency"] == 0
     assert result["dram_bytes"]["read"] == 8 * 256 * 2 * 2
     assert result["dram_bytes"]["written"] == 8 * 8 * 2

@@ -140,10 +140,12 @@ def _describe(error: dict, model: type[BaseModel]) -> tuple[str, str, list[str] 
 def validate_hwconfig(data: dict, source: str) -> HwConfig:
     """Validate a merged hwconfig mapping; the first problem becomes a :class:`ConfigError`."""
     try:
-        return HwConfig.model_validate(data)
+        config = HwConfig.model_validate(data)
     except ValidationError as exc:
         key_path, expected, choices, got = _describe(exc.errors()[0], HwConfig)
         raise ConfigError(source, key_path, expected, choices, got) from None
+    config._source = source
+    return config
 
 
 def load_hwconfig(path: str | Path, overrides: Iterable[str] = ()) -> HwConfig:

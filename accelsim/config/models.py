@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
+                      model_validator)
 
 from accelsim.units import (Bandwidth, Duration, parse_bandwidth, parse_duration,
                             parse_frequency, parse_size)
@@ -68,19 +69,47 @@ class SramParams(Strict):
 
 class DramParams(Strict):
     ideal: bool = Field(False, description="infinite bandwidth and zero latency")
+    preset: Literal["ddr4_3200", "lpddr4_4266", "hbm2", "hbm3"] | None = Field(
+        None, description="device timing (accelsim.hw.dram_timing.PRESETS): transfers are "
+        "timed by the row-buffer model; without a preset DRAM is a peak-bandwidth server")
     channels: int = Field(1, gt=0, description="independent channels, address-interleaved")
-    bandwidth: Rate = Field(description="peak bandwidth of all channels together")
-    latency: Time = Field(description="latency from request to first data")
+    bandwidth: Rate | None = Field(
+        None, description="peak bandwidth of all channels together; required without a "
+        "preset, optional with one (then it rescales the preset's data rate)")
+    latency: Time = Field(description="memory-controller and PHY latency of a transfer "
+                          "(the row-buffer model adds tRCD + tCL)")
     interleave: Bytes = Field(256, gt=0, description="bytes mapped to one channel before "
                               "the next (address interleaving granularity)")
+    layout: Literal["blocked", "row_major"] = Field(
+        "blocked", description="tensor layout in DRAM: blocked (each tile's operand block is "
+        "contiguous) or row_major (a block is rows of a matrix, strided by its row length)")
+    capacity: Bytes | None = Field(None, gt=0, description="bytes of DRAM; the iteration's "
+                                   "peak footprint must fit (not checked when absent)")
     access_energy_pj_per_64b: float = Field(
         ge=0, description="energy of one 64-bit access (Horowitz ISSCC 2014: 1300-2600 pJ "
         "for DDR-class DRAM)")
 
+    @model_validator(mode="after")
+    def _bandwidth_known(self) -> DramParams:
+        if self.preset is None and self.bandwidth is None and not self.ideal:
+            raise CrossFieldError("dram.bandwidth", "a bandwidth (or a preset that implies one)")
+        return self
+
 
 class InterconnectParams(Strict):
-    bandwidth: Rate = Field(description="bytes per cycle of the DRAM <-> on-chip link")
-    latency: Time = Field(parse_duration(1), description="link traversal latency")
+    topology: Literal["bus", "crossbar", "mesh"] = Field(
+        "bus", description="bus: one link shared by every on-chip endpoint; crossbar: a port "
+        "per endpoint; mesh: a 2D mesh of links with XY routing from the memory node")
+    bandwidth: Rate = Field(description="bytes per cycle of each link (bus, port, mesh hop)")
+    latency: Time = Field(parse_duration(1), description="latency of one hop")
+    mesh_rows: int = Field(2, gt=0, description="mesh only: rows of routers")
+    mesh_cols: int = Field(2, gt=0, description="mesh only: columns of routers")
+    memory_node: tuple[int, int] = Field((0, 0), description="mesh only: router of the "
+                                         "memory controller")
+    placement: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="mesh only: router of each endpoint (SRAM buffer "
+        "names and vector_unit); unplaced endpoints fill the routers after the memory node "
+        "in row-major order")
 
 
 class VectorUnitParams(Strict):
@@ -115,6 +144,12 @@ class HwConfig(Strict):
     interconnect: InterconnectParams
     vector_unit: VectorUnitParams
     energy: EnergyParams = Field(default_factory=EnergyParams)
+    _source: str = PrivateAttr("<memory>")
+
+    @property
+    def source(self) -> str:
+        """The file (and overrides) this config was loaded from."""
+        return self._source
 
     @model_validator(mode="after")
     def _roles_held_once(self) -> HwConfig:
@@ -123,6 +158,16 @@ class HwConfig(Strict):
             if len(holders) != 1:
                 raise CrossFieldError("sram", f"the {role} role held by exactly one buffer",
                                       got=f"held by {holders or 'none'}")
+        endpoints = [*self.sram, "vector_unit"]
+        link = self.interconnect
+        for name, (row, col) in link.placement.items():
+            if name not in endpoints:
+                raise CrossFieldError(f"interconnect.placement.{name}",
+                                      f"an endpoint, one of {', '.join(endpoints)}")
+            if not (0 <= row < link.mesh_rows and 0 <= col < link.mesh_cols):
+                raise CrossFieldError(f"interconnect.placement.{name}",
+                                      f"a router inside the {link.mesh_rows}x{link.mesh_cols} "
+                                      "mesh", got=[row, col])
         for table, key in (("mult_pj", self.pe_array.datatype),
                            ("add_pj", self.pe_array.accumulator)):
             if key not in getattr(self.energy, table):

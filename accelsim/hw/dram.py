@@ -1,10 +1,18 @@
-"""DRAM: channels of aggregate bandwidth behind one request queue, with a fixed latency.
+"""DRAM: the time a transfer occupies the channels, from its size and its address pattern.
 
-A transfer of ``n`` bytes is interleaved over the channels in ``interleave``-byte pieces, so
-it uses ``min(channels, ceil(n / interleave))`` of them and streams at that share of the peak
-bandwidth. Transfers queue in arrival order; latency is paid per transfer but overlaps other
-transfers (it does not hold the data bus). ``ideal: true`` means infinite bandwidth and zero
-latency. Row-buffer timing is not modelled here: the peak bandwidth is the sustained one.
+Two models, chosen by the hwconfig:
+
+* with a ``preset`` (DDR4-3200, LPDDR4-4266, HBM2, HBM3): the row-buffer model of
+  :mod:`accelsim.hw.dram_timing`. A transfer arrives with the number of row visits its
+  address pattern makes in each channel; each visit takes ``max(bytes / channel bandwidth,
+  activation interval)``, refresh steals tRFC every tREFI, and its first data comes tRCD + tCL
+  (+ tRP for the row conflict) after the controller latency.
+* without one: a peak-bandwidth server; a transfer interleaved over ``min(channels,
+  ceil(bytes / interleave))`` channels streams at that share of the peak.
+
+``ideal: true`` makes every transfer free (it is still counted). Each transfer's time is
+split into data (bytes at peak bandwidth), overhead (row activations and refresh) and
+latency, which the stall accounting attributes to DRAM bandwidth and DRAM latency.
 """
 
 from __future__ import annotations
@@ -13,6 +21,20 @@ import math
 from dataclasses import dataclass, field
 
 from accelsim.config.models import DramParams
+from accelsim.hw.dram_timing import PRESETS, DramTiming
+
+
+@dataclass(frozen=True)
+class DramCost:
+    """Cycles of one transfer: ``data + overhead`` on the bus, then ``latency``."""
+
+    data: float
+    overhead: float
+    latency: float
+
+    @property
+    def busy(self) -> float:
+        return self.data + self.overhead
 
 
 @dataclass
@@ -20,34 +42,76 @@ class DramStats:
     bytes_read: int = 0
     bytes_written: int = 0
     busy_cycles: float = 0.0
+    overhead_cycles: float = 0.0
     transfers: int = 0
+    row_visits: float = 0.0  # activations, summed over channels
+    bursts: float = 0.0
     timeline: list[tuple[float, float, int]] = field(default_factory=list)  # (start, end, bytes)
+
+    @property
+    def row_hit_rate(self) -> float:
+        """Share of bursts that found their row open."""
+        return 1.0 - self.row_visits / self.bursts if self.bursts else 0.0
 
 
 class Dram:
-    """Timing and counters of the DRAM; the queue itself lives in the memory path."""
-
     def __init__(self, params: DramParams, clock_hz: float) -> None:
         self.params = params
+        self.clock_hz = clock_hz
         self.ideal = params.ideal
-        self.bytes_per_cycle = math.inf if params.ideal else params.bandwidth.bytes_per_cycle(clock_hz)
-        self.latency_cycles = 0.0 if params.ideal else params.latency.cycles(clock_hz)
+        self.channels = params.channels
+        self.timing: DramTiming | None = None
+        if params.preset is not None:
+            timing = PRESETS[params.preset]
+            if params.bandwidth is not None:
+                wanted = params.bandwidth.bytes_per_cycle(clock_hz) * clock_hz
+                timing = timing.with_data_rate(wanted / (self.channels * timing.bus_bytes))
+            self.timing = timing
+            peak = self.channels * timing.channel_bandwidth
+        else:
+            peak = params.bandwidth.bytes_per_cycle(clock_hz) * clock_hz if params.bandwidth \
+                else math.inf
+        self.bytes_per_second = math.inf if self.ideal else peak
+        self.bytes_per_cycle = self.bytes_per_second / clock_hz
+        self.controller_latency = 0.0 if self.ideal else params.latency.cycles(clock_hz)
         self.stats = DramStats()
 
-    def service_cycles(self, nbytes: int) -> float:
-        """Cycles the data bus is busy moving ``nbytes`` (latency excluded)."""
-        if self.ideal or nbytes == 0:
-            return 0.0
-        channels = self.params.channels
-        used = min(channels, math.ceil(nbytes / self.params.interleave))
-        return nbytes / (self.bytes_per_cycle * used / channels)
+    @property
+    def row_bytes(self) -> int:
+        return self.timing.row_bytes if self.timing else self.params.interleave
 
-    def record(self, nbytes: int, write: bool, start: float, end: float) -> None:
+    def cost(self, nbytes: int, visits: float = 1.0, channels: float | None = None) -> DramCost:
+        """Cycles of a transfer of ``nbytes`` making ``visits`` row visits per channel over
+        ``channels`` channels (default: as many as its size interleaves over)."""
+        if self.ideal or nbytes == 0:
+            return DramCost(0.0, 0.0, 0.0)
+        if channels is None:
+            channels = min(self.channels, math.ceil(nbytes / self.params.interleave))
+        channels = max(1.0, min(float(channels), self.channels))
+        if self.timing is None:
+            data = nbytes / (self.bytes_per_cycle * channels / self.channels)
+            return DramCost(data, 0.0, self.controller_latency)
+        t = self.timing
+        per_channel = nbytes / channels
+        visits = max(1.0, float(visits))
+        data_s = per_channel / t.channel_bandwidth
+        busy_s = visits * float(t.visit_seconds(per_channel / visits)) / t.refresh_factor
+        latency_s = t.first_data_seconds(row_conflict=True)
+        hz = self.clock_hz
+        return DramCost(data_s * hz, (busy_s - data_s) * hz,
+                        self.controller_latency + latency_s * hz)
+
+    def record(self, nbytes: int, write: bool, start: float, end: float, cost: DramCost,
+               visits: float, channels: float) -> None:
         if write:
             self.stats.bytes_written += nbytes
         else:
             self.stats.bytes_read += nbytes
         self.stats.transfers += 1
         self.stats.busy_cycles += end - start
+        self.stats.overhead_cycles += cost.overhead
+        if self.timing is not None and nbytes:
+            self.stats.row_visits += max(1.0, visits) * channels
+            self.stats.bursts += math.ceil(nbytes / self.timing.burst_bytes)
         if not self.ideal:
             self.stats.timeline.append((start, end, nbytes))

@@ -1,25 +1,48 @@
 """A built accelerator: the components of a :class:`HwConfig`, wired to one SimPy environment.
 
-All off-chip traffic crosses one path: the DRAM data bus and the DRAM <-> chip link, held
-together for the time the slower of the two needs (one SimPy request and one timeout per
-transfer, rounded up to whole cycles); the two latencies follow and overlap other transfers
-(a DMA engine keeps several requests in flight). With ``dram.ideal`` the
-whole off-chip path is free: transfers take no time but are still counted.
+Off-chip traffic crosses the interconnect route of its endpoints and the DRAM. A transfer
+holds its route's links and one DRAM *lane* for the time the slower of the two needs
+(rounded up to whole cycles), then pays the DRAM latency and the route's hop latency, which
+overlap other transfers (a DMA engine keeps several requests in flight). The DRAM has as
+many lanes as links of the interconnect's bandwidth fit in its peak bandwidth, each with its
+share of that bandwidth, so transfers on disjoint routes (crossbar, mesh) proceed in parallel
+up to the DRAM's peak. With ``dram.ideal`` the off-chip path is free: transfers take no time
+but are still counted.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from dataclasses import dataclass
 
 import simpy
 
 from accelsim.config.models import HwConfig
 from accelsim.hw.dram import Dram
-from accelsim.hw.interconnect import Link
+from accelsim.hw.interconnect import Interconnect
 from accelsim.hw.pe_array import SystolicArray
 from accelsim.hw.sram import Sram
 from accelsim.hw.vector_unit import VectorUnit
+
+VECTOR_ENDPOINT = "vector_unit"
+
+
+@dataclass(frozen=True)
+class TransferTimes:
+    """Where the cycles of one transfer went, for stall attribution."""
+
+    queue: float = 0.0  # waiting for links or a DRAM lane (bandwidth taken by others)
+    data: float = 0.0  # bytes at the DRAM lane's peak bandwidth
+    row_overhead: float = 0.0  # row activations and refresh beyond the data time
+    link_extra: float = 0.0  # the route's busiest link slower than the DRAM
+    dram_latency: float = 0.0
+    hop_latency: float = 0.0
+
+    def causes(self) -> dict[str, float]:
+        return {"dram_bandwidth": self.queue + self.data,
+                "dram_latency": self.row_overhead + self.dram_latency,
+                "interconnect": self.link_extra + self.hop_latency}
 
 
 class System:
@@ -31,11 +54,14 @@ class System:
         self.srams = {name: Sram(name, params, config.clock)
                       for name, params in config.sram.items()}
         self.dram = Dram(config.dram, config.clock)
-        self.link = Link(config.interconnect, config.clock)
         self.vector = VectorUnit(env, config.vector_unit)
-        self.memory_bus = simpy.Resource(env, capacity=1)
-        self._latency = 0 if self.dram.ideal else math.ceil(self.dram.latency_cycles
-                                                             + self.link.latency_cycles)
+        self.interconnect = Interconnect(config.interconnect, config.clock,
+                                         [*self.srams, VECTOR_ENDPOINT], env)
+        self.lanes = 1
+        if not self.dram.ideal and config.interconnect.topology != "bus":
+            self.lanes = max(1, math.floor(self.dram.bytes_per_cycle
+                                           / self.interconnect.bytes_per_cycle))
+        self.dram_lanes = simpy.Resource(env, capacity=self.lanes)
 
     def unit(self, name: str):
         return self.pe_array if name == "pe_array" else self.vector
@@ -49,29 +75,50 @@ class System:
 
     @property
     def offchip_bytes_per_cycle(self) -> float:
-        return min(self.dram.bytes_per_cycle, float("inf") if self.dram.ideal
-                   else self.link.bytes_per_cycle)
+        """Sustainable off-chip bandwidth seen by one stream of transfers."""
+        if self.dram.ideal:
+            return math.inf
+        return min(self.dram.bytes_per_cycle / self.lanes, self.interconnect.bytes_per_cycle)
 
-    @property
-    def offchip_latency(self) -> int:
-        """Cycles from the end of a transfer's bus occupancy to its data being usable."""
-        return self._latency
+    def transfer(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
+                 channels: float | None = None) -> Generator:
+        """Move bytes between DRAM and on-chip endpoints; a SimPy process body.
 
-    def transfer(self, nbytes: int, write: bool) -> Generator:
-        """Occupy the off-chip path to move ``nbytes``; a SimPy process body.
-
-        Returns when the path is free again; the data lands :attr:`offchip_latency` cycles
-        later, so a DMA engine may issue its next transfer meanwhile.
+        Returns :class:`TransferTimes` once the links and the DRAM lane are free again; the
+        data lands ``dram_latency + hop_latency`` cycles later.
         """
         env = self.env
+        nbytes = sum(bytes_by_endpoint.values())
         if self.dram.ideal:
-            self.dram.record(nbytes, write, env.now, env.now)
-            self.link.record(nbytes, write)
-            return
-        with self.memory_bus.request() as request:
-            yield request
+            self.dram.record(nbytes, write, env.now, env.now, self.dram.cost(0), 0, 0)
+            self.interconnect.record(nbytes, write, 0.0)
+            return TransferTimes()
+        arrived = env.now
+        route = self.interconnect.route(bytes_by_endpoint)
+        requests = [self.interconnect.links[name].request() for name in route]
+        requests.append(self.dram_lanes.request())
+        try:
+            for request in requests:
+                yield request
             start = env.now
-            yield env.timeout(math.ceil(max(self.dram.service_cycles(nbytes),
-                                            self.link.service_cycles(nbytes))))
-        self.dram.record(nbytes, write, start, env.now)
-        self.link.record(nbytes, write)
+            cost = self.dram.cost(nbytes, visits, channels)
+            dram_busy = cost.busy * self.lanes
+            link_busy = self.interconnect.busy_cycles(bytes_by_endpoint)
+            yield env.timeout(math.ceil(max(dram_busy, link_busy) - 1e-9))
+        finally:
+            for name, request in zip(route, requests):
+                self.interconnect.links[name].release(request)
+            self.dram_lanes.release(requests[-1])
+        self.dram.record(nbytes, write, start, env.now, cost, visits,
+                         channels if channels is not None else self.dram.channels)
+        self.interconnect.record(nbytes, write, link_busy)
+        return TransferTimes(
+            queue=start - arrived, data=cost.data * self.lanes,
+            row_overhead=cost.overhead * self.lanes,
+            link_extra=max(0.0, link_busy - dram_busy), dram_latency=cost.latency,
+            hop_latency=self.interconnect.latency_cycles(bytes_by_endpoint))
+
+    @staticmethod
+    def landing_delay(times: TransferTimes) -> int:
+        """Cycles from the end of a transfer's bus time to its data being usable."""
+        return math.ceil(times.dram_latency + times.hop_latency - 1e-9)

@@ -56,8 +56,7 @@ class Driver:
             dram_bytes_read=int(plan.load_bytes.sum()),
             dram_bytes_written=int(plan.store_bytes.sum()),
             compute_cycles=times.compute_cycles, tiles=len(plan),
-            stalls={"dram": times.dram_stall, "sram": times.sram_stall,
-                    "unit_wait": start - ready})
+            stalls={**times.stalls, "unit_wait": start - ready})
         self._account(plan, record)
         self.records.append(record)
         self.chain.on_complete(op, record, end)

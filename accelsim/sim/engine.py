@@ -7,6 +7,7 @@ import simpy
 from accelsim.config.models import HwConfig
 from accelsim.hw.system import System
 from accelsim.sim.driver import Driver
+from accelsim.stats.footprint import check_capacity, footprint, planned_footprint
 from accelsim.stats.invariants import check_invariants
 from accelsim.stats.result import RunResult, build_result
 from accelsim.techniques.chain import TechniqueChain
@@ -28,6 +29,8 @@ class Simulation:
         self.chain = chain or TechniqueChain()
 
     def run(self) -> RunResult:
+        check_capacity(planned_footprint(self.workload), self.config.dram.capacity,
+                       self.workload, self.config.source)
         env = simpy.Environment()
         system = System(self.config, env)
         workload = self.chain.attach(system, self.workload)
@@ -37,8 +40,10 @@ class Simulation:
         driver.check_finished()
         total = max((r.end_cycle for r in driver.records), default=0.0)
         invariants = check_invariants(system, workload, driver.records, total)
+        usage = footprint(workload, driver.records, total)
+        check_capacity(usage, self.config.dram.capacity, workload, self.config.source)
         technique_stats: dict = {}
         self.chain.finalize(technique_stats)
         return build_result(system, workload, driver.records, total, invariants,
                             techniques=self.chain.names, technique_stats=technique_stats,
-                            events=scheduled_events(env))
+                            events=scheduled_events(env), footprint=usage)

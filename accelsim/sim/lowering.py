@@ -2,6 +2,11 @@
 
 GEMM ops are tiled for the PE array (:mod:`accelsim.sim.tiling`); a tile's time is its
 dataflow compute cycles, stretched where an SRAM buffer cannot feed the array fast enough.
+An operand that is an im2col view of a smaller tensor (a convolution's input) is fetched once
+per element of the tensor per block, not once per window: the operand fetcher rebuilds the
+windows on chip (halo overlap between neighbouring blocks is not counted). Each tile's DRAM
+traffic carries its address pattern (row visits per channel, channels touched) from the
+DRAM layout, for the row-buffer model.
 Vector ops are chunked through the vector unit's buffer. Everything inside a tile is numpy;
 only the tile boundaries become SimPy events.
 """
@@ -13,7 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from accelsim.hw.system import System
+from accelsim.hw.dram_timing import channels_used, visits_per_channel
+from accelsim.hw.system import VECTOR_ENDPOINT, System
 from accelsim.sim.tiling import ArraySpec, GemmTiler, TileArrays
 from accelsim.workload.op import Op
 
@@ -33,6 +39,10 @@ class TilePlan:
     array_access: dict[str, np.ndarray]  # buffer -> bytes moved between buffer and unit
     vector_ops: np.ndarray
     folds: np.ndarray
+    load_visits: np.ndarray  # DRAM row visits per channel of each tile's loads
+    store_visits: np.ndarray
+    load_channels: np.ndarray  # DRAM channels each tile's loads touch
+    store_channels: np.ndarray
     macs_skipped: int = 0
     slots: int = 2
 
@@ -58,7 +68,10 @@ class TilePlan:
                        tile_cycles=self.tile_cycles[keep], macs=self.macs[keep],
                        loads=cut(self.loads), stores=cut(self.stores),
                        array_access=cut(self.array_access), vector_ops=self.vector_ops[keep],
-                       folds=self.folds[keep],
+                       folds=self.folds[keep], load_visits=self.load_visits[keep],
+                       store_visits=self.store_visits[keep],
+                       load_channels=self.load_channels[keep],
+                       store_channels=self.store_channels[keep],
                        macs_skipped=self.macs_skipped + int(self.macs[~keep].sum()))
 
 
@@ -77,8 +90,9 @@ def _by_buffer(by_role: dict[str, np.ndarray], buffer_of_role: dict[str, str]) -
     return grouped
 
 
-#: Name under which the vector unit's local buffer appears in a plan's byte tables.
-VECTOR_BUFFER = "vector_unit"
+#: Name under which the vector unit's local buffer appears in a plan's byte tables (it is
+#: also the vector unit's interconnect endpoint).
+VECTOR_BUFFER = VECTOR_ENDPOINT
 
 
 class Lowering:
@@ -101,6 +115,38 @@ class Lowering:
     def lower(self, op: Op) -> TilePlan:
         return self._lower_gemm(op) if op.gemm is not None else self._lower_vector(op)
 
+    def _patterns(self, nbytes: np.ndarray, rows, cols, matrix_cols: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(row visits per channel, channels) of fetching ``nbytes`` per tile.
+
+        Blocked layout: each block is one contiguous segment. Row-major layout: a block is
+        ``rows`` segments of its row length, one matrix row apart.
+        """
+        dram = self.system.dram
+        channels, interleave, row_bytes = dram.channels, dram.params.interleave, dram.row_bytes
+        nbytes = np.asarray(nbytes, dtype=float)
+        if dram.params.layout == "blocked":
+            seg, count, stride = nbytes, np.ones_like(nbytes), nbytes
+        else:
+            seg = nbytes / np.maximum(rows, 1)
+            count = np.maximum(rows, 1).astype(float)
+            stride = np.maximum(seg * matrix_cols / np.maximum(cols, 1), seg)
+        visits = visits_per_channel(np.maximum(seg, 1), count, np.maximum(stride, 1), channels,
+                                    interleave, row_bytes)
+        used = channels_used(np.maximum(seg, 1), count, channels, interleave)
+        moving = nbytes > 0
+        return np.where(moving, visits, 0.0), np.where(moving, used, 0.0)
+
+    def _operand_reuse(self, op: Op) -> dict[str, float]:
+        """Uses of each fetched element of an operand: > 1 for an im2col view of a tensor."""
+        gemm = op.gemm
+        operand_elements = {"ifmap": gemm.m * gemm.k * gemm.count,
+                            "filter": gemm.k * gemm.n * gemm.count}
+        reuse = {}
+        for role, tensor in zip(("ifmap", "filter"), op.reads):
+            reuse[role] = max(1.0, operand_elements[role] / max(tensor.elements, 1))
+        return reuse
+
     def _lower_gemm(self, op: Op) -> TilePlan:
         tiles: TileArrays = self._gemm_tiles(op.gemm)
         srams = self.system.srams
@@ -111,21 +157,40 @@ class Lowering:
         for name, nbytes in access.items():
             sram_cycles = np.maximum(sram_cycles, srams[name].array_cycles(nbytes))
         n = len(tiles)
+        reuse = self._operand_reuse(op)
+        loads_by_role, load_visits, load_channels = {}, np.zeros(n), np.zeros(n)
+        for role, nbytes in tiles.load_bytes.items():
+            fetched = np.ceil(nbytes / reuse.get(role, 1.0)).astype(np.int64)
+            loads_by_role[role] = fetched
+            visits, used = self._patterns(fetched, tiles.block_rows[role],
+                                          tiles.block_cols[role], tiles.matrix_cols[role])
+            load_visits += visits
+            load_channels = np.maximum(load_channels, used)
+        store_visits, store_channels = self._patterns(
+            tiles.store_bytes, tiles.block_rows["ofmap"], tiles.block_cols["ofmap"],
+            tiles.matrix_cols["ofmap"])
         return TilePlan(
             unit="pe_array", compute_cycles=tiles.compute_cycles,
             tile_cycles=np.maximum(tiles.compute_cycles, np.ceil(sram_cycles)).astype(np.int64),
-            macs=tiles.macs, loads=_by_buffer(tiles.load_bytes, self.buffer_of_role),
+            macs=tiles.macs, loads=_by_buffer(loads_by_role, self.buffer_of_role),
             stores={self.buffer_of_role["ofmap"]: tiles.store_bytes}, array_access=access,
-            vector_ops=np.zeros(n), folds=tiles.folds, slots=self.slots)
+            vector_ops=np.zeros(n), folds=tiles.folds, load_visits=load_visits,
+            store_visits=store_visits, load_channels=load_channels,
+            store_channels=store_channels, slots=self.slots)
 
     def _lower_vector(self, op: Op) -> TilePlan:
         chunks = self.system.vector.plan(op.elements, op.vector_ops, op.bytes_read,
                                          op.bytes_written)
         n = len(chunks.compute_cycles)
         zeros = np.zeros(n, dtype=np.int64)
+        ones = np.ones(n)
+        load_visits, load_channels = self._patterns(chunks.load_bytes, ones, ones, 1)
+        store_visits, store_channels = self._patterns(chunks.store_bytes, ones, ones, 1)
         return TilePlan(
             unit="vector", compute_cycles=chunks.compute_cycles,
             tile_cycles=chunks.compute_cycles, macs=zeros,
             loads={VECTOR_BUFFER: chunks.load_bytes}, stores={VECTOR_BUFFER: chunks.store_bytes},
             array_access={VECTOR_BUFFER: chunks.load_bytes + chunks.store_bytes},
-            vector_ops=chunks.elements * op.vector_ops, folds=zeros, slots=2)
+            vector_ops=chunks.elements * op.vector_ops, folds=zeros, load_visits=load_visits,
+            store_visits=store_visits, load_channels=load_channels,
+            store_channels=store_channels, slots=2)

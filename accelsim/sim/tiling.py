@@ -73,6 +73,9 @@ class TileArrays:
     store_bytes: np.ndarray  # ofmap bytes written to DRAM after the tile
     array_access_bytes: dict[str, np.ndarray]  # role -> bytes between SRAM and the PE array
     footprint_bytes: dict[str, np.ndarray]  # role -> bytes of the tile's block held on chip
+    block_rows: dict[str, np.ndarray]  # role -> matrix rows in the tile's block (all instances)
+    block_cols: dict[str, np.ndarray]  # role -> matrix columns in the tile's block
+    matrix_cols: dict[str, int]  # role -> row length of the whole operand matrix
     folds: np.ndarray
 
     def __len__(self) -> int:
@@ -284,9 +287,14 @@ class GemmTiler:
                      * (spec.psum_bytes if role == "ofmap" else eb)
                      for role, (d1, d2) in OPERAND_DIMS.items()}
         macs = size["m"] * size["n"] * size["k"] * inst
+        rows_of = {role: size[d1] * inst for role, (d1, _) in OPERAND_DIMS.items()}
+        block_cols = {role: size[d2] for role, (_, d2) in OPERAND_DIMS.items()}
+        cols_of = {role: dims[d2] for role, (_, d2) in OPERAND_DIMS.items()}
         return TileArrays(compute.astype(np.int64), macs.astype(np.int64),
                           {r: v.astype(np.int64) for r, v in load.items()},
                           store.astype(np.int64),
                           {r: np.asarray(v, dtype=np.int64) for r, v in access.items()},
                           {r: np.asarray(v, dtype=np.int64) for r, v in footprint.items()},
-                          folds.astype(np.int64))
+                          {r: np.asarray(v, dtype=np.int64) for r, v in rows_of.items()},
+                          {r: np.asarray(v, dtype=np.int64) for r, v in block_cols.items()},
+                          cols_of, folds.astype(np.int64))

@@ -21,7 +21,7 @@ def check_invariants(system: System, workload: Workload, records: list[OpRecord]
         + system.vector.stats.filled_bytes
     chip_out = sum(s.stats.drained_bytes for s in system.srams.values()) \
         + system.vector.stats.drained_bytes
-    dram, link = system.dram.stats, system.link.stats
+    dram, link = system.dram.stats, system.interconnect.stats
     if not dram.bytes_read == link.bytes_down == chip_in:
         problems.append(f"bytes read from DRAM {dram.bytes_read}, carried by the link "
                         f"{link.bytes_down} and filled on chip {chip_in} differ")
@@ -30,7 +30,7 @@ def check_invariants(system: System, workload: Workload, records: list[OpRecord]
                         f"{link.bytes_up} and drained from chip {chip_out} differ")
     for name, busy in (("pe_array", system.pe_array.stats.busy_cycles),
                        ("vector_unit", system.vector.stats.busy_cycles),
-                       ("dram", dram.busy_cycles)):
+                       ("dram", dram.busy_cycles / system.lanes)):
         if busy > total_cycles + 1e-6:
             problems.append(f"{name} busy {busy} cycles beyond the end at {total_cycles}")
     if problems:

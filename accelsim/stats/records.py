@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+#: Where an op's non-compute cycles go while it holds its unit (accelsim.sim.pipeline).
+STALL_CAUSES = ("dram_bandwidth", "dram_latency", "interconnect", "sram")
+
+
 @dataclass
 class OpRecord:
     name: str

@@ -16,7 +16,7 @@ import numpy as np
 from accelsim import __version__
 from accelsim.hw.energy import energy_by_component, mac_energy_pj
 from accelsim.hw.system import System
-from accelsim.stats.records import OpRecord
+from accelsim.stats.records import STALL_CAUSES, OpRecord
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import PHASES
 
@@ -36,6 +36,23 @@ APPROXIMATIONS = (
     "Vector-unit op counts per element are approximations of the usual kernels "
     "(accelsim.workload.training.VECTOR_OPS).",
 )
+
+
+#: Causes an op's cycles are split into (besides compute): see accelsim.sim.pipeline, plus
+#: ``unit_wait`` (inputs ready, unit busy with another op) and ``dependency`` (unit idle
+#: before the op because its inputs were not ready).
+STALL_KEYS = (*STALL_CAUSES, "unit_wait", "dependency")
+
+
+def _add_dependency_waits(records: list[OpRecord]) -> None:
+    """Give each op the idle time of its unit just before it that its inputs caused."""
+    for unit in {r.unit for r in records}:
+        previous_end = 0.0
+        for record in sorted((r for r in records if r.unit == unit),
+                             key=lambda r: (r.start_cycle, r.name)):
+            idle_until = min(record.ready_cycle, record.start_cycle)
+            record.stalls["dependency"] = max(0.0, idle_until - previous_end)
+            previous_end = max(previous_end, record.end_cycle)
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
@@ -90,7 +107,7 @@ class RunResult:
 
 def build_result(system: System, workload: Workload, records: list[OpRecord], total: float,
                  invariants: dict, techniques: list[str], technique_stats: dict,
-                 events: int) -> RunResult:
+                 events: int, footprint: dict) -> RunResult:
     cfg = system.config
     energy = energy_by_component(system)
     energy_total = sum(sum(actions.values()) for actions in energy.values())
@@ -105,8 +122,13 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
             "op_cycles": sum(r.cycles for r in rows),
             "dram_bytes": sum(r.dram_bytes for r in rows)}
     array = system.pe_array
-    stalls = {cause: sum(r.stalls.get(cause, 0.0) for r in records)
-              for cause in ("dram", "sram", "unit_wait")}
+    _add_dependency_waits(records)
+    stalls = {cause: sum(r.stalls.get(cause, 0.0) for r in records) for cause in STALL_KEYS}
+    stalls_by_unit = {unit: {cause: sum(r.stalls.get(cause, 0.0) for r in records
+                                        if r.unit == unit) for cause in STALL_KEYS}
+                      for unit in ("pe_array", "vector")}
+    for unit, causes in stalls_by_unit.items():
+        causes["compute"] = sum(r.compute_cycles for r in records if r.unit == unit)
     data = {
         "schema": SCHEMA,
         "accelsim_version": __version__,
@@ -131,9 +153,28 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "dram_bytes": {"read": system.dram.stats.bytes_read,
                        "written": system.dram.stats.bytes_written,
                        "total": system.dram.stats.bytes_read + system.dram.stats.bytes_written},
+        "dram_footprint": {**footprint, "capacity": cfg.dram.capacity},
         "phases": phases,
         "phase_stats": phase_detail,
         "stall_cycles": stalls,
+        "stall_cycles_by_unit": stalls_by_unit,
+        "dram": {"model": "row_buffer" if system.dram.timing else
+                 ("ideal" if system.dram.ideal else "peak_bandwidth"),
+                 "preset": cfg.dram.preset,
+                 "timing_source": system.dram.timing.source if system.dram.timing else None,
+                 "peak_gbytes_per_s": (None if system.dram.ideal
+                                       else system.dram.bytes_per_second / 1e9),
+                 "transfers": system.dram.stats.transfers,
+                 "row_visits": system.dram.stats.row_visits,
+                 "row_hit_rate": system.dram.stats.row_hit_rate,
+                 "overhead_cycles": system.dram.stats.overhead_cycles,
+                 "achieved_gbytes_per_s": ((system.dram.stats.bytes_read
+                                            + system.dram.stats.bytes_written)
+                                           / (total / system.clock_hz) / 1e9) if total else 0.0},
+        "interconnect": {"topology": cfg.interconnect.topology,
+                         "links": len(system.interconnect.links),
+                         "dram_lanes": system.lanes,
+                         "busy_cycles": system.interconnect.stats.busy_cycles},
         "dram_bandwidth": _bandwidth_timeline(system, total),
         "sram": {name: {"capacity": s.params.capacity, "peak_tile_bytes": s.stats.peak_tile_bytes,
                         "filled_bytes": s.stats.filled_bytes,

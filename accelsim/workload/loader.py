@@ -1,8 +1,10 @@
 """Resolves a workload reference (a zoo name or a file) to the workload of a training iteration.
 
 A reference is a zoo network name (see :mod:`accelsim.workload.zoo`), a YAML workload file
-(``.yaml`` / ``.yml``, see :mod:`accelsim.workload.io`) or a SCALE-Sim topology file (``.csv``,
-see :mod:`accelsim.workload.scalesim_csv`). A zoo name wins over a file of the same name.
+(``.yaml`` / ``.yml``, see :mod:`accelsim.workload.io`), a SCALE-Sim topology file (``.csv``,
+see :mod:`accelsim.workload.scalesim_csv`) or a traced workload folder holding a
+``manifest.json`` (see :mod:`accelsim.workload.traced`). A zoo name wins over a file of the same
+name. A traced workload's batch is the traced one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from accelsim.errors import WorkloadError
 from accelsim.workload.graph import Workload
 from accelsim.workload.io import load_network
 from accelsim.workload.scalesim_csv import scalesim_workload
+from accelsim.workload.traced import is_traced_folder, load_traced
 from accelsim.workload.training import TrainingOptions, training_iteration
 from accelsim.workload.zoo import ZOO
 
@@ -30,6 +33,9 @@ def load_workload(ref: str, options: TrainingOptions | None = None,
     """One training iteration of ``ref`` with ``options``, keeping only ``phases`` if given."""
     options = options or TrainingOptions()
     builder = ZOO.get(ref)
+    if builder is None and is_traced_folder(ref):
+        workload = load_traced(ref, options)
+        return workload if phases is None else workload.only_phases(phases)
     suffix = Path(ref).suffix.lower()
     if options.batch is None:
         default = SCALESIM_BATCH if suffix in CSV_SUFFIXES and builder is None else NETWORK_BATCH

@@ -194,7 +194,7 @@ def _layer_ops(layer: TopologyLayer, options: TrainingOptions, training: bool,
     if not first:
         ops.append(gemm_op(Phase.BWD_DATA, (d_ofmap, weight), (Tensor(f"grad({L}/ifmap)", n_in, eb),)))
     grad = Tensor(f"{L}/weight.grad", layer.params, eb)
-    ops.append(gemm_op(Phase.BWD_WEIGHT, (ifmap, d_ofmap), (grad,)))
+    ops.append(gemm_op(Phase.BWD_WEIGHT, (d_ofmap, ifmap), (grad,)))
     ops.append(update_op(L, layer.kind, layer.params, grad, options))
     return ops
 

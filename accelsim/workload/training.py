@@ -222,17 +222,19 @@ class _Expander:
                 self.emit(layer, Phase.BWD_DATA, [dy, self.weight(layer)], [targets[0][1]],
                           gemm=data, attrs=dict(g))
             dw = self.weight(layer, "weight.grad")
-            self.emit(layer, Phase.BWD_WEIGHT, [x_act, dy], [dw], gemm=wgrad, attrs=dict(g))
+            self.emit(layer, Phase.BWD_WEIGHT, [dy, x_act], [dw], gemm=wgrad, attrs=dict(g))
             self.update(layer, dw)
         elif kind == "matmul":
             a, b = (self.act(x) for x in layer.inputs)
             grads = dict(targets)
             count = B * g["count"]
-            for x, other, gemm in ((layer.inputs[0], b, Gemm(g["m"], g["k"], g["n"], count)),
-                                   (layer.inputs[1], a, Gemm(g["k"], g["n"], g["m"], count))):
+            # dA = dC . B^T (A-side operand dC), dB = A^T . dC (A-side operand A)
+            for x, operands, gemm in (
+                    (layer.inputs[0], (dy, b), Gemm(g["m"], g["k"], g["n"], count)),
+                    (layer.inputs[1], (a, dy), Gemm(g["k"], g["n"], g["m"], count))):
                 if x in grads:
                     self.ops.append(Op(f"{layer.name}.bwd_data.{x}", layer.name, Phase.BWD_DATA,
-                                       kind, (dy, other), (grads[x],), gemm=gemm, attrs=dict(g)))
+                                       kind, operands, (grads[x],), gemm=gemm, attrs=dict(g)))
         elif kind == "concat":  # the gradient is split along channels: copy each slice
             for x, t in targets:
                 part = Tensor(dy.name, t.elements, dy.element_bytes)

@@ -1,0 +1,89 @@
+"""Model factories to trace: the zoo's CIFAR ResNet-18 and MLP as ``torch.nn.Module`` s.
+
+Module names follow the zoo (:mod:`accelsim.workload.zoo.resnet`, :mod:`~accelsim.workload.zoo.mlp`)
+so traced layers get the zoo's layer names: ``conv1``/``bn1``/``relu1`` stem, blocks
+``layer<s>.<i>.conv1`` ... ``.add`` (the residual sum, written in the block's ``forward``) and
+``.relu``, shortcut ``downsample.0``/``.1``, ``avgpool``, ``fc``. Use them as
+``--model accelsim.trace.models:resnet18_cifar`` (any importable factory works the same way).
+"""
+
+from __future__ import annotations
+
+from accelsim.trace import require_torch
+
+torch = require_torch()
+nn = torch.nn
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU()
+        self.downsample = None
+        if stride != 1 or cin != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(y + shortcut)
+
+
+class ResNetCifar(nn.Module):
+    """ResNet of basic blocks for 32x32 inputs (the zoo's ``resnet18_cifar`` layout)."""
+
+    def __init__(self, stages=(2, 2, 2, 2), classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu1 = nn.ReLU()
+        cin = 64
+        for stage, blocks in enumerate(stages):
+            planes = 64 * 2 ** stage
+            layers = []
+            for i in range(blocks):
+                layers.append(BasicBlock(cin, planes, 2 if stage > 0 and i == 0 else 1))
+                cin = planes
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*layers))
+        self.stages = len(stages)
+        self.avgpool = nn.AvgPool2d(4)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = self.relu1(self.bn1(self.conv1(x)))
+        for stage in range(self.stages):
+            x = getattr(self, f"layer{stage + 1}")(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class MLP(nn.Module):
+    """Linear + ReLU per hidden width, then the classifier (the zoo's ``mlp``: 784-512-256-10)."""
+
+    def __init__(self, features: int = 784, hidden=(512, 256), classes: int = 10) -> None:
+        super().__init__()
+        widths = [features, *hidden]
+        for i in range(len(hidden)):
+            setattr(self, f"fc{i + 1}", nn.Linear(widths[i], widths[i + 1]))
+            setattr(self, f"relu{i + 1}", nn.ReLU())
+        setattr(self, f"fc{len(hidden) + 1}", nn.Linear(widths[-1], classes))
+        self.depth = len(hidden)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        for i in range(1, self.depth + 1):
+            x = getattr(self, f"relu{i}")(getattr(self, f"fc{i}")(x))
+        return getattr(self, f"fc{self.depth + 1}")(x)
+
+
+def resnet18_cifar(classes: int = 10) -> nn.Module:
+    return ResNetCifar((2, 2, 2, 2), classes)
+
+
+def mlp(features: int = 784, classes: int = 10) -> nn.Module:
+    return MLP(features, (512, 256), classes)

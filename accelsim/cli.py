@@ -1,4 +1,4 @@
-"""The command line: ``accelsim run | workloads``. The only module that prints.
+"""The command line: ``accelsim run | workloads | trace``. The only module that prints.
 
 Every user error (bad hwconfig, bad workload, impossible run) is one message on stderr and
 exit code 2; no traceback.
@@ -52,6 +52,37 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--top", type=int, default=10, help="ops shown in the summary")
 
     commands.add_parser("workloads", help="list the model zoo with MAC counts")
+
+    trace = commands.add_parser(
+        "trace", help="trace real PyTorch training steps into a workload folder (needs torch)")
+    trace.add_argument("--model", required=True, metavar="MODULE:FACTORY",
+                       help="importable factory returning a torch.nn.Module, e.g. "
+                       "accelsim.trace.models:resnet18_cifar")
+    trace.add_argument("--model-arg", dest="model_args", action="append", default=[],
+                       metavar="KEY=VALUE", help="keyword argument of the factory (repeatable)")
+    trace.add_argument("--input", required=True, metavar="CxHxW",
+                       help="per-sample input shape, e.g. 3x32x32 or 784")
+    trace.add_argument("--out", required=True, help="workload folder to write")
+    trace.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    trace.add_argument("--steps", type=int, default=50, help="training steps (default 50)")
+    trace.add_argument("--classes", type=int, default=10,
+                       help="classes of the generated shapes dataset, 2..10 (default 10)")
+    trace.add_argument("--train-size", type=int, default=512,
+                       help="samples in the training set, read in a fixed order every epoch")
+    trace.add_argument("--optimizer", default="momentum", choices=sorted(OPTIMIZERS))
+    trace.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
+    trace.add_argument("--sparsity", type=float, default=0.9,
+                       help="Top-K sparsity of the stored masks (default 0.9)")
+    trace.add_argument("--sparse-training", action="store_true",
+                       help="train with Top-K sparsified GEMM operands (SWAT-style)")
+    trace.add_argument("--stats-every", type=int, default=8,
+                       help="measure value statistics every N steps (default 8)")
+    trace.add_argument("--no-stats", dest="stats", action="store_false",
+                       help="record the graph and per-sample confidence only")
+    trace.add_argument("--mask-steps", type=int, default=3,
+                       help="sampled steps whose coordinate masks are stored (default 3)")
+    trace.add_argument("--seed", type=int, default=0)
+    trace.add_argument("--name", help="workload name (default: the factory's name)")
     return parser
 
 
@@ -124,6 +155,41 @@ def _workloads(console: Console) -> None:
     console.print(table)
 
 
+def _trace(args: argparse.Namespace, console: Console) -> None:
+    from accelsim.trace import require_torch
+    from accelsim.trace.factory import parse_model_args
+    from accelsim.trace.options import TraceOptions, parse_shape
+
+    require_torch()
+    from accelsim.trace.tracer import trace
+    from accelsim.trace.writer import write
+
+    options = TraceOptions(
+        model=args.model, input_shape=parse_shape(args.input), out=args.out,
+        model_args=parse_model_args(args.model_args), batch=args.batch, steps=args.steps,
+        classes=args.classes, train_size=args.train_size, optimizer=args.optimizer,
+        lr=args.lr, sparsity=args.sparsity, sparse_training=args.sparse_training,
+        stats=args.stats, stats_every=args.stats_every, mask_steps=args.mask_steps, seed=args.seed,
+        name=args.name)
+    result = trace(options)
+    folder = write(result, args.out)
+    summary = result.manifest["summary"]
+    table = Table(title=f"traced {result.manifest['name']} -> {folder}", show_header=False)
+    table.add_row("steps", f"{options.steps} of batch {options.batch} "
+                  f"({options.steps_per_epoch} per epoch), {result.seconds:,.1f} s")
+    table.add_row("ops", f"{summary['ops']} ({summary['gemm_ops']} GEMMs)")
+    table.add_row("MACs", ", ".join(f"{phase} {macs:,}"
+                                    for phase, macs in summary["macs_by_phase"].items()))
+    first, last = summary["accuracy_first_last"]
+    table.add_row("train accuracy", f"{first:.0%} at the first step, {last:.0%} at the last")
+    confident = (result.p_max >= 0.9).mean(axis=1)
+    table.add_row("confident (p_max >= 0.9)", f"{confident[0]:.0%} -> {confident[-1]:.0%}")
+    table.add_row("statistics", f"{len(result.sampled)} sampled steps")
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    table.add_row("folder", f"{size / 1024:,.0f} KiB")
+    console.print(table)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -134,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run(args, console)
         elif args.command == "workloads":
             _workloads(console)
+        elif args.command == "trace":
+            _trace(args, console)
     except AccelsimError as error:
         sys.stderr.write(f"error: {error}\n")
         return EXIT_USER_ERROR

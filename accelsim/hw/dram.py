@@ -24,7 +24,7 @@ from accelsim.config.models import DramParams
 from accelsim.hw.dram_timing import PRESETS, DramTiming
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DramCost:
     """Cycles of one transfer: ``data + overhead`` on the bus, then ``latency``."""
 
@@ -68,6 +68,11 @@ class Dram:
                 timing = timing.with_data_rate(wanted / (self.channels * timing.bus_bytes))
             self.timing = timing
             peak = self.channels * timing.channel_bandwidth
+            # per-transfer constants of the row-buffer model, in accelerator cycles
+            self._channel_bytes_per_cycle = timing.channel_bandwidth / clock_hz
+            self._activation_cycles = timing.activation_interval * clock_hz
+            self._refresh_factor = timing.refresh_factor
+            self._first_data_cycles = timing.first_data_seconds(row_conflict=True) * clock_hz
         else:
             peak = params.bandwidth.bytes_per_cycle(clock_hz) * clock_hz if params.bandwidth \
                 else math.inf
@@ -91,15 +96,12 @@ class Dram:
         if self.timing is None:
             data = nbytes / (self.bytes_per_cycle * channels / self.channels)
             return DramCost(data, 0.0, self.controller_latency)
-        t = self.timing
         per_channel = nbytes / channels
         visits = max(1.0, float(visits))
-        data_s = per_channel / t.channel_bandwidth
-        busy_s = visits * float(t.visit_seconds(per_channel / visits)) / t.refresh_factor
-        latency_s = t.first_data_seconds(row_conflict=True)
-        hz = self.clock_hz
-        return DramCost(data_s * hz, (busy_s - data_s) * hz,
-                        self.controller_latency + latency_s * hz)
+        data = per_channel / self._channel_bytes_per_cycle
+        # each visit: max(its data time, the activation interval); refresh stretches it all
+        busy = max(data, visits * self._activation_cycles) / self._refresh_factor
+        return DramCost(data, busy - data, self.controller_latency + self._first_data_cycles)
 
     def record(self, nbytes: int, write: bool, start: float, end: float, cost: DramCost,
                visits: float, channels: float) -> None:

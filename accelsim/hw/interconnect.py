@@ -8,17 +8,16 @@ Topologies:
   directions; a transfer follows the XY route between the memory controller's router and its
   endpoint's router (hops = links on the route + 1 for injection).
 
-Each link is a SimPy resource: transfers whose routes share a link take turns on it (link
-contention); a transfer holds every link of its route for ``bytes through the busiest link /
-link bandwidth`` cycles and pays ``hops x hop latency``.
+Each link is a first-come-first-served server (:mod:`accelsim.hw.system` books it): transfers
+whose routes share a link take turns on it (link contention); a transfer holds every link of
+its route for ``bytes through the busiest link / link bandwidth`` cycles and pays ``hops x
+hop latency``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import simpy
 
 from accelsim.config.models import InterconnectParams
 
@@ -45,8 +44,8 @@ def _xy_route(start: tuple[int, int], end: tuple[int, int]) -> list[str]:
 
 
 class Interconnect:
-    def __init__(self, params: InterconnectParams, clock_hz: float, endpoints: list[str],
-                 env: simpy.Environment) -> None:
+    def __init__(self, params: InterconnectParams, clock_hz: float,
+                 endpoints: list[str]) -> None:
         self.params = params
         self.bytes_per_cycle = params.bandwidth.bytes_per_cycle(clock_hz)
         self.hop_latency = params.latency.cycles(clock_hz)
@@ -62,8 +61,9 @@ class Interconnect:
             for name, node in self._placement(endpoints).items():
                 self.routes[name] = [f"inject:{name}"] + _xy_route(params.memory_node, node)
                 self.hops[name] = len(self.routes[name])
-        names = sorted({link for route in self.routes.values() for link in route})
-        self.links = {name: simpy.Resource(env, capacity=1) for name in names}
+        self._route_cache: dict[tuple[str, ...], tuple[tuple[str, ...], float]] = {}
+        #: Every link, by name, in a global order.
+        self.links = sorted({link for route in self.routes.values() for link in route})
         self.stats = LinkStats()
 
     def _placement(self, endpoints: list[str]) -> dict[str, tuple[int, int]]:
@@ -76,12 +76,18 @@ class Interconnect:
             placed[name] = free[index % len(free)]
         return placed
 
-    def route(self, endpoints: Iterable[str]) -> list[str]:
-        """The links a transfer to or from ``endpoints`` holds, in a global order."""
-        return sorted({link for name in endpoints for link in self.routes[name]})
+    def route_of(self, endpoints: tuple[str, ...]) -> tuple[tuple[str, ...], float]:
+        """The links a transfer to or from ``endpoints`` holds, and its hop latency."""
+        known = self._route_cache.get(endpoints)
+        if known is None:
+            links = tuple(sorted({link for name in endpoints for link in self.routes[name]}))
+            known = self._route_cache[endpoints] = (links, self.latency_cycles(endpoints))
+        return known
 
     def busy_cycles(self, bytes_by_endpoint: dict[str, int]) -> float:
         """Cycles on the busiest link of the transfer's route."""
+        if len(bytes_by_endpoint) == 1 or self.params.topology == "bus":
+            return sum(bytes_by_endpoint.values()) / self.bytes_per_cycle
         per_link: dict[str, int] = {}
         for name, nbytes in bytes_by_endpoint.items():
             for link in self.routes[name]:

@@ -3,7 +3,9 @@
 Off-chip traffic crosses the interconnect route of its endpoints and the DRAM. A transfer
 holds its route's links and one DRAM *lane* for the time the slower of the two needs
 (rounded up to whole cycles), then pays the DRAM latency and the route's hop latency, which
-overlap other transfers (a DMA engine keeps several requests in flight). The DRAM has as
+overlap other transfers (a DMA engine keeps several requests in flight). Links and lanes are
+first-come-first-served servers kept as the cycle each is next free, so booking a transfer
+costs no SimPy event; its requester waits for the landing cycle with one timeout. The DRAM has as
 many lanes as links of the interconnect's bandwidth fit in its peak bandwidth, each with its
 share of that bandwidth, so transfers on disjoint routes (crossbar, mesh) proceed in parallel
 up to the DRAM's peak. With ``dram.ideal`` the off-chip path is free: transfers take no time
@@ -28,7 +30,7 @@ from accelsim.hw.vector_unit import VectorUnit
 VECTOR_ENDPOINT = "vector_unit"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransferTimes:
     """Where the cycles of one transfer went, for stall attribution."""
 
@@ -56,12 +58,13 @@ class System:
         self.dram = Dram(config.dram, config.clock)
         self.vector = VectorUnit(env, config.vector_unit)
         self.interconnect = Interconnect(config.interconnect, config.clock,
-                                         [*self.srams, VECTOR_ENDPOINT], env)
+                                         [*self.srams, VECTOR_ENDPOINT])
         self.lanes = 1
         if not self.dram.ideal and config.interconnect.topology != "bus":
             self.lanes = max(1, math.floor(self.dram.bytes_per_cycle
                                            / self.interconnect.bytes_per_cycle))
-        self.dram_lanes = simpy.Resource(env, capacity=self.lanes)
+        self._lane_free_at = [0.0] * self.lanes
+        self._link_free_at = dict.fromkeys(self.interconnect.links, 0.0)
 
     def unit(self, name: str):
         return self.pe_array if name == "pe_array" else self.vector
@@ -80,45 +83,49 @@ class System:
             return math.inf
         return min(self.dram.bytes_per_cycle / self.lanes, self.interconnect.bytes_per_cycle)
 
-    def transfer(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
-                 channels: float | None = None) -> Generator:
-        """Move bytes between DRAM and on-chip endpoints; a SimPy process body.
+    def reserve(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
+                channels: float | None = None) -> tuple[TransferTimes, float]:
+        """Book a transfer requested now; returns its times and the cycle its data lands.
 
-        Returns :class:`TransferTimes` once the links and the DRAM lane are free again; the
-        data lands ``dram_latency + hop_latency`` cycles later.
+        The transfer takes its route's links and the earliest-free DRAM lane at the first
+        cycle all of them are free (first come, first served: a later request never
+        overtakes an earlier one), holds them for the slower of the DRAM and link times, and
+        its data lands the DRAM and hop latencies later. Booking is arithmetic; the caller
+        waits for the returned cycle with one timeout.
         """
-        env = self.env
+        now = self.env.now
         nbytes = sum(bytes_by_endpoint.values())
         if self.dram.ideal:
-            self.dram.record(nbytes, write, env.now, env.now, self.dram.cost(0), 0, 0)
+            self.dram.record(nbytes, write, now, now, self.dram.cost(0), 0, 0)
             self.interconnect.record(nbytes, write, 0.0)
-            return TransferTimes()
-        arrived = env.now
-        route = self.interconnect.route(bytes_by_endpoint)
-        requests = [self.interconnect.links[name].request() for name in route]
-        requests.append(self.dram_lanes.request())
-        try:
-            for request in requests:
-                yield request
-            start = env.now
-            cost = self.dram.cost(nbytes, visits, channels)
-            dram_busy = cost.busy * self.lanes
-            link_busy = self.interconnect.busy_cycles(bytes_by_endpoint)
-            yield env.timeout(math.ceil(max(dram_busy, link_busy) - 1e-9))
-        finally:
-            for name, request in zip(route, requests):
-                self.interconnect.links[name].release(request)
-            self.dram_lanes.release(requests[-1])
-        self.dram.record(nbytes, write, start, env.now, cost, visits,
+            return TransferTimes(), now
+        route, hop_latency = self.interconnect.route_of(tuple(bytes_by_endpoint))
+        lanes = self._lane_free_at
+        lane = 0 if self.lanes == 1 else min(range(self.lanes), key=lanes.__getitem__)
+        start = max(now, lanes[lane])
+        for name in route:
+            start = max(start, self._link_free_at[name])
+        cost = self.dram.cost(nbytes, visits, channels)
+        dram_busy = cost.busy * self.lanes
+        link_busy = self.interconnect.busy_cycles(bytes_by_endpoint)
+        end = start + math.ceil(max(dram_busy, link_busy) - 1e-9)
+        self._lane_free_at[lane] = end
+        for name in route:
+            self._link_free_at[name] = end
+        self.dram.record(nbytes, write, start, end, cost, visits,
                          channels if channels is not None else self.dram.channels)
         self.interconnect.record(nbytes, write, link_busy)
-        return TransferTimes(
-            queue=start - arrived, data=cost.data * self.lanes,
+        times = TransferTimes(
+            queue=start - now, data=cost.data * self.lanes,
             row_overhead=cost.overhead * self.lanes,
             link_extra=max(0.0, link_busy - dram_busy), dram_latency=cost.latency,
-            hop_latency=self.interconnect.latency_cycles(bytes_by_endpoint))
+            hop_latency=hop_latency)
+        return times, end + math.ceil(times.dram_latency + times.hop_latency - 1e-9)
 
-    @staticmethod
-    def landing_delay(times: TransferTimes) -> int:
-        """Cycles from the end of a transfer's bus time to its data being usable."""
-        return math.ceil(times.dram_latency + times.hop_latency - 1e-9)
+    def transfer(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
+                 channels: float | None = None) -> Generator:
+        """A transfer as a SimPy process body: book it, wait until its data lands."""
+        times, lands = self.reserve(bytes_by_endpoint, write, visits, channels)
+        if lands > self.env.now:
+            yield self.env.timeout(lands - self.env.now)
+        return times

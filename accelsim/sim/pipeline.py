@@ -1,10 +1,11 @@
 """Replays a :class:`TilePlan` as SimPy events: load, compute and store, double-buffered.
 
-Three activities overlap as in a double-buffered accelerator: a loader (a DMA engine that
-keeps requests in flight: latency does not hold it) fetches tile i+1 while the unit computes
-tile i (``slots`` tiles may be resident at once), and writers drain finished outputs. Per
-tile this costs one compute timeout plus the requests and one timeout per non-empty
-transfer.
+Three activities overlap as in a double-buffered accelerator: the load of tile i+slots is
+requested as soon as tile i has computed and freed its buffer slot (``slots`` tiles may be
+resident at once; the first ones are requested at the start), the unit computes tile i once
+its data has landed, and each tile's outputs are written back as soon as it is done. The
+off-chip path books transfers arithmetically (:meth:`accelsim.hw.system.System.reserve`),
+so a tile costs at most two SimPy events: waiting for its data and computing it.
 
 Every cycle of the op is given a cause: ``compute``; ``sram`` (a tile stretched because a
 buffer cannot feed the unit, precomputed in the plan); and, for the cycles the unit waits
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-
-import simpy
 
 from accelsim.hw.system import System, TransferTimes
 from accelsim.sim.lowering import TilePlan
@@ -63,49 +62,38 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
     load_visits, store_visits = plan.load_visits.tolist(), plan.store_visits.tolist()
     load_channels, store_channels = plan.load_channels.tolist(), plan.store_channels.tolist()
     tile_cycles = plan.tile_cycles.tolist()
-    free_slots = simpy.Container(env, capacity=max(plan.slots, 1), init=plan.slots)
-    loaded = [env.event() for _ in range(n)]
-    store_times: list[TransferTimes] = []
 
-    def loader() -> Generator:
-        for i in range(n):
-            yield free_slots.get(1)
-            if not load_total[i]:
-                loaded[i].succeed(TransferTimes())
-                continue
-            moved = {ep: values[i] for ep, values in loads.items() if values[i]}
-            done = yield from system.transfer(moved, False, load_visits[i], load_channels[i])
-            delay = system.landing_delay(done)
-            if delay:  # the data lands later; the next request may go out now
-                env.timeout(delay, done).callbacks.append(
-                    lambda event, tile=loaded[i]: tile.succeed(event.value))
-            else:
-                loaded[i].succeed(done)
+    def book_load(i: int) -> tuple[TransferTimes, float]:
+        if not load_total[i]:
+            return TransferTimes(), env.now
+        moved = {ep: values[i] for ep, values in loads.items() if values[i]}
+        return system.reserve(moved, False, load_visits[i], load_channels[i])
 
-    def writer(i: int) -> Generator:
-        moved = {ep: values[i] for ep, values in stores.items() if values[i]}
-        done = yield from system.transfer(moved, True, store_visits[i], store_channels[i])
-        store_times.append(done)
-        delay = system.landing_delay(done)
-        if delay:
-            yield env.timeout(delay)
-
-    env.process(loader())
-    pending = []
+    if plan.slots < 1:
+        yield env.event()  # no buffer slot: no tile can ever be loaded (reported as deadlock)
+    landed: list[tuple[TransferTimes, float] | None] = [None] * n
+    for i in range(min(plan.slots, n)):
+        landed[i] = book_load(i)
+    stores_done, last_stores = env.now, []
     for i in range(n):
-        if not loaded[i].triggered:
-            wait = env.now
-            yield loaded[i]
-            times.blame(env.now - wait, [loaded[i].value])
+        load_times, lands = landed[i]
+        if lands > env.now:
+            wait = lands - env.now
+            yield env.timeout(wait)
+            times.blame(wait, [load_times])
         yield env.timeout(tile_cycles[i])
-        free_slots.put(1)
+        if i + plan.slots < n:  # this tile's buffer slot is free: fetch a later tile into it
+            landed[i + plan.slots] = book_load(i + plan.slots)
         if store_total[i]:
-            pending.append(env.process(writer(i)))
-    alive = [p for p in pending if p.is_alive]
-    if alive:
-        wait = env.now
-        yield env.all_of(alive)
-        times.blame(env.now - wait, store_times[-len(alive):])
+            moved = {ep: values[i] for ep, values in stores.items() if values[i]}
+            store_times, done = system.reserve(moved, True, store_visits[i], store_channels[i])
+            if done >= stores_done:
+                stores_done = done
+                last_stores.append(store_times)
+    if stores_done > env.now:
+        wait = stores_done - env.now
+        yield env.timeout(wait)
+        times.blame(wait, last_stores[-1:])
     times.compute_cycles = float(plan.compute_cycles.sum())
     times.stalls["sram"] = float(plan.tile_cycles.sum()) - times.compute_cycles
     return times

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from accelsim.trace.aten import GEMM_OPERANDS
 from accelsim.trace.gemms import GemmResolver
 from accelsim.trace.operands import gemm_tile
 from accelsim.trace.stats import change, masks, pairs, reuse
-from accelsim.trace.topk import topk_mask
+from accelsim.trace.topk import density, topk_density, topk_mask
 
 #: Tile (rows, depth, cols) for DAA; ACRTC streams its leading (rows, 8, 4) corner.
 TILE = (32, 32, 16)
@@ -52,10 +53,6 @@ class StepStats:
     masks: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     mask_index: dict[int, dict[str, dict]] = field(default_factory=dict)
     inputs: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)
-
-
-def _density(t: torch.Tensor) -> float:
-    return float(torch.count_nonzero(t)) / max(1, t.numel())
 
 
 def channel_means(t: torch.Tensor, axis: int) -> np.ndarray:
@@ -103,11 +100,11 @@ class Collector:
         if owner is None:
             return
         layer = self.current.sensitivity.setdefault(owner, {})
-        if "dy" in tensors:
-            layer.setdefault("dy", channel_means(tensors["dy"], neuron_axis(tensors["dy"])))
+        if "dy" in tensors and "dy" not in layer:
+            layer["dy"] = channel_means(tensors["dy"], neuron_axis(tensors["dy"]))
         for part, result in zip(parts, self.part_outputs(call, parts, outputs)):
-            if part.phase.value == "bwd_data" and result is not None:
-                layer.setdefault("dx", channel_means(result, neuron_axis(result)))
+            if part.phase.value == "bwd_data" and result is not None and "dx" not in layer:
+                layer["dx"] = channel_means(result, neuron_axis(result))
         if call.stage == "forward" and "x" in tensors and "w" in tensors:
             x = tensors["x"][: self.config.mquans_images]
             self.current.inputs[owner] = (x.detach().float().cpu().numpy(), neuron_axis(x))
@@ -120,7 +117,8 @@ class Collector:
         if call.op in ("convolution", "convolution_backward"):
             names = ("x", "w") if call.op == "convolution" else ("dy", "x", "w")
             return dict(zip(names, args))
-        for arg, ref in zip(args, call.args):
+        for position in GEMM_OPERANDS[call.op][:2]:
+            arg, ref = args[position], call.args[position]
             if not isinstance(arg, torch.Tensor) or not hasattr(ref, "id"):
                 continue
             info = self.capture.tensors[ref.id]
@@ -147,12 +145,11 @@ class Collector:
             operands = {"a": tensors.get(names[0]), "b": tensors.get(names[1])}
         result = self.part_outputs(call, [part], outputs)[0]
         record = {"operands": {"a": names[0], "b": names[1]},
-                  "density": {k: _density(v) for k, v in operands.items() if v is not None}}
+                  "density": {k: density(v) for k, v in operands.items() if v is not None}}
         if result is not None:
-            record["density"]["out"] = _density(result)
+            record["density"]["out"] = density(result)
         if self.config.sparsity > 0:
-            record["topk_density"] = {k: float(topk_mask(v, self.config.sparsity)
-                                               .float().mean())
+            record["topk_density"] = {k: topk_density(v, self.config.sparsity)
                                       for k, v in operands.items() if v is not None}
         tile = gemm_tile(part.kind, part.phase.value, tensors, part.attrs, TILE, rng, raw)
         if tile is not None:

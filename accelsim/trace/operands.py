@@ -108,10 +108,9 @@ def gemm_tile(kind: str, phase: str, tensors: dict[str, torch.Tensor], attrs: di
             b = im2col_rows(x, g, k0, count)[:, n0:n0 + cols]
         return _np(a), _np(b)
     if kind == "linear":
-        w = tensors["w"]
-        out_f, in_f = w.shape[0], w.shape[-1]
-        matrices = {"fwd": lambda: (tensors["x"].reshape(-1, in_f), w.t()),
-                    "bwd_data": lambda: (tensors["dy"].reshape(-1, out_f), w),
+        out_f, in_f = attrs["out_features"], attrs["in_features"]
+        matrices = {"fwd": lambda: (tensors["x"].reshape(-1, in_f), tensors["w"].t()),
+                    "bwd_data": lambda: (tensors["dy"].reshape(-1, out_f), tensors["w"]),
                     "bwd_weight": lambda: (tensors["dy"].reshape(-1, out_f).t(),
                                            tensors["x"].reshape(-1, in_f))}
         a_full, b_full = matrices[phase]()

@@ -26,6 +26,7 @@ class TraceOptions:
     weight_decay: float = 5e-4
     sparsity: float = 0.9  # Top-K sparsity of the masks (and of training with sparse_training)
     sparse_training: bool = False
+    stats: bool = True  # measure value statistics (else only the graph and confidence)
     stats_every: int = 8
     mask_steps: int = 3
     mask_images: int = 2
@@ -57,6 +58,8 @@ class TraceOptions:
     def sampled_steps(self) -> list[int]:
         """Steps whose value statistics are measured: every ``stats_every``-th, the last, and
         each of those one epoch later (the pairs of Mquans' change rates)."""
+        if not self.stats:
+            return []
         base = set(range(0, self.steps, self.stats_every)) | {self.steps - 1}
         later = {t + self.steps_per_epoch for t in base}
         return sorted(base | {t for t in later if t < self.steps})
@@ -64,7 +67,7 @@ class TraceOptions:
     def mask_steps_list(self) -> list[int]:
         """Sampled steps whose coordinate masks are stored: spread from first to last."""
         sampled = sorted(set(range(0, self.steps, self.stats_every)) | {self.steps - 1})
-        if self.mask_steps == 0:
+        if self.mask_steps == 0 or not self.stats:
             return []
         if self.mask_steps == 1:
             return [sampled[-1]]

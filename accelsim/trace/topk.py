@@ -3,7 +3,8 @@
 Top-K keeps the ``1 - sparsity`` fraction of a tensor's elements with the largest magnitude and
 zeroes the rest, over the whole tensor (SWAT's per-layer Top-K). The threshold is the
 ``sparsity`` quantile of ``|x|``; above :data:`EXACT_LIMIT` elements it is taken from an evenly
-strided sample of that many elements (deterministic, so the same tensor gets the same mask in
+strided sample of that many elements (as are the densities of :func:`density` and
+:func:`topk_density`) (deterministic, so the same tensor gets the same mask in
 the forward and the backward pass). Ties at the threshold are dropped, so a tensor that already
 has more zeros than ``sparsity`` keeps exactly its non-zeros.
 """
@@ -13,15 +14,23 @@ from __future__ import annotations
 import torch
 
 #: Tensors up to this many elements get an exact threshold; larger ones a strided sample.
-EXACT_LIMIT = 1 << 16
+EXACT_LIMIT = 1 << 15
+
+
+def magnitude_sample(x: torch.Tensor) -> torch.Tensor:
+    """|x| flattened, or an evenly strided sample of :data:`EXACT_LIMIT` elements of it."""
+    flat = x.detach()
+    if not flat.is_contiguous() and flat.dim() == 2 and flat.t().is_contiguous():
+        flat = flat.t()  # the same values: no copy of a transposed operand
+    flat = flat.reshape(-1)
+    if flat.numel() > EXACT_LIMIT:
+        flat = flat[::flat.numel() // EXACT_LIMIT][:EXACT_LIMIT]
+    return flat.abs()
 
 
 def topk_threshold(x: torch.Tensor, sparsity: float) -> float:
     """The magnitude at or below which Top-K at ``sparsity`` drops an element."""
-    flat = x.detach().reshape(-1).abs()
-    if flat.numel() > EXACT_LIMIT:
-        step = flat.numel() // EXACT_LIMIT
-        flat = flat[::step][:EXACT_LIMIT]
+    flat = magnitude_sample(x)
     drop = int(round(sparsity * flat.numel()))
     if drop <= 0:
         return -1.0
@@ -33,6 +42,20 @@ def topk_mask(x: torch.Tensor, sparsity: float) -> torch.Tensor:
     if sparsity <= 0:
         return x != 0
     return x.detach().abs() > topk_threshold(x, sparsity)
+
+
+def topk_density(x: torch.Tensor, sparsity: float) -> float:
+    """The share of elements Top-K keeps (estimated on the sample for large tensors)."""
+    flat = magnitude_sample(x)
+    if sparsity <= 0:
+        return density(x)
+    return float((flat > topk_threshold(x, sparsity)).float().mean())
+
+
+def density(x: torch.Tensor) -> float:
+    """The share of non-zero elements (estimated on the sample for large tensors)."""
+    flat = magnitude_sample(x)
+    return float(torch.count_nonzero(flat)) / max(1, flat.numel())
 
 
 def sparsify(x, sparsity: float):

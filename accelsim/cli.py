@@ -96,9 +96,19 @@ def _summary(console: Console, result: RunResult, top: int) -> None:
                  f"skipped {d['macs_skipped']:,})")
     head.add_row("PE utilisation", f"{d['utilization']['pe_array']:.1%} "
                  f"(array busy {d['utilization']['pe_array_busy']:.1%})")
-    head.add_row("DRAM traffic", f"{d['dram_bytes']['total'] / 2**20:,.1f} MiB "
-                 f"(bus busy {d['utilization']['dram_busy']:.1%})")
-    head.add_row("stalls", ", ".join(f"{k} {v:,.0f}" for k, v in d["stall_cycles"].items()))
+    dram = d["dram"]
+    head.add_row("DRAM traffic", f"{d['dram_bytes']['total'] / 2**20:,.1f} MiB at "
+                 f"{dram['achieved_gbytes_per_s']:,.1f} GB/s (bus busy "
+                 f"{d['utilization']['dram_busy']:.1%})")
+    if dram["model"] == "row_buffer":
+        head.add_row("DRAM model", f"{dram['preset']} row buffers: {dram['row_hit_rate']:.1%} "
+                     f"row hits, {dram['row_visits']:,.0f} activations")
+    footprint = d["dram_footprint"]
+    head.add_row("DRAM footprint", f"peak {footprint['peak_bytes'] / 2**30:,.2f} GiB "
+                 f"({footprint['resident_bytes'] / 2**30:,.2f} GiB resident)")
+    array = d["stall_cycles_by_unit"]["pe_array"]
+    head.add_row("PE array cycles", ", ".join(f"{k} {v:,.0f}" for k, v in array.items()
+                                              if k != "unit_wait"))
     head.add_row("simulation", f"{d['simulation']['ops']} ops, {d['simulation']['tiles']:,} "
                  f"tiles, {d['simulation']['simpy_events']:,} events")
     console.print(head)

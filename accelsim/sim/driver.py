@@ -56,6 +56,7 @@ class Driver:
             dram_bytes_read=int(plan.load_bytes.sum()),
             dram_bytes_written=int(plan.store_bytes.sum()),
             compute_cycles=times.compute_cycles, tiles=len(plan),
+            vector_ops=float(plan.vector_ops.sum()),
             stalls={**times.stalls, "unit_wait": start - ready})
         self._account(plan, record)
         self.records.append(record)

@@ -52,7 +52,7 @@ def _footprint(workload: Workload, when: dict[str, tuple[float, float]], total: 
     resident = sum(nbytes for name, nbytes in size.items() if name not in born)
     events = sorted([(born[n], size[n]) for n in born]
                     + [(max(dies[n], born[n]), -size[n]) for n in born],
-                    key=lambda e: (e[0], e[1] < 0))
+                    key=lambda e: (e[0], e[1] > 0))  # at one cycle, free before allocating
     live, peak, peak_cycle = resident, resident, 0.0
     times, levels = [0.0], [resident]
     for cycle, delta in events:

@@ -25,6 +25,7 @@ class OpRecord:
     dram_bytes_written: int
     compute_cycles: float
     tiles: int
+    vector_ops: float = 0.0  # elementwise operations on the vector unit
     stalls: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -36,6 +37,11 @@ class OpRecord:
         return self.dram_bytes_read + self.dram_bytes_written
 
     @property
+    def flops(self) -> float:
+        """Arithmetic operations: two per MAC, one per vector operation."""
+        return 2.0 * self.macs + self.vector_ops
+
+    @property
     def stall_cycles(self) -> float:
         """Cycles of the op that were not compute: waiting on DRAM or on SRAM bandwidth."""
         return self.cycles - self.compute_cycles
@@ -43,5 +49,5 @@ class OpRecord:
     def as_row(self) -> dict:
         row = asdict(self)
         row.update(cycles=self.cycles, dram_bytes=self.dram_bytes,
-                   stall_cycles=self.stall_cycles)
+                   stall_cycles=self.stall_cycles, flops=self.flops)
         return row

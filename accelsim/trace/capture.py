@@ -245,10 +245,11 @@ class Capture(TorchDispatchMode):
         if self.stage_name == FORWARD:
             self._resolve_pending()
         op = func._overloadpacket.__name__
-        if self.sparsity > 0 and op in GEMM_OPERANDS:
-            args = tuple(sparsify(a, self.sparsity) if i in GEMM_OPERANDS[op] else a
-                         for i, a in enumerate(args))
-        out = func(*args, **kwargs)
+        ran = args
+        if self.sparsity > 0 and op in GEMM_OPERANDS:  # identities stay those of ``args``
+            ran = tuple(sparsify(a, self.sparsity) if i in GEMM_OPERANDS[op] else a
+                        for i, a in enumerate(args))
+        out = func(*ran, **kwargs)
         if _is_view(func) or op in METADATA_INPLACE_OPS:
             return out
         inputs = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
@@ -268,10 +269,10 @@ class Capture(TorchDispatchMode):
         mutable = func._schema.is_mutable
         if mutable and any(self.tensors[i].origin == "buffer" for i in reads[:1]):
             return out  # running statistics and counters of the model's buffers
-        self._record(op, args, kwargs, reads, outputs, out)
+        self._record(op, args, ran, kwargs, reads, outputs, out)
         return out
 
-    def _record(self, op, args, kwargs, reads, outputs, out) -> None:
+    def _record(self, op, args, ran, kwargs, reads, outputs, out) -> None:
         index = len(self.calls)
         ref_args = tree_map(lambda a: Ref(self._id(a), tuple(a.shape))
                             if isinstance(a, torch.Tensor) else a, args)
@@ -289,4 +290,4 @@ class Capture(TorchDispatchMode):
         call.writes = [self._register(o, stage_origin, producer=index) for o in outputs]
         self.calls.append(call)
         if self.observer is not None:
-            self.observer(call, args, kwargs, out)
+            self.observer(call, ran, kwargs, out)

@@ -29,8 +29,11 @@ TIMELINE_BINS = 100
 #: Modelling approximations, repeated in every result so that no figure is read without them.
 APPROXIMATIONS = (
     "Systolic compute cycles per fold follow SCALE-Sim v3 (full fill/drain on every fold).",
-    "DRAM is a fixed-latency, peak-bandwidth server shared by all transfers (no row-buffer "
-    "timing); ops read their inputs from and write their outputs to DRAM.",
+    "DRAM: with a preset, an analytical row-buffer model per transfer (row visits from the "
+    "address pattern, activation-rate limits, refresh as a bandwidth factor; no read/write "
+    "turnaround or request reordering); without one, a peak-bandwidth server. Ops read their "
+    "inputs from and write their outputs to DRAM (no fusion, no prefetch across ops); "
+    "im2col operands are fetched once per input element per block (halos not counted).",
     "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
     "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
     "Vector-unit op counts per element are approximations of the usual kernels "

@@ -57,7 +57,11 @@ class SramParams(Strict):
     capacity: Bytes = Field(description="bytes of storage")
     holds: list[Role] = Field(description="GEMM operand roles kept in this buffer "
                               "(ifmap = A (M x K), filter = B (K x N), ofmap = C (M x N))")
-    banks: int = Field(1, gt=0, description="independently addressed banks")
+    banks: int = Field(1, gt=0, description="independently addressed banks, interleaved "
+                       "every bank_width bytes")
+    bank_width: Bytes = Field(8, gt=0, description="bytes one bank delivers per cycle")
+    ports: Literal[1, 2] = Field(2, description="1: fills from DRAM and writebacks share the "
+                                 "port the array uses; 2: a separate port for DRAM traffic")
     bandwidth: Rate = Field(description="read bandwidth towards the PE array")
     latency: Time = Field(parse_duration(1), description="access latency")
     double_buffered: bool = Field(True, description="half the capacity is filled while the "

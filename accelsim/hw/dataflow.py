@@ -40,6 +40,9 @@ class Dataflow:
     row_edge: str  # operand role streamed in (or out) along the rows
     col_edge: str  # operand role streamed along the columns
     fill_rows: int  # multiples of `rows` in the per-fold overhead
+    #: role of the edge operand read down a column of its row-major block each cycle (one
+    #: element from each of the edge's block rows, a block row apart), or None
+    strided_edge: str | None = None
 
     def fold_overhead(self, rows: int, cols: int) -> int:
         """Fill and drain cycles paid by every fold."""
@@ -51,10 +54,10 @@ class Dataflow:
 
 for _flow in (
     Dataflow("os", row_dim="m", col_dim="n", stream_dim="k", stationary="ofmap",
-             row_edge="ifmap", col_edge="filter", fill_rows=1),
+             row_edge="ifmap", col_edge="filter", fill_rows=1, strided_edge="ifmap"),
     Dataflow("ws", row_dim="k", col_dim="n", stream_dim="m", stationary="filter",
              row_edge="ifmap", col_edge="ofmap", fill_rows=2),
     Dataflow("is", row_dim="k", col_dim="m", stream_dim="n", stationary="ifmap",
-             row_edge="filter", col_edge="ofmap", fill_rows=2),
+             row_edge="filter", col_edge="ofmap", fill_rows=2, strided_edge="filter"),
 ):
     DATAFLOWS.register(_flow.name)(_flow)

@@ -1,7 +1,10 @@
 """An on-chip SRAM buffer: capacity (enforced), banks, read bandwidth, latency, counters.
 
 The buffer feeds the PE array at ``bandwidth`` bytes per cycle; a tile whose array traffic
-needs more cycles than its compute is stretched (an SRAM stall). Capacity is enforced by the
+needs more cycles than its compute is stretched (an SRAM stall). Port limits: a
+single-ported buffer serves its DRAM fills and writebacks on the same port. Bank conflicts:
+an edge operand read down a column of a row-major block (os inputs, is weights) with a
+stride that maps to few banks is slowed (:meth:`Sram.column_read_slowdown`). Capacity is enforced by the
 tiler, and checked again here for every tile (:meth:`check_fits`).
 """
 
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from accelsim.config.models import SramParams
 from accelsim.errors import SimulationError
@@ -57,9 +62,30 @@ class Sram:
                                   f"buffer {self.name} ({self.usable_bytes} usable bytes)")
         self.stats.peak_tile_bytes = max(self.stats.peak_tile_bytes, tile_bytes)
 
-    def array_cycles(self, nbytes):
-        """Cycles to move ``nbytes`` between this buffer and the array (vectorised)."""
-        return nbytes / self.bytes_per_cycle
+    def array_cycles(self, nbytes, dram_bytes=0):
+        """Cycles to move ``nbytes`` between this buffer and the array (vectorised); with a
+        single port the buffer's DRAM fills and writebacks (``dram_bytes``) share it."""
+        shared = dram_bytes if self.params.ports == 1 else 0
+        return (nbytes + shared) / self.bytes_per_cycle
+
+    def column_read_slowdown(self, lanes: int, element_bytes: int, stride_bytes):
+        """Factor by which reading ``lanes`` elements one ``stride_bytes`` apart per cycle is
+        slowed by bank conflicts (vectorised over strides).
+
+        Banks interleave every ``bank_width`` bytes, so the accesses hit ``banks /
+        gcd(stride / bank_width, banks)`` distinct banks when the stride is a multiple of the
+        bank width (otherwise they spread over all banks). The lanes need
+        ceil(lanes * element_bytes / bank_width) bank accesses per cycle; with fewer distinct
+        banks they serialise.
+        """
+        banks, width = self.params.banks, self.params.bank_width
+        stride = np.asarray(stride_bytes, dtype=np.int64)
+        aligned = stride % width == 0
+        distinct = np.where(aligned, banks // np.gcd(np.maximum(stride // width, 1), banks),
+                            banks)
+        needed = -(-lanes * element_bytes // width)
+        ideal = -(-needed // banks)
+        return np.maximum(1.0, -(-needed // distinct) / ideal)
 
     @property
     def accessed_bytes(self) -> int:

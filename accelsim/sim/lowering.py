@@ -153,11 +153,9 @@ class Lowering:
         for name, nbytes in _by_buffer(tiles.footprint_bytes, self.buffer_of_role).items():
             srams[name].check_fits(int(np.max(nbytes)), op.name)
         access = _by_buffer(tiles.array_access_bytes, self.buffer_of_role)
-        sram_cycles = np.zeros(len(tiles), dtype=float)
-        for name, nbytes in access.items():
-            sram_cycles = np.maximum(sram_cycles, srams[name].array_cycles(nbytes))
         n = len(tiles)
         reuse = self._operand_reuse(op)
+        sram_cycles = self._sram_cycles(tiles, access)
         loads_by_role, load_visits, load_channels = {}, np.zeros(n), np.zeros(n)
         for role, nbytes in tiles.load_bytes.items():
             fetched = np.ceil(nbytes / reuse.get(role, 1.0)).astype(np.int64)
@@ -177,6 +175,28 @@ class Lowering:
             vector_ops=np.zeros(n), folds=tiles.folds, load_visits=load_visits,
             store_visits=store_visits, load_channels=load_channels,
             store_channels=store_channels, slots=self.slots)
+
+    def _sram_cycles(self, tiles: TileArrays, access: dict[str, np.ndarray]) -> np.ndarray:
+        """Cycles each tile needs from its busiest buffer: array traffic (slowed by bank
+        conflicts on a strided edge), plus DRAM traffic on single-ported buffers."""
+        srams, array = self.system.srams, self.system.pe_array
+        flow = array.dataflow
+        per_buffer = {name: np.asarray(v, dtype=float) for name, v in access.items()}
+        if flow.strided_edge is not None:
+            role = flow.strided_edge
+            name = self.buffer_of_role[role]
+            lanes = array.rows if role == flow.row_edge else array.cols
+            edge_bytes = np.asarray(tiles.array_access_bytes[role], dtype=float)
+            slowdown = srams[name].column_read_slowdown(
+                lanes, array.element_bytes, tiles.block_cols[role] * array.element_bytes)
+            per_buffer[name] = per_buffer[name] + edge_bytes * (slowdown - 1.0)
+        dram = _by_buffer(tiles.load_bytes, self.buffer_of_role)
+        dram_out = {self.buffer_of_role["ofmap"]: tiles.store_bytes}
+        cycles = np.zeros(len(tiles), dtype=float)
+        for name, nbytes in per_buffer.items():
+            moved = dram.get(name, 0) + dram_out.get(name, 0)
+            cycles = np.maximum(cycles, srams[name].array_cycles(nbytes, moved))
+        return cycles
 
     def _lower_vector(self, op: Op) -> TilePlan:
         chunks = self.system.vector.plan(op.elements, op.vector_ops, op.bytes_read,

@@ -27,7 +27,7 @@ CASES = {
 }
 
 
-def _measure(case: str, queue) -> None:
+def _measure(case: str, overrides: list[str], queue) -> None:
     sys.path.insert(0, str(ROOT))
     from accelsim.config.loader import load_hwconfig
     from accelsim.sim.engine import Simulation
@@ -36,7 +36,7 @@ def _measure(case: str, queue) -> None:
 
     spec = CASES[case]
     start = time.perf_counter()
-    config = load_hwconfig(ROOT / "hwconfigs" / spec["hw"])
+    config = load_hwconfig(ROOT / "hwconfigs" / spec["hw"], overrides)
     options = TrainingOptions(batch=spec["batch"], element_bytes=config.element_bytes)
     workload = load_workload(spec["workload"], options, spec["phases"])
     built = time.perf_counter()
@@ -56,13 +56,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=[*CASES, "all"], default="resnet50_train")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY.PATH=VALUE",
+                        help="hwconfig override, e.g. dram.preset=null for the simple DRAM")
     args = parser.parse_args()
     cases = list(CASES) if args.case == "all" else [args.case]
     rows = []
     context = multiprocessing.get_context("spawn")
     for case in cases:
         queue = context.Queue()
-        process = context.Process(target=_measure, args=(case, queue))
+        process = context.Process(target=_measure, args=(case, args.overrides, queue))
         process.start()
         row = queue.get()
         process.join()

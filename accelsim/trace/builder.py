@@ -25,8 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from accelsim.trace.aten import (NORM_BACKWARD_OPS, POOL_FORWARD, vector_kind,
-                                 vector_ops_per_element)
+from accelsim.trace.aten import NORM_BACKWARD_OPS, POOL_FORWARD, vector_kind, vector_ops_per_element
 from accelsim.trace.gemms import GemmResolver
 from accelsim.workload.op import Op, Phase, Tensor
 from accelsim.workload.traced import NOMINAL_COMPUTE_BYTES, traced_update_op
@@ -182,11 +181,10 @@ class _Builder:
         result = []
         for shape in call.out_shapes:
             shape = tuple(shape)
-            for same in (lambda t: t.shape == shape or t.shape == shape[::-1],
-                         lambda t: t.numel == _numel(shape)):
-                found = [i for i in candidates if same(self.tensors[i])]
-                if found:
-                    break
+            found = [i for i in candidates
+                     if self.tensors[i].shape in (shape, shape[::-1])]
+            if not found:
+                found = [i for i in candidates if self.tensors[i].numel == _numel(shape)]
             result.append(found[0] if len({self.tensor_name(i) for i in found}) == 1 else None)
         return result
 

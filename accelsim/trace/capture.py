@@ -220,9 +220,8 @@ class Capture(TorchDispatchMode):
             if node is None or node in seen:
                 continue
             seen.add(node)
-            owner = self._node_calls.get(node)
-            node.register_prehook(
-                lambda _g, owner=owner, name=node.name(): self._set_node((owner, name)))
+            context = (self._node_calls.get(node), node.name())
+            node.register_prehook(lambda _g, context=context: self._set_node(context))
             node.register_hook(lambda _i, _o: self._set_node(None))
             stack.extend(child for child, _ in node.next_functions)
 

@@ -31,7 +31,7 @@ def magnitude_sample(x: torch.Tensor) -> torch.Tensor:
 def topk_threshold(x: torch.Tensor, sparsity: float) -> float:
     """The magnitude at or below which Top-K at ``sparsity`` drops an element."""
     flat = magnitude_sample(x)
-    drop = int(round(sparsity * flat.numel()))
+    drop = round(sparsity * flat.numel())
     if drop <= 0:
         return -1.0
     return float(torch.kthvalue(flat.float(), min(drop, flat.numel())).values)

@@ -26,7 +26,7 @@ from accelsim import __version__
 from accelsim.trace import TraceError, require_torch
 from accelsim.trace.builder import BuiltStep, build_step
 from accelsim.trace.collector import Collector, StatsConfig, StepStats
-from accelsim.trace.dataset import SHAPES, NOISE, ShapesDataset
+from accelsim.trace.dataset import NOISE, SHAPES, ShapesDataset
 from accelsim.trace.factory import build_model
 from accelsim.trace.options import TraceOptions
 

@@ -38,8 +38,8 @@ STATISTICS: dict[str, tuple[str, str]] = {
     "daa": ("ops", "accelsim trace (paired MAC streams on sampled operand tiles)"),
     "masks": ("layers", "accelsim trace (Top-K coordinate masks at --mask-steps)"),
     "sensitivity": ("layers", "accelsim trace (mean |dL/dy| per neuron at sampled steps)"),
-    "mquans_change_rate": ("layers", "accelsim trace with --steps longer than one epoch "
-                                     "(the same sample in consecutive epochs)"),
+    "mquans_change_rate": ("layers", ("accelsim trace with --steps longer than one epoch "
+                                      "(the same sample in consecutive epochs)")),
     "confidence": ("global", "accelsim trace (every step)"),
 }
 

@@ -35,7 +35,7 @@ def change_rates(before: np.ndarray, after: np.ndarray, channel_axis: int,
     changed = {b: quantize(before, lo, hi, b) != quantize(after, lo, hi, b) for b in bits}
     rates = {"all": [float(changed[b].mean()) for b in bits]}
     if sensitivity is not None and len(sensitivity) == before.shape[channel_axis]:
-        count = max(1, int(round(critical_fraction * len(sensitivity))))
+        count = max(1, round(critical_fraction * len(sensitivity)))
         critical = np.zeros(len(sensitivity), dtype=bool)
         critical[np.argsort(-sensitivity)[:count]] = True
         for name, chosen in (("critical", critical), ("tolerant", ~critical)):

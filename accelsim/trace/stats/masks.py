@@ -16,7 +16,7 @@ def spaced(size: int, count: int) -> list[int]:
     """``count`` indices evenly spaced over ``range(size)`` (all of them if fewer)."""
     if size <= count:
         return list(range(size))
-    return sorted({int(round(v)) for v in np.linspace(0, size - 1, count)})
+    return sorted({round(float(v)) for v in np.linspace(0, size - 1, count)})
 
 
 def pack(mask: np.ndarray) -> np.ndarray:

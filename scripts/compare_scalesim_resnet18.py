@@ -1,0 +1,150 @@
+"""Compare per-layer compute cycles of SCALE-Sim v3 and accelsim on a SCALE-Sim topology.
+
+Reads a SCALE-Sim ``COMPUTE_REPORT.csv`` and an accelsim result JSON of the same topology
+(default ``workloads/scalesim/resnet18.csv``, the whole ResNet-18 forward pass at batch 1) and
+prints, per layer: SCALE-Sim compute cycles, the same plus one, accelsim compute cycles and
+their difference in percent, then the totals.
+
+Run it with the system python (the one accelsim is installed in). It only reads files: it
+must NOT import scalesim, which lives in its own virtualenv (see scripts/scalesim_golden.py)
+and is not a dependency of accelsim. Regenerate the inputs (SCALE-Sim takes about 5-10 CPU
+minutes and up to 5 GB of RAM for ResNet-18) with:
+
+1. SCALE-Sim, in its venv: write a .cfg like scalesim_golden.py's CONFIG_TEMPLATE with a 32x32
+   ``os`` array, Bandwidth 10, InterfaceBandwidth CALC and either 10240 kB SRAMs (memory
+   never stalls: pure compute cycles) or 64/64/32 kB (the hwconfig's SRAMs), a header-only
+   layout CSV, and run, as that script does::
+
+       sim = scalesim(save_disk_space=True, verbose=False, config=CFG,
+                      topology="workloads/scalesim/resnet18.csv", layout=LAYOUT_CSV)
+       sim.run_scale(top_path=OUTDIR)   # writes OUTDIR/<run_name>/COMPUTE_REPORT.csv
+
+2. accelsim (ideal DRAM, so the compute cycles are those of the stall-free tiling)::
+
+       python -m accelsim run --hw hwconfigs/scalesim_32x32_os.yaml \\
+           --workload workloads/scalesim/resnet18.csv --batch 1 --phases fwd \\
+           --set dram.ideal=true --out /tmp/acc_ideal.json
+
+3. ``python scripts/compare_scalesim_resnet18.py OUTDIR/<run_name>/COMPUTE_REPORT.csv
+   /tmp/acc_ideal.json``
+
+Two known, exact differences (derived in scripts/scalesim_golden.py, FORMULA_NOTES):
+
+* SCALE-Sim's "Total Cycles" is the 0-based index of the last cycle, so its count is one
+  less than accelsim's per layer (not per fold). The "+1" column corrects for that, and the
+  difference % is taken against it.
+* SCALE-Sim sizes the output as ceil((H - R + s) / s) where accelsim (like PyTorch) uses
+  floor((H - R) / s) + 1. They differ when (H - R) % s != 0: the layer then has an extra
+  output row and column in SCALE-Sim. Such layers are marked ``*`` with both output sizes.
+
+SCALE-Sim's compute cycles are "Total Cycles" minus "Stall Cycles" of the report; with
+stall-free memory the two are equal. Note that with InterfaceBandwidth CALC (scale.cfg's
+default) SCALE-Sim's read buffers never stall and Bandwidth is ignored; only USER mode
+charges stalls for a 10 words/cycle interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_TOPOLOGY = REPO / "workloads" / "scalesim" / "resnet18.csv"
+
+
+def read_topology(path: Path) -> list[dict]:
+    """Conv-form SCALE-Sim topology rows: name, H, W, R, S, C, N, stride (header skipped)."""
+    layers = []
+    with open(path) as handle:
+        for row in list(csv.reader(handle))[1:]:
+            cells = [c.strip() for c in row if c.strip()]
+            if not cells:
+                continue
+            name, (h, w, r, s, _, _, stride) = cells[0], map(int, cells[1:8])
+            layers.append({"name": name, "h": h, "w": w, "r": r, "s": s, "stride": stride})
+    return layers
+
+
+def output_sizes(layer: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((Ho, Wo) of SCALE-Sim's ceil formula, (Ho, Wo) of accelsim's floor formula)."""
+    st = layer["stride"]
+    ceil = (math.ceil((layer["h"] - layer["r"] + st) / st),
+            math.ceil((layer["w"] - layer["s"] + st) / st))
+    floor = ((layer["h"] - layer["r"]) // st + 1, (layer["w"] - layer["s"]) // st + 1)
+    return ceil, floor
+
+
+def read_compute_report(path: Path) -> list[dict]:
+    """Per-layer cycles from COMPUTE_REPORT.csv, in layer order."""
+    with open(path) as handle:
+        rows = [[c.strip() for c in row] for row in csv.reader(handle)]
+    header, rows = rows[0], [r for r in rows[1:] if r and r[0]]
+    col = {name: i for i, name in enumerate(header)}
+    return [{"total_with_prefetch": int(r[col["Total Cycles (incl. prefetch)"]]),
+             "total": int(r[col["Total Cycles"]]),
+             "stalls": int(r[col["Stall Cycles"]])} for r in rows]
+
+
+def read_accelsim(path: Path) -> tuple[dict, float]:
+    """({layer name: forward op row}, total_cycles) from an accelsim result JSON."""
+    data = json.loads(Path(path).read_text())
+    ops = {op["name"].removesuffix(".fwd"): op for op in data["ops"] if op["phase"] == "fwd"}
+    return ops, data["total_cycles"]
+
+
+def pct(ours: float, ref: float) -> float:
+    return 100.0 * (ours - ref) / ref if ref else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", type=Path, help="SCALE-Sim COMPUTE_REPORT.csv")
+    parser.add_argument("result", type=Path, help="accelsim result JSON (run --out)")
+    parser.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY,
+                        help="the SCALE-Sim conv-form topology both were run on "
+                             f"(default {DEFAULT_TOPOLOGY.relative_to(REPO)})")
+    args = parser.parse_args()
+
+    layers = read_topology(args.topology)
+    report = read_compute_report(args.report)
+    ops, acc_total = read_accelsim(args.result)
+    if len(report) != len(layers):
+        raise SystemExit(f"{args.report}: {len(report)} layers, topology has {len(layers)}")
+    missing = [layer["name"] for layer in layers if layer["name"] not in ops]
+    if missing:
+        raise SystemExit(f"{args.result}: no fwd op for {', '.join(missing)}")
+
+    print(f"{'layer':<22}{'SCALE-Sim':>11}{'+1':>11}{'accelsim':>11}{'diff %':>9}"
+          "  output size (SCALE-Sim ceil vs floor)")
+    sums = {"ss": 0, "ss1": 0, "acc": 0.0, "stalls": 0, "total": 0, "prefetch": 0}
+    diffs = {}
+    for layer, rep in zip(layers, report):
+        ss = rep["total"] - rep["stalls"]
+        acc = ops[layer["name"]]["compute_cycles"]
+        diff = pct(acc, ss + 1)
+        (ch, cw), (fh, fw) = output_sizes(layer)
+        note = f"* {ch}x{cw} vs {fh}x{fw}" if (ch, cw) != (fh, fw) else ""
+        print(f"{layer['name']:<22}{ss:>11}{ss + 1:>11}{acc:>11.0f}{diff:>+9.3f}  {note}")
+        sums["ss"] += ss
+        sums["ss1"] += ss + 1
+        sums["acc"] += acc
+        sums["stalls"] += rep["stalls"]
+        sums["total"] += rep["total"]
+        sums["prefetch"] += rep["total_with_prefetch"]
+        diffs[layer["name"]] = abs(diff)
+    print(f"{'total':<22}{sums['ss']:>11}{sums['ss1']:>11}{sums['acc']:>11.0f}"
+          f"{pct(sums['acc'], sums['ss1']):>+9.3f}")
+    worst = max(diffs.values())
+    at = ", ".join(name for name, d in diffs.items() if math.isclose(d, worst))
+    print(f"\nmax |diff| {worst:.3f} % ({at}); '*' = SCALE-Sim computes an extra "
+          "output row and column")
+    print(f"SCALE-Sim total incl. stalls: {sums['total']} ({sums['stalls']} stall cycles); "
+          f"incl. prefetch/drain: {sums['prefetch']}")
+    print(f"accelsim total_cycles: {acc_total:.0f} (compute {sums['acc']:.0f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -51,6 +51,21 @@ def knee(bandwidths: list[float], seconds: list[float], tolerance: float) -> flo
     return bandwidths[-1]
 
 
+def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, grid: bool = True) -> None:
+    """Label, legend, grid and write one figure."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    if grid:
+        ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -59,14 +74,8 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.loglog(bandwidths, np.array(seconds) * 1e3, "o-")
     ax.axvline(knee_at, color="grey", linestyle="--", label=f"knee {knee_at:g} GB/s")
-    ax.set_xlabel("peak DRAM bandwidth (GB/s)")
-    ax.set_ylabel("iteration time (ms)")
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "iteration_time.png", dpi=120)
-    plt.close(fig)
+    _save(fig, ax, out / "iteration_time.png", "peak DRAM bandwidth (GB/s)",
+          "iteration time (ms)", title)
 
     clock = base["clock_hz"]
     bandwidth = base["dram"]["peak_gbytes_per_s"] * 1e9
@@ -82,27 +91,16 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
         line = ax.loglog(intensity, achieved, marker, label=label, alpha=0.6, markersize=4)
         ax.loglog(xs, np.minimum(peak, bandwidth * xs), "-", color=line[0].get_color(),
                   linewidth=1)
-    ax.set_xlabel("arithmetic intensity (FLOP / DRAM byte)")
-    ax.set_ylabel("achieved FLOP/s")
-    ax.set_title(f"per-op roofline at {bandwidth / 1e9:g} GB/s (lines: ceilings)")
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "roofline.png", dpi=120)
-    plt.close(fig)
+    _save(fig, ax, out / "roofline.png", "arithmetic intensity (FLOP / DRAM byte)",
+          "achieved FLOP/s", f"per-op roofline at {bandwidth / 1e9:g} GB/s (lines: ceilings)")
 
     series = base["dram_bandwidth"]
     fig, ax = plt.subplots(figsize=(6, 3))
     t = (np.arange(len(series["gbytes_per_s"])) + 0.5) * series["bin_cycles"] / clock * 1e3
     ax.plot(t, series["gbytes_per_s"])
     ax.axhline(bandwidth / 1e9, color="grey", linestyle="--", label="peak")
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("DRAM bandwidth (GB/s)")
-    ax.set_title("achieved DRAM bandwidth over the iteration")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "dram_bandwidth.png", dpi=120)
-    plt.close(fig)
+    _save(fig, ax, out / "dram_bandwidth.png", "time (ms)", "DRAM bandwidth (GB/s)",
+          "achieved DRAM bandwidth over the iteration", grid=False)
 
 
 def main() -> int:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from accelsim.config.loader import validate_hwconfig
+from accelsim.workload.graph import Workload
+from accelsim.workload.op import Gemm, Op, Phase, Tensor
 
 ROOT = Path(__file__).resolve().parent.parent
 HWCONFIGS = ROOT / "hwconfigs"
@@ -31,6 +33,14 @@ def make_config(rows: int = 8, cols: int = 8, dataflow: str = "os", ideal: bool 
     for key, value in extra.items():
         data[key] = value
     return validate_hwconfig(data, "<test>")
+
+
+def gemm_workload(m: int, n: int, k: int) -> Workload:
+    """One forward GEMM op of m x n x k with fp16 operands, as a whole workload."""
+    op = Op("g.fwd", "g", Phase.FWD, "linear",
+            reads=(Tensor("a", m * k, 2), Tensor("b", k * n, 2)),
+            writes=(Tensor("c", m * n, 2),), gemm=Gemm(m, n, k))
+    return Workload("g", [op])
 
 
 @pytest.fixture

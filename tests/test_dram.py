@@ -15,8 +15,8 @@ from accelsim.hw.dram_timing import PRESETS, visits_per_channel
 from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
 from accelsim.workload.graph import Workload
-from accelsim.workload.op import Gemm, Op, Phase, Tensor
-from tests.conftest import make_config
+from accelsim.workload.op import Op, Phase, Tensor
+from tests.conftest import gemm_workload, make_config
 
 DDR4_REFRESH = 1 - 350 / 7800
 DDR4_ACT_NS = 21.25 / 4
@@ -85,13 +85,6 @@ def test_hbm2_stream_efficiency():
     """HBM2: 1 KiB rows at 16 GB/s per pseudo-channel take 64 ns per visit, above the
     3.75 ns activation interval (tFAW 15 ns / 4): efficiency is refresh, 1 - 260/3900."""
     assert PRESETS["hbm2"].stream_efficiency(1024) == pytest.approx(1 - 260 / 3900)
-
-
-def gemm_workload(m: int, n: int, k: int) -> Workload:
-    op = Op("g.fwd", "g", Phase.FWD, "linear",
-            reads=(Tensor("a", m * k, 2), Tensor("b", k * n, 2)),
-            writes=(Tensor("c", m * n, 2),), gemm=Gemm(m, n, k))
-    return Workload("g", [op])
 
 
 def vector_workload(elements: int) -> Workload:

@@ -55,7 +55,7 @@ def test_shared_link_contention_on_a_mesh():
     """Two buffers behind the same first mesh link contend for it; the second waits."""
     system, _ = system_with("mesh", mesh_rows=1, mesh_cols=3,
                             placement={"ifmap": [0, 1], "filter": [0, 2]})
-    first = system.reserve({"ifmap": 1600}, False)
+    system.reserve({"ifmap": 1600}, False)
     second = system.reserve({"filter": 1600}, False)
     assert second[0].queue == 100  # the (0,0)->(0,1) link is busy for 100 cycles
 

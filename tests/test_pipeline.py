@@ -9,16 +9,7 @@ from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
 from accelsim.sim.lowering import TilePlan
 from accelsim.sim.pipeline import run_tiles
-from accelsim.workload.graph import Workload
-from accelsim.workload.op import Gemm, Op, Phase, Tensor
-from tests.conftest import make_config
-
-
-def one_gemm(m: int, n: int, k: int) -> Workload:
-    op = Op("g.fwd", "g", Phase.FWD, "linear",
-            reads=(Tensor("a", m * k, 2), Tensor("b", k * n, 2)),
-            writes=(Tensor("c", m * n, 2),), gemm=Gemm(m, n, k))
-    return Workload("g", [op])
+from tests.conftest import gemm_workload, make_config
 
 
 def stream_plan(slots: int) -> TilePlan:
@@ -80,7 +71,7 @@ def test_latency_beyond_compute_is_exposed():
 def test_chosen_tiling_replays_without_overflow():
     """Through the whole engine the same GEMM fits its 1 KiB buffers and counts every byte."""
     config = make_config(8, 8, "os", ideal=False, capacity="1KiB", dram_bandwidth="16B/cycle")
-    result = Simulation(config, one_gemm(8, 8, 256)).run()
+    result = Simulation(config, gemm_workload(8, 8, 256)).run()
     assert result["dram_bytes"]["read"] == 8 * 256 * 2 * 2
     assert result["dram_bytes"]["written"] == 8 * 8 * 2
     assert max(s["peak_tile_bytes"] for s in result["sram"].values()) <= 512
@@ -89,7 +80,7 @@ def test_chosen_tiling_replays_without_overflow():
 def test_ideal_dram_has_no_dram_stall_and_counts_bytes():
     """With ideal DRAM the op takes exactly its compute cycles, and every byte is counted."""
     config = make_config(8, 8, "os", ideal=True)
-    result = Simulation(config, one_gemm(8, 8, 256)).run()
+    result = Simulation(config, gemm_workload(8, 8, 256)).run()
     (op,) = result["ops"]
     assert result.total_cycles == 256 + 14
     assert op["stalls"]["dram_bandwidth"] == op["stalls"]["dram_latency"] == 0

@@ -5,9 +5,7 @@ from __future__ import annotations
 from accelsim.config.models import SramParams
 from accelsim.hw.sram import Sram
 from accelsim.sim.engine import Simulation
-from accelsim.workload.graph import Workload
-from accelsim.workload.op import Gemm, Op, Phase, Tensor
-from tests.conftest import make_config
+from tests.conftest import gemm_workload, make_config
 
 
 def sram(**extra) -> Sram:
@@ -33,13 +31,6 @@ def test_single_port_shares_with_dram_fills():
     assert float(sram(ports=1).array_cycles(1024, 512)) == 96
 
 
-def one_gemm(m: int, n: int, k: int) -> Workload:
-    op = Op("g.fwd", "g", Phase.FWD, "linear",
-            reads=(Tensor("a", m * k, 2), Tensor("b", k * n, 2)),
-            writes=(Tensor("c", m * n, 2),), gemm=Gemm(m, n, k))
-    return Workload("g", [op])
-
-
 def banked_config(banks: int, bank_width: str):
     """An 8x8 os array whose ifmap buffer delivers 16 B (8 fp16 values) a cycle."""
     big = {"capacity": "64MiB", "bandwidth": "4096B/cycle"}
@@ -55,7 +46,7 @@ def test_bank_conflicts_stretch_an_os_gemm():
     banks of 8 B the 1 KiB row stride (128 bank words, gcd 8) hits one bank, so the 2 bank
     accesses a cycle serialise: 8192 cycles, 3984 of them an SRAM stall. One 16 B bank needs
     a single access a cycle: no stall."""
-    workload = one_gemm(64, 8, 512)
+    workload = gemm_workload(64, 8, 512)
     (conflicted,) = Simulation(banked_config(8, "8B"), workload).run()["ops"]
     assert conflicted["compute_cycles"] == 8 * (512 + 14)
     assert conflicted["stalls"]["sram"] == 8192 - 8 * (512 + 14)

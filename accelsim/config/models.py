@@ -44,13 +44,63 @@ class Strict(BaseModel):
 
 
 class PEArrayParams(Strict):
-    kind: Literal["systolic"] = Field(description="PE array organisation")
-    rows: int = Field(gt=0, description="PE rows (the dimension SCALE-Sim calls ArrayHeight)")
-    cols: int = Field(gt=0, description="PE columns (ArrayWidth)")
-    dataflow: Literal["os", "ws", "is"] = Field(
-        description="output-, weight- or input-stationary mapping of the GEMM")
+    """The PE array. ``systolic``: rows x cols MAC units running a dataflow. ``outer_product``
+    (SCNN-like, :mod:`accelsim.hw.outer_product`): a rows x cols grid of PEs, each with an
+    F x I multiplier array and accumulator banks behind a scatter crossbar."""
+
+    kind: Literal["systolic", "outer_product"] = Field(description="PE array organisation")
+    rows: int = Field(gt=0, description="PE rows (the dimension SCALE-Sim calls ArrayHeight; "
+                      "outer_product: rows of the PE grid)")
+    cols: int = Field(gt=0, description="PE columns (ArrayWidth; outer_product: columns of "
+                      "the PE grid)")
+    dataflow: Literal["os", "ws", "is"] | None = Field(
+        None, description="systolic only (required there): output-, weight- or "
+        "input-stationary mapping of the GEMM")
     datatype: Datatype = Field("fp16", description="multiplier operand datatype")
     accumulator: Accumulator = Field("fp32", description="accumulator datatype")
+    multipliers_f: int | None = Field(
+        None, gt=0, description="outer_product only (required there): F, weight (B-operand) "
+        "non-zeros per multiplier-array row, a weight chunk")
+    multipliers_i: int | None = Field(
+        None, gt=0, description="outer_product only (required there): I, activation "
+        "(A-operand) non-zeros per multiplier-array column, an activation chunk")
+    accumulator_banks: int | None = Field(
+        None, gt=0, description="outer_product only (required there): accumulator banks per "
+        "PE behind the scatter crossbar; one product per bank per cycle")
+    accumulator_entries: int = Field(
+        32, gt=0, description="outer_product: partial sums per accumulator bank; bounds the "
+        "output-channel group Kc of a pass")
+    index_bits: int = Field(
+        4, gt=0, description="outer_product: bits of coordinate index stored with each "
+        "non-zero of a compressed operand (SCNN: 4-bit zero-run length)")
+    halo_elements_per_cycle: float = Field(
+        1.0, gt=0, description="outer_product: partial sums a PE sends to its neighbours per "
+        "cycle in the halo exchange after a pass")
+    operand_density: float = Field(
+        1.0, gt=0, le=1, description="outer_product: non-zero fraction of GEMM operands "
+        "assumed for ops without a 'density' attribute (0.1: 90% sparse training)")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> PEArrayParams:
+        outer = {"multipliers_f": self.multipliers_f, "multipliers_i": self.multipliers_i,
+                 "accumulator_banks": self.accumulator_banks}
+        if self.kind == "systolic":
+            if self.dataflow is None:
+                raise CrossFieldError("pe_array.dataflow", "a dataflow for kind systolic "
+                                      "(valid choices: is, os, ws)")
+            for key, value in outer.items():
+                if value is not None:
+                    raise CrossFieldError(f"pe_array.{key}", "no outer_product field for "
+                                          "kind systolic", got=value)
+        else:
+            if self.dataflow is not None:
+                raise CrossFieldError("pe_array.dataflow", "no dataflow for kind "
+                                      "outer_product", got=self.dataflow)
+            for key, value in outer.items():
+                if value is None:
+                    raise CrossFieldError(f"pe_array.{key}", "a positive integer for kind "
+                                          "outer_product")
+        return self
 
 
 class SramParams(Strict):

@@ -4,7 +4,7 @@ Defaults are Horowitz, ISSCC 2014, 45 nm: a MAC costs one multiply in the operan
 plus one add in the accumulator datatype; SRAM accesses are charged per 64 bits at the
 buffer's capacity-dependent energy (:func:`accelsim.hw.sram.horowitz_sram_energy`); DRAM per
 64 bits at the hwconfig's figure. Leakage and the on-chip link's wire energy are not
-modelled.
+modelled. An outer-product array's redundant Cartesian products cost a multiply each.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ def energy_by_component(system: System) -> dict[str, dict[str, float]]:
     cfg = system.config
     table = cfg.energy
     result: dict[str, dict[str, float]] = {
-        "pe_array": {"mac": system.pe_array.stats.macs * mac_energy_pj(system)},
+        "pe_array": {"mac": system.pe_array.stats.macs * mac_energy_pj(system),
+                     "rcp_mult": (system.pe_array.stats.rcps_multiplied
+                                  * table.mult_pj[cfg.pe_array.datatype])},
     }
     for name, sram in system.srams.items():
         result[f"sram.{name}"] = {

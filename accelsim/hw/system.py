@@ -23,7 +23,7 @@ import simpy
 from accelsim.config.models import HwConfig
 from accelsim.hw.dram import Dram
 from accelsim.hw.interconnect import Interconnect
-from accelsim.hw.pe_array import SystolicArray
+from accelsim.hw.pe_array import build_pe_array
 from accelsim.hw.sram import Sram
 from accelsim.hw.vector_unit import VectorUnit
 
@@ -52,7 +52,7 @@ class System:
         self.config = config
         self.env = env
         self.clock_hz = config.clock
-        self.pe_array = SystolicArray(env, config.pe_array)
+        self.pe_array = build_pe_array(env, config.pe_array)
         self.srams = {name: Sram(name, params, config.clock)
                       for name, params in config.sram.items()}
         self.dram = Dram(config.dram, config.clock)

@@ -57,7 +57,7 @@ class Driver:
             dram_bytes_written=int(plan.store_bytes.sum()),
             compute_cycles=times.compute_cycles, tiles=len(plan),
             vector_ops=float(plan.vector_ops.sum()),
-            stalls={**times.stalls, "unit_wait": start - ready})
+            stalls={**times.stalls, "unit_wait": start - ready}, extras=plan.row_extras())
         self._account(plan, record)
         self.records.append(record)
         self.chain.on_complete(op, record, end)
@@ -75,6 +75,8 @@ class Driver:
             stats.macs += record.macs
             stats.macs_skipped += record.macs_skipped
             stats.folds += int(plan.folds.sum())
+            stats.rcps_multiplied += (record.extras.get("rcps", 0)
+                                      - record.extras.get("rcps_anticipated", 0))
             for name, nbytes in plan.array_access.items():
                 system.srams[name].stats.array_bytes += int(nbytes.sum())
         else:

@@ -2,6 +2,8 @@
 
 GEMM ops are tiled for the PE array (:mod:`accelsim.sim.tiling`); a tile's time is its
 dataflow compute cycles, stretched where an SRAM buffer cannot feed the array fast enough.
+On an ``outer_product`` array a GEMM op's tiles come from :mod:`accelsim.hw.outer_product`
+instead (one tile per output-channel group and image, compressed-sparse operands).
 An operand that is an im2col view of a smaller tensor (a convolution's input) is fetched once
 per element of the tensor per block, not once per window: the operand fetcher rebuilds the
 windows on chip (halo overlap between neighbouring blocks is not counted). Each tile's DRAM
@@ -19,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from accelsim.hw.dram_timing import channels_used, visits_per_channel
+from accelsim.hw.outer_product import OuterProductModel, ProductTiles
 from accelsim.hw.system import VECTOR_ENDPOINT, System
 from accelsim.sim.tiling import ArraySpec, GemmTiler, TileArrays
 from accelsim.workload.op import Op
@@ -45,6 +48,7 @@ class TilePlan:
     store_channels: np.ndarray
     macs_skipped: int = 0
     slots: int = 2
+    products: ProductTiles | None = None  # outer-product arrays: products, RCPs per tile
 
     def __len__(self) -> int:
         return len(self.tile_cycles)
@@ -72,7 +76,12 @@ class TilePlan:
                        store_visits=self.store_visits[keep],
                        load_channels=self.load_channels[keep],
                        store_channels=self.store_channels[keep],
-                       macs_skipped=self.macs_skipped + int(self.macs[~keep].sum()))
+                       macs_skipped=self.macs_skipped + int(self.macs[~keep].sum()),
+                       products=None if self.products is None else self.products.select(keep))
+
+    def row_extras(self) -> dict:
+        """Figures an op row carries beyond the common ones (products and RCPs)."""
+        return {} if self.products is None else self.products.totals()
 
 
 def _sum_arrays(table: dict[str, np.ndarray], length: int) -> np.ndarray:
@@ -103,6 +112,11 @@ class Lowering:
         array = system.pe_array
         roles = ("ifmap", "filter", "ofmap")
         self.buffer_of_role = {r: system.config.buffer_for(r) for r in roles}
+        self.slots = 2 if system.double_buffered else 1
+        self.outer: OuterProductModel | None = None
+        if system.config.pe_array.kind == "outer_product":
+            self.outer = OuterProductModel(system.config.pe_array)
+            return
         self.tiler = GemmTiler(ArraySpec(
             rows=array.rows, cols=array.cols, dataflow=array.dataflow,
             element_bytes=array.element_bytes, psum_bytes=array.psum_bytes,
@@ -110,10 +124,13 @@ class Lowering:
             usable_bytes={n: s.usable_bytes for n, s in system.srams.items()},
             dram_bytes_per_cycle=system.offchip_bytes_per_cycle))
         self._gemm_tiles = lru_cache(maxsize=4096)(self.tiler.tiles)
-        self.slots = 2 if system.double_buffered else 1
 
     def lower(self, op: Op) -> TilePlan:
-        return self._lower_gemm(op) if op.gemm is not None else self._lower_vector(op)
+        if op.gemm is None:
+            return self._lower_vector(op)
+        if self.outer is not None:
+            return self._lower_outer_product(op)
+        return self._lower_gemm(op)
 
     def _patterns(self, nbytes: np.ndarray, rows, cols, matrix_cols: int
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,6 +192,31 @@ class Lowering:
             vector_ops=np.zeros(n), folds=tiles.folds, load_visits=load_visits,
             store_visits=store_visits, load_channels=load_channels,
             store_channels=store_channels, slots=self.slots)
+
+    def _lower_outer_product(self, op: Op) -> TilePlan:
+        srams, buf = self.system.srams, self.buffer_of_role
+        tiles = self.outer.tiles(op, {role: srams[buf[role]].usable_bytes
+                                      for role in ("ifmap", "filter", "ofmap")})
+        footprint = {"ifmap": tiles.a_resident, "filter": tiles.b_resident,
+                     "ofmap": tiles.out_bytes}
+        for name, nbytes in _by_buffer(footprint, buf).items():
+            srams[name].check_fits(int(np.max(nbytes)), op.name)
+        n = len(tiles)
+        loads = _by_buffer({"ifmap": tiles.a_load, "filter": tiles.b_bytes}, buf)
+        ones = np.ones(n)
+        load_visits, load_channels = self._patterns(sum(loads.values()), ones, ones, 1)
+        store_visits, store_channels = self._patterns(tiles.out_bytes, ones, ones, 1)
+        valid = tiles.products.valid
+        return TilePlan(
+            unit="pe_array", compute_cycles=tiles.compute_cycles,
+            tile_cycles=tiles.compute_cycles, macs=valid, loads=loads,
+            stores={buf["ofmap"]: tiles.out_bytes},
+            array_access=_by_buffer({"ifmap": tiles.a_read, "filter": tiles.b_read,
+                                     "ofmap": tiles.out_bytes}, buf),
+            vector_ops=np.zeros(n), folds=np.zeros(n, dtype=np.int64),
+            load_visits=load_visits, store_visits=store_visits, load_channels=load_channels,
+            store_channels=store_channels, macs_skipped=tiles.dense_macs - int(valid.sum()),
+            slots=self.slots, products=tiles.products)
 
     def _sram_cycles(self, tiles: TileArrays, access: dict[str, np.ndarray]) -> np.ndarray:
         """Cycles each tile needs from its busiest buffer: array traffic (slowed by bank

@@ -27,6 +27,9 @@ class OpRecord:
     tiles: int
     vector_ops: float = 0.0  # elementwise operations on the vector unit
     stalls: dict[str, float] = field(default_factory=dict)
+    #: kind-specific figures merged into the row (outer-product arrays: ``products_issued``,
+    #: ``products_valid``, ``rcps``, ``rcps_anticipated``)
+    extras: dict[str, float] = field(default_factory=dict)
 
     @property
     def cycles(self) -> float:
@@ -48,6 +51,7 @@ class OpRecord:
 
     def as_row(self) -> dict:
         row = asdict(self)
+        row.update(row.pop("extras"))
         row.update(cycles=self.cycles, dram_bytes=self.dram_bytes,
                    stall_cycles=self.stall_cycles, flops=self.flops)
         return row

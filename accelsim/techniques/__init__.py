@@ -1,1 +1,7 @@
-"""Technique controllers: stream filters between the workload and the hardware."""
+"""Technique controllers: stream filters between the workload and the hardware.
+
+Importing the package registers the built-in techniques in
+:data:`accelsim.techniques.base.TECHNIQUES`.
+"""
+
+from accelsim.techniques import ant  # noqa: F401  (registers "ant")

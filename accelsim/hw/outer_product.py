@@ -1,0 +1,420 @@
+"""Cycle model of an SCNN-like outer-product PE grid (Parashar et al., ISCA 2017).
+
+Mapping (SCNN's PlanarTiled-InputStationary-CartesianProduct). Every GEMM op is an
+outer-product convolution (:mod:`accelsim.hw.rcp`): for each *reduction channel* c, the A plane
+of c is split planarly over the rows x cols PEs (each PE holds a tile of it, compressed), and
+the B planes of (c, k) for the Kc output channels k of the current *output-channel group* are
+broadcast to every PE in chunks of F non-zeros; the PE takes its A non-zeros in chunks of I
+and multiplies every (B chunk, A chunk) pair on its F x I multipliers. Each product's output
+coordinate is computed from the two input coordinates and the product is scattered through a
+crossbar into accumulator banks (bank = flat output index mod banks); a chunk pair takes
+``max(1, worst bank conflict among its valid products)`` cycles; invalid products (RCPs) are
+dropped at the crossbar but took their multiplier slot. After a group, each PE exchanges the
+partial sums it computed for its neighbours' outputs (halos). A pass over one output-channel
+group of one image (or GEMM instance) is one *tile*; its multipliers are busy as long as its
+slowest PE. SCNN double-buffers the accumulator banks, so a group's halo exchange and drain
+overlap the next group's products: a tile lasts ``max(its multiplier cycles, the previous
+tile's halo cycles)``, and the op's last tile adds its own halo exchange. For a weight
+gradient every channel's outputs are partial over the PEs, so its "halo" is the reduction of
+all of them. Stride is handled as SCNN does: products whose output coordinate is not a
+multiple of the stride are invalid (RCPs) rather than pre-filtered.
+
+Convolutions (groups 1) use their geometry per phase: forward A = x, B = w; backward-data
+A = dy, B = w (transposed convolution); backward-weight A = x, B = dy (one dy plane per output
+channel, shared by every channel c). Any other GEMM (linear, attention matmul, grouped conv)
+is a sparse matrix product: a 1x1 convolution whose rows are laid out as a plane.
+
+Inside a tile everything is numpy. The chunk-level figures (chunk pairs, bank conflicts,
+anticipated pairs) are computed exactly on masks of a sample of channels and output channels
+(random masks of the operand densities, seeded by the geometry: the statistical fallback; for
+planes so large that one pair exceeds :data:`SAMPLE_PRODUCTS`, also a sample of PEs evenly
+spread over the grid) and scaled to the tile, so every tile of an op of one group size has
+the same figures; product and RCP totals are the exact expectations
+(:func:`accelsim.hw.rcp.count_expected`). Compressed operands cost
+``element bytes + index_bits / 8`` per non-zero in DRAM and SRAM traffic. The PE's ports
+(weight FIFO: F weights, IARAM: I activations per cycle) deliver one chunk pair per cycle by
+construction, so SRAM bandwidth does not stretch these tiles; buffer capacity is enforced.
+Not modelled: the cross-PE reduction of weight-gradient partial sums (each image's partial
+dW leaves at accumulator width) and the accumulator read-out beyond the halo exchange.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from accelsim.config.models import DATATYPE_BYTES, PEArrayParams
+from accelsim.hw.rcp import Axis, conv_axes, count_expected, matmul_axes
+from accelsim.workload.op import Op
+
+#: Anticipation granularities (ANT): per product, per chunk pair (bounds of both axes) or per
+#: chunk pair on the row axis alone.
+GRANULARITIES = ("element", "chunk", "row")
+
+#: Products the chunk model of one op evaluates at most; larger ops are sampled by channel and
+#: output channel and scaled.
+SAMPLE_PRODUCTS = 300_000
+
+
+@dataclass(frozen=True)
+class OpGeometry:
+    """An op as an outer-product convolution (see the module docstring)."""
+
+    phase: str
+    images: int  # independent passes: images or GEMM instances
+    channels: int  # reduction channels (one A plane each)
+    outputs: int  # output channels (one B plane per channel and output channel)
+    axes: tuple[Axis, Axis]
+    b_shared: bool  # the B plane of an output channel is the same for every channel
+    a_elements: int  # elements of an A plane that exist (a matrix's rows; the rest is padding)
+    dense_macs: int
+    out_dense: bool  # outputs leave uncompressed, at accumulator width (weight gradients)
+    out_per_channel: bool  # every reduction channel has its own outputs (conv bwd_weight)
+
+    @property
+    def a_shape(self) -> tuple[int, int]:
+        return self.axes[0].a_size, self.axes[1].a_size
+
+    @property
+    def b_shape(self) -> tuple[int, int]:
+        return self.axes[0].b_size, self.axes[1].b_size
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        return self.axes[0].out_size, self.axes[1].out_size
+
+
+_CONV_KEYS = ("cin", "cout", "h", "w", "r", "s", "ho", "wo")
+
+
+def op_geometry(op: Op) -> OpGeometry:
+    """The outer-product geometry of a GEMM op."""
+    attrs, gemm, phase = op.attrs, op.gemm, str(op.phase)
+    if (op.kind == "conv" and all(k in attrs for k in _CONV_KEYS)
+            and int(attrs.get("groups", 1)) == 1
+            and phase in ("fwd", "bwd_data", "bwd_weight")):
+        axes = conv_axes(attrs, phase)
+        cin, cout = int(attrs["cin"]), int(attrs["cout"])
+        per_image = cin * cout * int(attrs["r"]) * int(attrs["s"]) * int(attrs["ho"]) \
+            * int(attrs["wo"])
+        channels, outputs = (cout, cin) if phase == "bwd_data" else (cin, cout)
+        wgrad = phase == "bwd_weight"
+        return OpGeometry(phase, max(1, gemm.macs // per_image), channels, outputs, axes,
+                          wgrad, axes[0].a_size * axes[1].a_size, gemm.macs, wgrad, wgrad)
+    height = math.ceil(math.sqrt(gemm.m))
+    axes = matmul_axes(height, math.ceil(gemm.m / height))
+    return OpGeometry(phase, gemm.count, gemm.k, gemm.n, axes, False, gemm.m, gemm.macs,
+                      phase == "bwd_weight", False)
+
+
+def op_densities(op: Op, default: float) -> tuple[float, float]:
+    """Non-zero fractions of the A and B operands: ``op.attrs["density"]`` (a number, or a
+    mapping with ``a`` and ``b``), else ``default``."""
+    given = op.attrs.get("density", default)
+    if isinstance(given, dict):
+        return float(given.get("a", default)), float(given.get("b", default))
+    return float(given), float(given)
+
+
+@dataclass(frozen=True)
+class ChunkStats:
+    """Chunk-level figures of a set of plane pairs on the PE grid."""
+
+    products: int
+    valid: int
+    pairs: int
+    pe_cycles: np.ndarray  # (PEs,) cycles of all chunk pairs of each PE
+    kept_cycles: dict[str, np.ndarray]  # granularity -> (PEs,) cycles of unanticipated pairs
+    anticipated: dict[str, int]  # granularity -> RCPs anticipated
+    checks: dict[str, int]  # granularity -> coordinate-bound checks made
+
+
+def _segments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(owner, position within owner, owner start) of ``counts.sum()`` items, owner-major."""
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(int(counts.sum()), dtype=np.int64) - starts[owner], starts
+
+
+def _chunk_bounds(owner_chunk: np.ndarray, coords: list[np.ndarray], chunks: int) -> list:
+    """Per chunk, (min, max) of each coordinate array; chunks are contiguous runs."""
+    out = []
+    if chunks == 0:
+        return [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in coords]
+    starts = np.flatnonzero(np.r_[True, owner_chunk[1:] != owner_chunk[:-1]])
+    for values in coords:
+        out.append((np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)))
+    return out
+
+
+def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i: int,
+                banks: int, grid: tuple[int, int],
+                pe_subset: np.ndarray | None = None) -> ChunkStats:
+    """Exact chunk-level figures of ``a`` (n, Ha, Wa) A masks, one per channel, against
+    ``b`` (n, Kc, Hb, Wb) B masks on a ``grid`` of PEs with F x I multipliers; with
+    ``pe_subset`` only those PEs work (the others report 0 cycles)."""
+    rows, cols = grid
+    n, ha, wa = a.shape
+    th, tw = -(-ha // rows), -(-wa // cols)
+    padded = np.zeros((n, rows * th, cols * tw), dtype=bool)
+    padded[:, :ha, :wa] = a
+    tiles = padded.reshape(n, rows, th, cols, tw).transpose(0, 1, 3, 2, 4).reshape(
+        n * rows * cols, th, tw)
+    pes = rows * cols
+    if pe_subset is not None:
+        tiles[np.isin(np.arange(len(tiles)) % pes, pe_subset, invert=True)] = False
+    group, ty, tx = np.nonzero(tiles)  # group = channel * pes + pe, row-major inside a tile
+    pe = group % pes
+    xh, xw = (pe // cols) * th + ty, (pe % cols) * tw + tx
+    na = np.bincount(group, minlength=n * pes)
+    bc, bk, uh, uw = np.nonzero(b)
+    nb_c = np.bincount(bc, minlength=n)
+    nb = nb_c[np.arange(n * pes) // pes]
+    _, a_rank, a_start = _segments(na)
+    _, b_rank, b_start_c = _segments(nb_c)
+    b_start = b_start_c[np.arange(n * pes) // pes]
+    # every product: its group, A and B index
+    pgroup, local, _ = _segments(na * nb)
+    nbg = np.maximum(nb[pgroup], 1)
+    ia, ib = local // nbg, local % nbg
+    ai, bi = a_start[pgroup] + ia, b_start[pgroup] + ib
+    h_ax, w_ax = axes
+    in_h = h_ax.in_bounds(xh[ai], uh[bi])
+    in_both = in_h & w_ax.in_bounds(xw[ai], uw[bi])
+    valid = (in_both & h_ax.valid(xh[ai], uh[bi]) & w_ax.valid(xw[ai], uw[bi]))
+    # chunk pairs of each group, B-chunk major
+    nca, ncb = -(-na // i), -(-nb // f)
+    pair_group, pair_local, pair_start = _segments(nca * ncb)
+    npairs = len(pair_group)
+    pair_id = pair_start[pgroup] + (ia // i) * ncb[pgroup] + ib // f
+    out_w = w_ax.out_size
+    flat = ((bk[bi] * h_ax.out_size + h_ax.output(xh[ai], uh[bi])) * out_w
+            + w_ax.output(xw[ai], uw[bi]))
+    keys, counts = np.unique(pair_id[valid] * banks + flat[valid] % banks, return_counts=True)
+    conflict = np.zeros(npairs, dtype=np.int64)
+    np.maximum.at(conflict, keys // banks, counts)
+    cycles = np.maximum(conflict, 1)
+    pair_pe = pair_group % pes
+    per_pe = np.bincount(pair_pe, weights=cycles, minlength=pes)
+    products_per_pair = np.bincount(pair_id, minlength=npairs)
+    # anticipation
+    a_chunk_start = np.concatenate(([0], np.cumsum(nca)[:-1]))
+    b_chunk_start_c = np.concatenate(([0], np.cumsum(-(-nb_c // f))[:-1]))
+    a_chunk = a_chunk_start[group] + a_rank // i
+    b_chunk = b_chunk_start_c[bc] + b_rank // f
+    (xh_lo, xh_hi), (xw_lo, xw_hi) = _chunk_bounds(a_chunk, [xh, xw], int(nca.sum()))
+    (uh_lo, uh_hi), (uw_lo, uw_hi) = _chunk_bounds(b_chunk, [uh, uw],
+                                                   int((-(-nb_c // f)).sum()))
+    ncb_g = np.maximum(ncb[pair_group], 1)
+    pa = a_chunk_start[pair_group] + pair_local // ncb_g
+    pb = b_chunk_start_c[pair_group // pes] + pair_local % ncb_g
+    hit_h = h_ax.boxes_may_hit(xh_lo[pa], xh_hi[pa], uh_lo[pb], uh_hi[pb]) if npairs else \
+        np.zeros(0, bool)
+    hit_w = w_ax.boxes_may_hit(xw_lo[pa], xw_hi[pa], uw_lo[pb], uw_hi[pb]) if npairs else \
+        np.zeros(0, bool)
+    element_kept = np.zeros(npairs, dtype=bool)
+    element_kept[pair_id[in_both]] = True
+    kept = {"element": element_kept, "chunk": hit_h & hit_w, "row": hit_h}
+    anticipated = {"element": int((~in_both).sum())}
+    for name in ("chunk", "row"):
+        anticipated[name] = int(products_per_pair[~kept[name]].sum())
+    return ChunkStats(
+        products=int(len(pgroup)), valid=int(valid.sum()), pairs=npairs, pe_cycles=per_pe,
+        kept_cycles={g: np.bincount(pair_pe, weights=cycles * kept[g], minlength=pes)
+                     for g in GRANULARITIES},
+        anticipated=anticipated,
+        checks={"element": int(len(pgroup)), "chunk": npairs, "row": npairs})
+
+
+@dataclass
+class ProductTiles:
+    """Per-tile product figures of an outer-product op (numpy arrays, one value per tile).
+
+    ``anticipation[g]`` holds, per ANT granularity g, the tile's ``cycles`` without the
+    anticipated chunk pairs, the RCPs ``anticipated`` and the coordinate-bound ``checks``.
+    """
+
+    issued: np.ndarray
+    valid: np.ndarray
+    anticipation: dict[str, dict[str, np.ndarray]]
+    anticipated: np.ndarray | None = None  # RCPs a technique anticipated (zeros if None)
+
+    def __post_init__(self) -> None:
+        if self.anticipated is None:
+            self.anticipated = np.zeros(len(self.issued), dtype=np.int64)
+
+    def select(self, keep: np.ndarray) -> ProductTiles:
+        return ProductTiles(self.issued[keep], self.valid[keep],
+                            {g: {k: v[keep] for k, v in t.items()}
+                             for g, t in self.anticipation.items()},
+                            self.anticipated[keep])
+
+    def totals(self) -> dict[str, int]:
+        """The op-row figures: products issued and valid, RCPs, RCPs anticipated."""
+        issued, valid = int(self.issued.sum()), int(self.valid.sum())
+        return {"products_issued": issued, "products_valid": valid,
+                "rcps": issued - valid, "rcps_anticipated": int(self.anticipated.sum())}
+
+
+@dataclass
+class OuterProductTiles:
+    """What an op does on the grid, tile by tile (tiles: images outer, groups inner)."""
+
+    compute_cycles: np.ndarray
+    dense_macs: int  # the op's workload MACs; the valid products are the MACs done
+    a_load: np.ndarray  # compressed A bytes fetched (first group of each image, or every
+    # group when the A planes of all channels do not fit the ifmap buffer)
+    a_read: np.ndarray  # compressed A bytes read by the PEs (every group)
+    a_resident: np.ndarray  # compressed A bytes held on chip (all channels, or one)
+    b_bytes: np.ndarray  # compressed B bytes of the group fetched from DRAM
+    b_read: np.ndarray  # compressed B bytes broadcast to the PEs (one channel at a time)
+    b_resident: np.ndarray  # compressed B bytes of one channel of the group (held on chip)
+    out_bytes: np.ndarray
+    products: ProductTiles
+
+    def __len__(self) -> int:
+        return len(self.compute_cycles)
+
+
+class OuterProductModel:
+    """Per-tile figures of ops on an outer-product grid (see the module docstring)."""
+
+    def __init__(self, params: PEArrayParams) -> None:
+        self.params = params
+        self.grid = (params.rows, params.cols)
+        self.f, self.i = params.multipliers_f, params.multipliers_i
+        self.banks = params.accumulator_banks
+        self.element_bytes = DATATYPE_BYTES[params.datatype]
+        self.psum_bytes = DATATYPE_BYTES[params.accumulator]
+        self.compressed_bytes = self.element_bytes + params.index_bits / 8
+
+    def _reach(self, axis: Axis, grid_dim: int) -> tuple[int, int]:
+        """(outputs a PE's A tile reaches, outputs a PE owns) along one axis."""
+        tile = -(-axis.a_size // grid_dim)
+        span = abs(axis.a_coef) * (tile - 1) + abs(axis.b_coef) * (axis.b_size - 1)
+        return min(axis.out_size, span // axis.divisor + 1), -(-axis.out_size // grid_dim)
+
+    def group_size(self, geom: OpGeometry, db: float, capacity: dict[str, float]) -> int:
+        """Kc: output channels whose partial sums fit the accumulator banks of a PE, whose
+        B planes of one channel fit the ``filter`` buffer and whose outputs fit ``ofmap``."""
+        (reach_h, _), (reach_w, _) = (self._reach(geom.axes[0], self.grid[0]),
+                                      self._reach(geom.axes[1], self.grid[1]))
+        entries = self.banks * self.params.accumulator_entries
+        by_acc = entries // max(1, reach_h * reach_w)
+        by_out = capacity["ofmap"] // max(1.0, self._out_bytes_per_channel(geom))
+        b_plane = geom.b_shape[0] * geom.b_shape[1] * db * self.compressed_bytes
+        by_b = capacity["filter"] // max(1.0, b_plane)
+        return int(max(1, min(geom.outputs, by_acc, by_out, by_b)))
+
+    def _out_bytes_per_channel(self, geom: OpGeometry, density: float = 1.0) -> float:
+        """Output bytes of one output channel (of every reduction channel if each has its
+        own outputs): uncompressed at accumulator width, or compressed at ``density``."""
+        elements = geom.out_shape[0] * geom.out_shape[1]
+        if geom.out_per_channel:
+            elements *= geom.channels
+        if geom.out_dense:
+            return elements * self.psum_bytes
+        return elements * density * self.compressed_bytes
+
+    def tiles(self, op: Op, capacity: dict[str, float]) -> OuterProductTiles:
+        """The op's tiles; ``capacity``: usable bytes of the ``ifmap``, ``filter`` and
+        ``ofmap`` buffers. The last two bound the output-channel group; A planes that do not
+        all fit ``ifmap`` stream channel by channel, fetched again for every group."""
+        geom = op_geometry(op)
+        da, db = op_densities(op, self.params.operand_density)
+        kc = self.group_size(geom, db, capacity)
+        tiles = _tiles(self, geom, da, db, kc)
+        if tiles.a_read[0] > capacity["ifmap"]:
+            tiles.a_load = tiles.a_read.copy()
+            tiles.a_resident = np.ceil(tiles.a_read / geom.channels).astype(np.int64)
+        return tiles
+
+    def halo_cycles(self, geom: OpGeometry, kc: np.ndarray) -> np.ndarray:
+        """Cycles of a pass's halo exchange: the partial sums a PE computed for outputs it
+        does not own (its reach beyond its own output tile), for ``kc`` output channels."""
+        (reach_h, own_h), (reach_w, own_w) = (self._reach(geom.axes[0], self.grid[0]),
+                                              self._reach(geom.axes[1], self.grid[1]))
+        halo = max(0, reach_h * reach_w - own_h * own_w)
+        if geom.out_per_channel:
+            halo *= geom.channels
+        return np.ceil(kc * halo / self.params.halo_elements_per_cycle)
+
+
+@lru_cache(maxsize=1024)
+def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: int,
+                  banks: int, grid: tuple[int, int]) -> tuple[ChunkStats, int, int]:
+    """The chunk model on random masks of a sample of channels and output channels (and of
+    PEs, evenly spread over the grid, when one plane pair alone exceeds the budget); returns
+    the stats and the sampled (channels, output channels)."""
+    ha, wa = geom.a_shape
+    hb, wb = geom.b_shape
+    per_plane_pair = max(1e-9, geom.a_elements * da * hb * wb * db)
+    k_sample = int(max(1, min(kc, SAMPLE_PRODUCTS // per_plane_pair)))
+    c_sample = int(max(1, min(geom.channels, SAMPLE_PRODUCTS // (per_plane_pair * k_sample))))
+    pes = grid[0] * grid[1]
+    pe_subset = None
+    if per_plane_pair > SAMPLE_PRODUCTS:
+        count = max(1, int(SAMPLE_PRODUCTS * pes // per_plane_pair))
+        pe_subset = np.unique(np.linspace(0, pes - 1, count).round().astype(np.int64))
+    rng = np.random.default_rng(zlib.crc32(repr((geom, da, db, kc)).encode()))
+    a = rng.random((c_sample, ha * wa)) < da
+    a[:, geom.a_elements:] = False
+    a = a.reshape(c_sample, ha, wa)
+    b_planes = 1 if geom.b_shared else c_sample
+    b = np.broadcast_to(rng.random((b_planes, k_sample, hb, wb)) < db,
+                        (c_sample, k_sample, hb, wb))
+    return (chunk_model(a, b, geom.axes, f, i, banks, grid, pe_subset), c_sample,
+            k_sample)
+
+
+def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
+           kc: int) -> OuterProductTiles:
+    groups = -(-geom.outputs // kc)
+    k_of_group = np.minimum(kc, geom.outputs - np.arange(groups) * kc)
+    k_tile = np.tile(k_of_group, geom.images)
+    first = np.tile(np.arange(groups) == 0, geom.images)
+    stats, c_sample, k_sample = _sample_stats(geom, da, db, kc, model.f, model.i, model.banks,
+                                              model.grid)
+    scale = (geom.channels / c_sample) * (k_tile / k_sample)
+    halo = model.halo_cycles(geom, k_tile)
+
+    def with_halos(multiplier_cycles: np.ndarray) -> np.ndarray:
+        """Tile cycles with each halo exchange overlapping the next tile (module doc)."""
+        previous = np.concatenate(([0.0], halo[:-1]))
+        cycles = np.maximum(np.ceil(multiplier_cycles), previous)
+        cycles[-1] += halo[-1]
+        return cycles.astype(np.int64)
+
+    expected = count_expected(da * geom.a_elements / (geom.a_shape[0] * geom.a_shape[1]), db,
+                              geom.axes)
+    plane_pairs = geom.channels * k_tile
+    issued = np.rint(expected.issued * plane_pairs).astype(np.int64)
+    valid = np.minimum(np.rint(expected.valid * plane_pairs).astype(np.int64), issued)
+    rcps = issued - valid
+    sample_rcps = stats.products - stats.valid
+    anticipation = {}
+    for g in GRANULARITIES:
+        share = stats.anticipated[g] / sample_rcps if sample_rcps else 0.0
+        anticipation[g] = {
+            "cycles": with_halos(stats.kept_cycles[g].max() * scale),
+            "anticipated": np.rint(rcps * share).astype(np.int64),
+            "checks": np.rint(stats.checks[g] * scale).astype(np.int64)}
+    compute = with_halos(stats.pe_cycles.max() * scale)
+    a_bytes = geom.channels * geom.a_elements * da * model.compressed_bytes
+    b_plane = geom.b_shape[0] * geom.b_shape[1] * db * model.compressed_bytes
+    b_bytes = (k_tile if geom.b_shared else geom.channels * k_tile) * b_plane
+    out_bytes = k_tile * model._out_bytes_per_channel(geom, da)
+    return OuterProductTiles(
+        compute_cycles=compute, dense_macs=geom.dense_macs,
+        a_load=np.where(first, np.ceil(a_bytes), 0).astype(np.int64),
+        a_read=np.full(len(k_tile), math.ceil(a_bytes), dtype=np.int64),
+        a_resident=np.full(len(k_tile), math.ceil(a_bytes), dtype=np.int64),
+        b_bytes=np.ceil(b_bytes).astype(np.int64),
+        b_read=np.ceil(geom.channels * k_tile * b_plane).astype(np.int64),
+        b_resident=np.ceil(k_tile * b_plane).astype(np.int64),
+        out_bytes=np.ceil(out_bytes).astype(np.int64),
+        products=ProductTiles(issued, valid, anticipation))

@@ -1,0 +1,254 @@
+"""Reproduce ANT (Lew et al., ISCA 2022) on the SCNN-like outer-product baseline.
+
+    python scripts/reproduce_ant.py                       # five networks, batch 2, out/ant
+    python scripts/reproduce_ant.py --networks resnet18 --batch 1 --out /tmp/ant
+
+For each network (DenseNet-121, ResNet-18, VGG-16, Wide ResNet, ResNet-50 from the zoo) one
+full training iteration runs on ``hwconfigs/scnn_like.yaml`` at 90% sparsity of weights,
+activations and output gradients, without and with ``--technique ant`` (chunk granularity).
+Zoo workloads carry no coordinate masks, so the chunk-level figures come from the
+statistical fallback (random masks at density 0.1, :mod:`accelsim.hw.outer_product`); the
+output says so. Prints per network and phase the RCP share of the products, the share of
+RCPs anticipated and the PE-array speedup, then per network the iteration speedup and the
+energy reduction, and the geometric means beside the paper's (>90% anticipated, 3.71x
+speedup, 4.40x energy). Writes ``ant_reproduction.csv`` and ``ant_reproduction.png``.
+Where a figure differs from the paper's by more than 20% the output says which assumption
+of the model explains it (see ``GAPS``). Needs matplotlib for the chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from accelsim.config.loader import load_hwconfig  # noqa: E402
+from accelsim.sim.engine import Simulation  # noqa: E402
+from accelsim.techniques.chain import TechniqueChain  # noqa: E402
+from accelsim.workload.loader import load_workload  # noqa: E402
+from accelsim.workload.training import TrainingOptions  # noqa: E402
+
+NETWORKS = ("densenet121", "resnet18", "vgg16", "wide_resnet", "resnet50")
+PHASES = ("fwd", "bwd_data", "bwd_weight")
+HW = ROOT / "hwconfigs" / "scnn_like.yaml"
+PAPER = {"anticipated": 0.90, "speedup": 3.71, "energy": 4.40}
+MASKS = "statistical fallback: random masks at density 0.1 (zoo workloads carry no masks)"
+
+#: Why a figure can differ from the paper's, by metric and direction (ours above or below),
+#: printed when it does by more than 20%. Assumptions of the model, not tuned factors.
+GAPS = {
+    ("anticipated", "low"): (
+        "RCPs anticipated below the paper: our chunks are consecutive non-zeros of uniformly "
+        "random masks; at 90% sparsity a chunk of 4 spans several rows of a plane, so its "
+        "coordinate box is wide and overlaps the valid window more often than the clustered "
+        "non-zeros of real Top-K masks. Off-stride RCPs are never anticipated by a bound "
+        "check."),
+    ("pe_speedup", "high"): (
+        "PE-array speedup above the paper: (1) the comparators are modelled as free beyond "
+        "one pipeline latency per tile, so a dropped chunk pair costs no cycle at all; a "
+        "real ANT unit checks a bounded number of pairs per cycle, and long runs of "
+        "RCP-only pairs still cost check time; (2) our bwd_weight mapping broadcasts the "
+        "whole output-gradient plane against every activation tile (products grow with "
+        "H*W*Ho*Wo), so RCPs are over 98% of the baseline's bwd_weight products and time, "
+        "and bwd_weight dominates the baseline iteration; a baseline that tiles the "
+        "gradient plane would issue fewer RCPs to begin with."),
+    ("pe_speedup", "low"): (
+        "PE-array speedup below the paper: RCPs inside issued chunk pairs still take their "
+        "cycle; with random masks more pairs mix valid products and RCPs."),
+    ("iteration_speedup", "high"): (
+        "iteration speedup above the paper: see the PE-array speedup; the vector-unit ops "
+        "and DRAM stalls that ANT does not shorten are a small share of the baseline."),
+    ("iteration_speedup", "low"): (
+        "iteration speedup below the paper: the iteration includes vector-unit ops (batch "
+        "norm, ReLU, pooling, the weight update) and DRAM stalls that ANT does not shorten."),
+    ("pe_energy_reduction", "high"): (
+        "PE-array energy reduction above the paper: it counts multiplies only (an RCP costs "
+        "one 1.1 pJ multiply, Horowitz 45 nm), while the paper's energy includes the "
+        "buffers, crossbar and DRAM, which ANT saves less of."),
+    ("pe_energy_reduction", "low"): (
+        "PE-array energy reduction below the paper: the comparators' energy (0.12 pJ per "
+        "check) and the RCPs missed inside issued chunk pairs remain."),
+    ("energy_reduction", "high"): (
+        "total energy reduction above the paper: the RCPs' multiplies dominate the modelled "
+        "energy, while the paper's total includes components (leakage, wires, control) that "
+        "accelsim does not model and ANT changes little."),
+    ("energy_reduction", "low"): (
+        "total energy reduction below the paper: in accelsim every op reads its inputs from "
+        "and writes its outputs to DRAM (no on-chip residency between layers, 250 pJ per "
+        "64 bits), so DRAM is about half the baseline's energy and ANT does not change it; "
+        "SCNN keeps activations on chip (IARAM/OARAM). Operand-buffer reads of dropped "
+        "chunk pairs are not subtracted either (SRAM traffic is per tile)."),
+}
+GAP_METRIC = {"anticipated_share": "anticipated"}
+
+
+def simulate(network: str, batch: int, techniques: tuple[str, ...],
+             overrides: tuple[str, ...] = ()) -> dict:
+    config = load_hwconfig(HW, overrides)
+    options = TrainingOptions(batch=batch, element_bytes=config.element_bytes)
+    workload = load_workload(network, options)
+    return Simulation(config, workload, TechniqueChain.from_names(techniques)).run().data
+
+
+def pe_energy(result: dict) -> float:
+    """Multiplier energy: MACs done plus RCPs multiplied, plus ANT's comparators."""
+    pe = result["energy_pj"]["by_component"]["pe_array"]
+    return pe["mac"] + pe["rcp_mult"] + result["technique_stats"].get("ant", {}).get(
+        "energy_pj", 0.0)
+
+
+def total_energy(result: dict) -> float:
+    return result["energy_pj"]["total"] + result["technique_stats"].get("ant", {}).get(
+        "energy_pj", 0.0)
+
+
+def phase_rows(network: str, base: dict, ant: dict) -> list[dict]:
+    """One row per phase (and ``all``): products, RCPs, anticipated, PE-array cycles."""
+    def pick(result: dict, phase: str) -> list[dict]:
+        return [r for r in result["ops"] if r["unit"] == "pe_array"
+                and (phase == "all" or r["phase"] == phase)]
+
+    rows = []
+    for phase in (*PHASES, "all"):
+        b_ops, a_ops = pick(base, phase), pick(ant, phase)
+        issued = sum(r["products_issued"] for r in b_ops)
+        rcps = sum(r["rcps"] for r in b_ops)
+        anticipated = sum(r["rcps_anticipated"] for r in a_ops)
+        b_cycles = sum(r["cycles"] for r in b_ops)
+        a_cycles = sum(r["cycles"] for r in a_ops)
+        rows.append({"network": network, "phase": phase, "products_issued": issued,
+                     "rcps": rcps, "rcp_share": rcps / issued if issued else 0.0,
+                     "rcps_anticipated": anticipated,
+                     "anticipated_share": anticipated / rcps if rcps else 0.0,
+                     "pe_cycles_base": b_cycles, "pe_cycles_ant": a_cycles,
+                     "pe_speedup": b_cycles / a_cycles if a_cycles else 1.0})
+    return rows
+
+
+def network_row(network: str, base: dict, ant: dict, phases: list[dict]) -> dict:
+    every = phases[-1]
+    return {"network": network, "anticipated_share": every["anticipated_share"],
+            "pe_speedup": every["pe_speedup"],
+            "iteration_speedup": base["total_cycles"] / ant["total_cycles"],
+            "pe_energy_reduction": pe_energy(base) / pe_energy(ant),
+            "energy_reduction": total_energy(base) / total_energy(ant),
+            "ant_area_mm2": ant["technique_stats"]["ant"]["area_mm2"]}
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def chart(networks: list[dict], means: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [n["network"] for n in networks] + ["geomean"]
+    metrics = (("pe_speedup", "PE-array speedup"), ("iteration_speedup", "iteration speedup"),
+               ("pe_energy_reduction", "PE energy reduction"),
+               ("energy_reduction", "total energy reduction"))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(metrics)
+    for index, (key, name) in enumerate(metrics):
+        values = [n[key] for n in networks] + [means[key]]
+        ax.bar([x + index * width for x in range(len(labels))], values, width, label=name)
+    ax.axhline(PAPER["speedup"], color="k", linestyle="--", linewidth=1,
+               label="paper speedup 3.71x")
+    ax.axhline(PAPER["energy"], color="grey", linestyle=":", linewidth=1,
+               label="paper energy 4.40x")
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels)
+    ax.set_ylabel("ANT / SCNN-like baseline (x)")
+    ax.set_title("ANT on the SCNN-like baseline, 90% sparse training")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--out", default=str(ROOT / "out" / "ant"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="override a hwconfig key, e.g. "
+                        "pe_array.halo_elements_per_cycle=4 (repeatable)")
+    args = parser.parse_args(argv)
+    names = [n for n in args.networks.split(",") if n]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {(n, t): pool.submit(simulate, n, args.batch, t, tuple(args.overrides))
+                   for n in names for t in ((), ("ant",))}
+        results = {key: future.result() for key, future in futures.items()}
+    changed = f" with {', '.join(args.overrides)}" if args.overrides else ""
+    print(f"ANT reproduction on {HW.name}{changed}, batch {args.batch}, masks: {MASKS}\n")
+    all_phases, networks = [], []
+    for name in names:
+        base, ant = results[(name, ())], results[(name, ("ant",))]
+        phases = phase_rows(name, base, ant)
+        all_phases += phases
+        networks.append(network_row(name, base, ant, phases))
+        print(f"{name}")
+        print(f"  {'phase':<11}{'RCP share':>10}{'anticipated':>13}{'PE speedup':>12}")
+        for row in phases:
+            print(f"  {row['phase']:<11}{row['rcp_share']:>10.1%}"
+                  f"{row['anticipated_share']:>13.1%}{row['pe_speedup']:>11.2f}x")
+        n = networks[-1]
+        print(f"  iteration speedup {n['iteration_speedup']:.2f}x, energy reduction "
+              f"{n['energy_reduction']:.2f}x (PE array {n['pe_energy_reduction']:.2f}x)\n")
+    means = {key: geomean([n[key] for n in networks])
+             for key in ("pe_speedup", "iteration_speedup", "pe_energy_reduction",
+                         "energy_reduction")}
+    means["anticipated_share"] = sum(n["anticipated_share"] for n in networks) / len(networks)
+    print(f"{'geometric mean':<28}{'ours':>10}{'paper':>10}")
+    compare = (("RCPs anticipated (mean)", "anticipated_share", "anticipated", True),
+               ("PE-array speedup", "pe_speedup", "speedup", False),
+               ("iteration speedup", "iteration_speedup", "speedup", False),
+               ("PE-array energy reduction", "pe_energy_reduction", "energy", False),
+               ("total energy reduction", "energy_reduction", "energy", False))
+    gaps = []
+    for label, key, paper_key, share in compare:
+        ours, paper = means[key], PAPER[paper_key]
+        shown = (f"{ours:>10.1%}{'>' + format(paper, '.0%'):>10}" if share
+                 else f"{ours:>9.2f}x{paper:>9.2f}x")
+        print(f"{label:<28}{shown}")
+        below = ours < paper
+        if (share and below) or (not share and abs(ours / paper - 1) > 0.2):
+            gaps.append((GAP_METRIC.get(key, key), "low" if below else "high"))
+    print(f"ANT comparator area: {networks[0]['ant_area_mm2']} mm2 (paper: 0.0017 mm2)")
+    print("Caveat: weight-gradient passes end with a reduction of partial sums across PEs "
+          "over the halo links, whose width SCNN does not publish (assumed one partial sum "
+          "per cycle, pe_array.halo_elements_per_cycle); it bounds late, small-plane layers "
+          "in both runs, so the speedup depends on it: rerun with --set "
+          "pe_array.halo_elements_per_cycle=N to see how much.")
+    if gaps:
+        print("\nDifferences from the paper above 20%, and the assumption behind each:")
+        for key in gaps:
+            print(f"- {GAPS[key]}")
+    with open(out / "ant_reproduction.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(all_phases[0]))
+        writer.writeheader()
+        writer.writerows(all_phases)
+    with open(out / "ant_networks.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(networks[0]))
+        writer.writeheader()
+        writer.writerows(networks)
+        writer.writerow({"network": "geomean", **means,
+                         "ant_area_mm2": networks[0]["ant_area_mm2"]})
+    chart(networks, means, out / "ant_reproduction.png")
+    print(f"\nwrote {out / 'ant_reproduction.csv'}, {out / 'ant_networks.csv'}, "
+          f"{out / 'ant_reproduction.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

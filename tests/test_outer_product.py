@@ -1,0 +1,215 @@
+"""The SCNN-like outer-product PE array: config, chunk-level cycle model, whole runs."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import simpy
+import yaml
+
+from accelsim.config.loader import load_hwconfig, validate_hwconfig
+from accelsim.errors import ConfigError
+from accelsim.hw.outer_product import OuterProductModel, chunk_model, op_geometry
+from accelsim.hw.rcp import Axis, conv_axes
+from accelsim.hw.system import System
+from accelsim.sim.engine import Simulation
+from accelsim.sim.lowering import Lowering
+from accelsim.techniques.base import TECHNIQUES
+from accelsim.techniques.chain import TechniqueChain
+from accelsim.workload.graph import Workload
+from accelsim.workload.op import Gemm, Op, Phase, Tensor
+from tests.conftest import HWCONFIGS
+
+SCNN = yaml.safe_load((HWCONFIGS / "scnn_like.yaml").read_text())
+FLAT = Axis(1, 1, 1, -1, 0, 1, 1)
+#: 1-D bwd_weight axis: x in 0..7 against dy at p in 0..7, R 3, pad 1 (valid: |x - p| <= 1).
+WGRAD_1D = Axis(8, 8, 1, -1, 1, 1, 3)
+
+
+def conv_op(phase: Phase, cin=16, cout=16, size=16, stride=1, batch=1, density=None) -> Op:
+    """One 3x3 convolution op (pad 1) of the given phase, with its GEMM and geometry."""
+    out = (size + 2 - 3) // stride + 1
+    attrs = {"cin": cin, "cout": cout, "h": size, "w": size, "r": 3, "s": 3,
+             "stride": stride, "pad": 1, "ho": out, "wo": out}
+    if density is not None:
+        attrs["density"] = density
+    gemm = {Phase.FWD: Gemm(batch * out * out, cout, cin * 9),
+            Phase.BWD_DATA: Gemm(batch * size * size, cin, cout * 9),
+            Phase.BWD_WEIGHT: Gemm(cout, cin * 9, batch * out * out)}[phase]
+    reads = (Tensor(f"{phase}.a", batch * cin * size * size, 2),
+             Tensor(f"{phase}.b", cin * cout * 9, 2))
+    return Op(f"c.{phase}", "c", phase, "conv", reads, (Tensor(f"{phase}.y", 1000, 2),),
+              gemm=gemm, attrs=attrs)
+
+
+def run(ops, techniques=(), **pe):
+    """Run ``ops`` on scnn_like.yaml (``pe`` overrides pe_array keys) with techniques given
+    by name or as instances."""
+    data = copy.deepcopy(SCNN)
+    data["pe_array"].update(pe)
+    config = validate_hwconfig(data, "<test>")
+    chain = TechniqueChain([TECHNIQUES.get(t)() if isinstance(t, str) else t
+                            for t in techniques])
+    return Simulation(config, Workload("t", list(ops)), chain).run()
+
+
+def test_hwconfig_loads_with_scnn_parameters():
+    """scnn_like.yaml: 8x8 PEs of 4x4 multipliers (1,024), 32 accumulator banks, 1 GHz."""
+    config = load_hwconfig(HWCONFIGS / "scnn_like.yaml")
+    pe = config.pe_array
+    assert (pe.kind, pe.rows, pe.cols, pe.multipliers_f, pe.multipliers_i,
+            pe.accumulator_banks, config.clock) == ("outer_product", 8, 8, 4, 4, 32, 1e9)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"multipliers_f": None},
+     "pe_array.multipliers_f: expected a positive integer for kind outer_product"),
+    ({"dataflow": "os"}, "pe_array.dataflow: expected no dataflow for kind outer_product, "
+     "got 'os'"),
+    ({"kind": "systolic", "dataflow": "os"},
+     "pe_array.multipliers_f: expected no outer_product field for kind systolic, got 4"),
+    ({"kind": "systolic"},
+     "pe_array.dataflow: expected a dataflow for kind systolic (valid choices: is, os, ws)"),
+])
+def test_kind_specific_fields_are_checked(edit, message):
+    """Kind-specific fields: required for their kind, refused for the other, one message."""
+    data = copy.deepcopy(SCNN)
+    for key, value in edit.items():
+        if value is None:
+            del data["pe_array"][key]
+        else:
+            data["pe_array"][key] = value
+    with pytest.raises(ConfigError) as caught:
+        validate_hwconfig(data, "<test>")
+    assert str(caught.value) == f"<test>: {message}"
+
+
+def test_chunk_model_by_hand():
+    """1-D dW, x and dy all non-zero in 0..7, F = I = 2, one PE: chunks a, b of two
+    coordinates. 16 chunk pairs of 4 products (64); valid |x - p| <= 1: 8 + 7 + 7 = 22.
+    A pair's output window is [2(a-b), 2(a-b) + 2]: it meets [0, 2] only for |a - b| <= 1
+    (10 pairs), so 6 pairs (24 products, all RCPs) are anticipated at chunk granularity.
+    Cycles: a == b pairs put two products on output 1 (2 cycles), |a - b| = 1 pairs have one
+    valid product (1 cycle), the 6 dropped pairs cost 1 cycle each: 8 + 6 + 6 = 20 -> 14."""
+    a = np.ones((1, 1, 8), dtype=bool)
+    b = np.ones((1, 1, 1, 8), dtype=bool)
+    stats = chunk_model(a, b, (FLAT, WGRAD_1D), f=2, i=2, banks=32, grid=(1, 1))
+    assert (stats.products, stats.valid, stats.pairs) == (64, 22, 16)
+    assert stats.pe_cycles.tolist() == [20]
+    assert stats.kept_cycles["chunk"].tolist() == [14]
+    assert stats.anticipated["chunk"] == 24
+    assert stats.anticipated["element"] == 42  # every RCP: bounds are validity at stride 1
+    assert stats.kept_cycles["element"].tolist() == [14]
+    assert stats.anticipated["row"] == 0  # the row axis is trivial here
+    assert stats.kept_cycles["row"].tolist() == [20]
+    assert stats.checks == {"element": 64, "chunk": 16, "row": 16}
+
+
+def test_bank_conflicts_cost_cycles():
+    """Forward 1-D, x in 0..4, taps 0..2, pad 1, one chunk pair of 4 x 4 for x 0..3 and one
+    for x 4: outputs 0..4 get 2, 3, 3, 2 products from the first pair (3 cycles) and the
+    second pair has 2 valid products on distinct outputs (1 cycle). With one bank every
+    valid product conflicts: 11 + 2 = 13 cycles."""
+    axis = Axis(5, 3, 1, -1, 1, 1, 5)
+    a, b = np.ones((1, 1, 5), bool), np.ones((1, 1, 1, 3), bool)
+    wide = chunk_model(a, b, (FLAT, axis), f=4, i=4, banks=32, grid=(1, 1))
+    narrow = chunk_model(a, b, (FLAT, axis), f=4, i=4, banks=1, grid=(1, 1))
+    assert (wide.products, wide.valid, wide.pairs) == (15, 13, 2)
+    assert wide.pe_cycles.tolist() == [4]
+    assert narrow.pe_cycles.tolist() == [13]
+
+
+def test_planar_tiling_splits_the_plane_over_pes():
+    """A 4x4 plane on a 2x2 grid: each PE holds a 2x2 tile (one activation chunk of 4) and
+    multiplies it with the 9 weights (3 weight chunks of at most 4): 36 products and 3 chunk
+    pairs per PE, 144 products and 12 pairs in all."""
+    axes = conv_axes({"h": 4, "w": 4, "r": 3, "s": 3, "stride": 1, "pad": 1, "ho": 4,
+                      "wo": 4}, "fwd")
+    stats = chunk_model(np.ones((1, 4, 4), bool), np.ones((1, 1, 3, 3), bool), axes, f=4,
+                        i=4, banks=32, grid=(2, 2))
+    assert stats.products == 16 * 9
+    assert stats.valid == 100  # (3 * 4 - 2)^2 valid (input, tap) pairs
+    assert stats.pairs == 12
+    assert stats.pe_cycles.shape == (4,)
+
+
+def test_geometry_of_the_training_convolutions():
+    """Per phase: which plane is split over the PEs (A) and which is broadcast (B)."""
+    fwd, data, wgrad = (op_geometry(conv_op(p, cin=8, cout=4, size=16, stride=2, batch=3))
+                        for p in (Phase.FWD, Phase.BWD_DATA, Phase.BWD_WEIGHT))
+    assert (fwd.images, fwd.channels, fwd.outputs, fwd.a_shape, fwd.b_shape,
+            fwd.out_shape) == (3, 8, 4, (16, 16), (3, 3), (8, 8))
+    assert (data.channels, data.outputs, data.a_shape, data.b_shape,
+            data.out_shape) == (4, 8, (8, 8), (3, 3), (16, 16))
+    assert (wgrad.channels, wgrad.outputs, wgrad.a_shape, wgrad.b_shape, wgrad.out_shape,
+            wgrad.b_shared) == (8, 4, (16, 16), (8, 8), (3, 3), True)
+
+
+def test_run_rows_and_invariants():
+    """A forward conv at density 0.1 on both operands: the row's products are the expected
+    ones, 0.01 * (16*16 * 9) * 16 * 16 = 5898.24 issued and 0.01 * (3*16 - 2)^2 * 256 =
+    5416.96 valid (to rounding per tile); MACs done are the valid products and MACs done +
+    skipped are the dense MACs; issued = valid + RCPs."""
+    op = conv_op(Phase.FWD)
+    result = run([op])
+    (row,) = result["ops"]
+    tiles = row["tiles"]
+    assert abs(row["products_issued"] - 5898.24) <= tiles
+    assert abs(row["products_valid"] - 5416.96) <= tiles
+    assert row["products_issued"] == row["products_valid"] + row["rcps"]
+    assert row["rcps_anticipated"] == 0
+    assert row["macs"] == row["products_valid"]
+    assert row["macs"] + row["macs_skipped"] == op.macs
+    assert result["invariants"]["macs_conserved"] == "ok"
+    assert result["energy_pj"]["by_component"]["pe_array"]["rcp_mult"] == pytest.approx(
+        row["rcps"] * 1.1)
+
+
+def test_all_phases_and_linear_run():
+    """fwd, bwd_data and bwd_weight convolutions and a sparse matrix product run; the matrix
+    product has no RCPs, the weight gradient is dominated by them."""
+    linear = Op("l.fwd", "l", Phase.FWD, "linear", (Tensor("x", 64 * 32, 2),
+                Tensor("wl", 32 * 16, 2)), (Tensor("yl", 64 * 16, 2),), gemm=Gemm(64, 16, 32))
+    ops = [conv_op(p) for p in (Phase.FWD, Phase.BWD_DATA, Phase.BWD_WEIGHT)] + [linear]
+    rows = {r["name"]: r for r in run(ops)["ops"]}
+    assert rows["l.fwd"]["rcps"] == 0 and rows["l.fwd"]["products_issued"] > 0
+    wgrad = rows["c.bwd_weight"]
+    assert wgrad["rcps"] / wgrad["products_issued"] > 0.9
+    assert all(r["cycles"] > 0 for r in rows.values())
+
+
+def test_dense_operands_cost_more_than_sparse():
+    """The same layer at density 1 issues 100x the products and takes longer."""
+    sparse = run([conv_op(Phase.FWD, density=0.1)])["ops"][0]
+    dense = run([conv_op(Phase.FWD, density=1.0)])["ops"][0]
+    assert dense["products_issued"] == pytest.approx(100 * sparse["products_issued"], rel=0.01)
+    assert dense["compute_cycles"] > 5 * sparse["compute_cycles"]
+
+
+def test_dropping_tiles_keeps_product_figures_aligned():
+    """TilePlan.without on an outer-product plan cuts the per-tile product figures with the
+    tiles: the row figures of the kept tiles remain, the dropped tiles' MACs are skipped."""
+    config = validate_hwconfig(copy.deepcopy(SCNN), "<test>")
+    plan = Lowering(System(config, simpy.Environment())).lower(conv_op(Phase.FWD, batch=2))
+    assert len(plan) == 2 and len(plan.products.issued) == 2
+    kept = plan.without(np.array([True, False]))
+    assert kept.row_extras()["products_issued"] == int(plan.products.issued[1])
+    assert kept.macs_skipped == plan.macs_skipped + int(plan.macs[0])
+    assert set(kept.products.anticipation["chunk"]) == {"cycles", "anticipated", "checks"}
+
+
+def test_halo_exchange_overlaps_the_next_group():
+    """Forward 3x3, pad 1, 16x16 plane on the 8x8 grid: a PE holds a 2x2 tile whose products
+    reach 2 + 3 - 1 = 4 outputs per axis, of which it owns 2: 16 - 4 = 12 halo partial sums
+    per output channel, one per cycle. With double-buffered accumulators a tile lasts
+    max(its multiplier cycles, the previous tile's halo) and the last adds its own halo."""
+    config = validate_hwconfig(copy.deepcopy(SCNN), "<test>")
+    model = OuterProductModel(config.pe_array)
+    op = conv_op(Phase.FWD, batch=2)
+    geom = op_geometry(op)
+    assert model.halo_cycles(geom, np.array([16])).tolist() == [192]
+    tiles = model.tiles(op, {"ifmap": 1 << 20, "filter": 1 << 20, "ofmap": 1 << 20})
+    first, last = tiles.compute_cycles.tolist()
+    assert last == max(first, 192) + 192

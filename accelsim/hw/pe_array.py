@@ -28,11 +28,15 @@ class PEArrayStats:
     rcps_multiplied: int = 0  # outer-product products multiplied, then dropped as invalid
 
 
-class SystolicArray:
+class PEArray:
+    """What every PE array kind has: its parameters, operand widths, the resource that
+    grants it to one op at a time, and its counters."""
+
+    dataflow: Dataflow | None = None
+
     def __init__(self, env: simpy.Environment, params: PEArrayParams) -> None:
         self.params = params
         self.rows, self.cols = params.rows, params.cols
-        self.dataflow: Dataflow = DATAFLOWS.get(params.dataflow)
         self.element_bytes = DATATYPE_BYTES[params.datatype]
         self.psum_bytes = DATATYPE_BYTES[params.accumulator]
         self.resource = simpy.PriorityResource(env, capacity=1)
@@ -40,30 +44,31 @@ class SystolicArray:
 
     @property
     def pes(self) -> int:
+        """Multipliers of the whole array (the peak MACs per cycle)."""
         return self.rows * self.cols
 
 
-class OuterProductArray:
-    """An SCNN-like grid of rows x cols PEs, each with an F x I multiplier array."""
-
-    dataflow = None
+class SystolicArray(PEArray):
+    """A rows x cols systolic array running one dataflow."""
 
     def __init__(self, env: simpy.Environment, params: PEArrayParams) -> None:
-        self.params = params
-        self.rows, self.cols = params.rows, params.cols
+        super().__init__(env, params)
+        self.dataflow = DATAFLOWS.get(params.dataflow)
+
+
+class OuterProductArray(PEArray):
+    """An SCNN-like grid of rows x cols PEs, each with an F x I multiplier array."""
+
+    def __init__(self, env: simpy.Environment, params: PEArrayParams) -> None:
+        super().__init__(env, params)
         self.f, self.i = params.multipliers_f, params.multipliers_i
-        self.element_bytes = DATATYPE_BYTES[params.datatype]
-        self.psum_bytes = DATATYPE_BYTES[params.accumulator]
-        self.resource = simpy.PriorityResource(env, capacity=1)
-        self.stats = PEArrayStats()
 
     @property
     def pes(self) -> int:
-        """Multipliers of the whole grid (the peak products per cycle)."""
         return self.rows * self.cols * self.f * self.i
 
 
-def build_pe_array(env: simpy.Environment, params: PEArrayParams):
+def build_pe_array(env: simpy.Environment, params: PEArrayParams) -> PEArray:
     """The PE array component of ``params.kind``."""
     kinds = {"systolic": SystolicArray, "outer_product": OuterProductArray}
     return kinds[params.kind](env, params)

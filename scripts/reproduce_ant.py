@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         phases = phase_rows(name, base, ant)
         all_phases += phases
         networks.append(network_row(name, base, ant, phases))
-        print(f"{name}")
+        sources = ", ".join(f"{source} for {count} ops"
+                            for source, count in sorted(base["mask_sources"].items()))
+        print(f"{name} (masks: {sources})")
         print(f"  {'phase':<11}{'RCP share':>10}{'anticipated':>13}{'PE speedup':>12}")
         for row in phases:
             print(f"  {row['phase']:<11}{row['rcp_share']:>10.1%}"

@@ -26,11 +26,28 @@ is a sparse matrix product: a 1x1 convolution whose rows are laid out as a plane
 
 Inside a tile everything is numpy. The chunk-level figures (chunk pairs, bank conflicts,
 anticipated pairs) are computed exactly on masks of a sample of channels and output channels
-(random masks of the operand densities, seeded by the geometry: the statistical fallback; for
-planes so large that one pair exceeds :data:`SAMPLE_PRODUCTS`, also a sample of PEs evenly
-spread over the grid) and scaled to the tile, so every tile of an op of one group size has
-the same figures; product and RCP totals are the exact expectations
-(:func:`accelsim.hw.rcp.count_expected`). Compressed operands cost
+(for planes so large that one pair exceeds :data:`SAMPLE_PRODUCTS`, also on a sample of PEs
+evenly spread over the grid) and scaled to the tile, so every tile of an op of one group size
+has the same figures. The masks come from one of two sources, recorded per op row as
+``mask_source``:
+
+* ``traced``: a convolution (groups 1) of a traced workload whose layer carries Top-K
+  coordinate masks (:meth:`accelsim.workload.value_stats.ValueStats.masks`, at the last
+  sampled step, the one the graph was traced at). The tracer keeps 2 images and 8 evenly
+  spaced channels of x and dy and the matching channels of w, so the sample is those
+  (image, channel) planes against those output channels, exact on them; the rest of the op
+  is assumed to behave like the sample: products issued and valid per plane pair are the
+  mean of exact counts over every sampled plane pair (:func:`accelsim.hw.rcp.count_exact`),
+  and the operand densities (compressed bytes, group size) are those of the sampled masks,
+  so that every figure of the op comes from the same masks.
+* ``density``: every other op (no masks; or a linear, attention or grouped-conv product,
+  whose planes of matrix rows the sampled masks do not cover): random masks of the operand densities, seeded by the
+  geometry (the statistical fallback); product and RCP totals are the exact expectations
+  (:func:`accelsim.hw.rcp.count_expected`).
+
+Operand densities of ``density`` ops are an op's ``density`` attribute, else the traced
+densities of the op (Top-K densities when the trace masked at a sparsity, the densities as
+run otherwise), else the hwconfig's ``operand_density``. Compressed operands cost
 ``element bytes + index_bits / 8`` per non-zero in DRAM and SRAM traffic. The PE's ports
 (weight FIFO: F weights, IARAM: I activations per cycle) deliver one chunk pair per cycle by
 construction, so SRAM bandwidth does not stretch these tiles; buffer capacity is enforced.
@@ -48,7 +65,14 @@ from functools import lru_cache
 import numpy as np
 
 from accelsim.config.models import DATATYPE_BYTES, PEArrayParams
-from accelsim.hw.rcp import Axis, conv_axes, count_expected, matmul_axes
+from accelsim.hw.rcp import (
+    Axis,
+    Counts,
+    conv_axes,
+    count_exact,
+    count_expected,
+    matmul_axes,
+)
 from accelsim.workload.op import Op
 
 #: Anticipation granularities (ANT): per product, per chunk pair (bounds of both axes) or per
@@ -58,6 +82,9 @@ GRANULARITIES = ("element", "chunk", "row")
 #: Products the chunk model of one op evaluates at most; larger ops are sampled by channel and
 #: output channel and scaled.
 SAMPLE_PRODUCTS = 300_000
+
+#: Tensor roles (x, w, dy) of the A and B operands of a convolution's outer product, by phase.
+CONV_ROLES = {"fwd": ("x", "w"), "bwd_data": ("dy", "w"), "bwd_weight": ("x", "dy")}
 
 
 @dataclass(frozen=True)
@@ -74,6 +101,7 @@ class OpGeometry:
     dense_macs: int
     out_dense: bool  # outputs leave uncompressed, at accumulator width (weight gradients)
     out_per_channel: bool  # every reduction channel has its own outputs (conv bwd_weight)
+    conv: bool = False  # a convolution's own geometry (else a matrix product as a 1x1 conv)
 
     @property
     def a_shape(self) -> tuple[int, int]:
@@ -104,20 +132,100 @@ def op_geometry(op: Op) -> OpGeometry:
         channels, outputs = (cout, cin) if phase == "bwd_data" else (cin, cout)
         wgrad = phase == "bwd_weight"
         return OpGeometry(phase, max(1, gemm.macs // per_image), channels, outputs, axes,
-                          wgrad, axes[0].a_size * axes[1].a_size, gemm.macs, wgrad, wgrad)
+                          wgrad, axes[0].a_size * axes[1].a_size, gemm.macs, wgrad, wgrad,
+                          conv=True)
     height = math.ceil(math.sqrt(gemm.m))
     axes = matmul_axes(height, math.ceil(gemm.m / height))
     return OpGeometry(phase, gemm.count, gemm.k, gemm.n, axes, False, gemm.m, gemm.macs,
                       phase == "bwd_weight", False)
 
 
-def op_densities(op: Op, default: float) -> tuple[float, float]:
+def op_densities(op: Op, default: float, value_stats=None) -> tuple[float, float]:
     """Non-zero fractions of the A and B operands: ``op.attrs["density"]`` (a number, or a
-    mapping with ``a`` and ``b``), else ``default``."""
+    mapping with ``a`` and ``b``), else the traced densities of the op in ``value_stats``,
+    else ``default``."""
+    if "density" not in op.attrs:
+        traced = _traced_densities(value_stats, op.name, op_geometry(op))
+        if traced is not None:
+            return traced
     given = op.attrs.get("density", default)
     if isinstance(given, dict):
         return float(given.get("a", default)), float(given.get("b", default))
     return float(given), float(given)
+
+
+def _traced_step(stats) -> int | None:
+    """The sampled step the traced graph was captured at (the last one)."""
+    return stats.steps[-1] if stats.steps else None
+
+
+def _traced_densities(stats, op_name: str, geom: OpGeometry) -> tuple[float, float] | None:
+    """Densities of the A and B operands from a traced op's statistics (Top-K densities when
+    the trace masked at a sparsity), or None without them."""
+    if stats is None:
+        return None
+    topk = float(stats.params.get("sparsity", 0.0)) > 0
+    if not stats.has("topk_density" if topk else "density", op_name):
+        return None
+    keys = ("a", "b")
+    if geom.conv:  # the outer product's A and B by role, whatever the GEMM's order
+        by_role = {role: key for key, role in stats.operands(op_name).items()}
+        keys = tuple(by_role.get(role) for role in CONV_ROLES[geom.phase])
+        if None in keys:
+            return None
+    return tuple(stats.density(op_name, key, _traced_step(stats), topk=topk) for key in keys)
+
+
+@dataclass(frozen=True, eq=False)
+class TracedMasks:
+    """Sampled operand masks of a traced convolution, as plane pairs (hashed by identity).
+
+    ``a`` (n, Ha, Wa): the A plane of each sampled (image, channel); ``b`` (n, K, Hb, Wb): the B
+    planes of the K sampled output channels it meets; ``per_pair``: products issued and valid
+    of one plane pair, the mean of exact counts over all those pairs; ``density_a``,
+    ``density_b``: the non-zero fractions of the sampled planes.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    per_pair: Counts
+    density_a: float
+    density_b: float
+
+
+@lru_cache(maxsize=256)
+def traced_masks(stats, layer: str, geom: OpGeometry) -> TracedMasks | None:
+    """The plane pairs of a convolution from its layer's traced masks (module docstring), or
+    None when ``stats`` has no masks of the layer's operands or they are not whole planes."""
+    if stats is None or not geom.conv or not stats.has("masks", layer):
+        return None
+    roles = CONV_ROLES[geom.phase]
+    stored = stats.require("masks", layer)
+    if any(role not in stored for role in roles):
+        return None
+    step = _traced_step(stats)
+    masks, index = zip(*(stats.masks(layer, role, step, technique="outer_product")
+                         for role in roles))
+    if geom.phase == "fwd":  # x (I, C, H, W) against w (K, C, R, S)
+        x, w = masks
+        aligned = index[0]["channels"] == index[1]["in_channels"]
+        a = x.reshape(-1, *x.shape[2:])
+        b = np.tile(w.transpose(1, 0, 2, 3), (x.shape[0], 1, 1, 1))
+    elif geom.phase == "bwd_data":  # dy (I, K, Ho, Wo) against w (K, C, R, S)
+        dy, w = masks
+        aligned = index[0]["channels"] == index[1]["out_channels"]
+        a = dy.reshape(-1, *dy.shape[2:])
+        b = np.tile(w, (dy.shape[0], 1, 1, 1))
+    else:  # bwd_weight: x (I, C, H, W) against dy (I, K, Ho, Wo) of the same image
+        x, dy = masks
+        aligned = index[0]["images"] == index[1]["images"]
+        a = x.reshape(-1, *x.shape[2:])
+        b = np.repeat(dy, x.shape[1], axis=0)
+    if not aligned or a.shape[1:] != geom.a_shape or b.shape[2:] != geom.b_shape:
+        return None
+    counts = count_exact(a[:, None], b, geom.axes)
+    per_pair = Counts(float(counts.issued.mean()), float(counts.valid.mean()))
+    return TracedMasks(a, b, per_pair, float(a.mean()), float(b.mean()))
 
 
 @dataclass(frozen=True)
@@ -235,13 +343,16 @@ class ProductTiles:
     """Per-tile product figures of an outer-product op (numpy arrays, one value per tile).
 
     ``anticipation[g]`` holds, per ANT granularity g, the tile's ``cycles`` without the
-    anticipated chunk pairs, the RCPs ``anticipated`` and the coordinate-bound ``checks``.
+    anticipated chunk pairs, the RCPs ``anticipated`` and the coordinate-bound ``checks``;
+    ``mask_source`` where the masks behind the figures came from (``traced`` or ``density``,
+    see the module docstring).
     """
 
     issued: np.ndarray
     valid: np.ndarray
     anticipation: dict[str, dict[str, np.ndarray]]
     anticipated: np.ndarray | None = None  # RCPs a technique anticipated (zeros if None)
+    mask_source: str = "density"
 
     def __post_init__(self) -> None:
         if self.anticipated is None:
@@ -251,13 +362,15 @@ class ProductTiles:
         return ProductTiles(self.issued[keep], self.valid[keep],
                             {g: {k: v[keep] for k, v in t.items()}
                              for g, t in self.anticipation.items()},
-                            self.anticipated[keep])
+                            self.anticipated[keep], self.mask_source)
 
-    def totals(self) -> dict[str, int]:
-        """The op-row figures: products issued and valid, RCPs, RCPs anticipated."""
+    def totals(self) -> dict[str, int | str]:
+        """The op-row figures: products issued and valid, RCPs, RCPs anticipated, and the
+        source of the masks."""
         issued, valid = int(self.issued.sum()), int(self.valid.sum())
         return {"products_issued": issued, "products_valid": valid,
-                "rcps": issued - valid, "rcps_anticipated": int(self.anticipated.sum())}
+                "rcps": issued - valid, "rcps_anticipated": int(self.anticipated.sum()),
+                "mask_source": self.mask_source}
 
 
 @dataclass
@@ -320,14 +433,18 @@ class OuterProductModel:
             return elements * self.psum_bytes
         return elements * density * self.compressed_bytes
 
-    def tiles(self, op: Op, capacity: dict[str, float]) -> OuterProductTiles:
+    def tiles(self, op: Op, capacity: dict[str, float],
+              value_stats=None) -> OuterProductTiles:
         """The op's tiles; ``capacity``: usable bytes of the ``ifmap``, ``filter`` and
         ``ofmap`` buffers. The last two bound the output-channel group; A planes that do not
-        all fit ``ifmap`` stream channel by channel, fetched again for every group."""
+        all fit ``ifmap`` stream channel by channel, fetched again for every group.
+        ``value_stats``: the workload's traced statistics, if any (masks and densities)."""
         geom = op_geometry(op)
-        da, db = op_densities(op, self.params.operand_density)
+        masks = traced_masks(value_stats, op.layer, geom)
+        da, db = ((masks.density_a, masks.density_b) if masks is not None
+                  else op_densities(op, self.params.operand_density, value_stats))
         kc = self.group_size(geom, db, capacity)
-        tiles = _tiles(self, geom, da, db, kc)
+        tiles = _tiles(self, geom, da, db, kc, masks)
         if tiles.a_read[0] > capacity["ifmap"]:
             tiles.a_load = tiles.a_read.copy()
             tiles.a_resident = np.ceil(tiles.a_read / geom.channels).astype(np.int64)
@@ -346,10 +463,12 @@ class OuterProductModel:
 
 @lru_cache(maxsize=1024)
 def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: int,
-                  banks: int, grid: tuple[int, int]) -> tuple[ChunkStats, int, int]:
-    """The chunk model on random masks of a sample of channels and output channels (and of
-    PEs, evenly spread over the grid, when one plane pair alone exceeds the budget); returns
-    the stats and the sampled (channels, output channels)."""
+                  banks: int, grid: tuple[int, int],
+                  masks: TracedMasks | None = None) -> tuple[ChunkStats, int, int]:
+    """The chunk model on masks of a sample of channels and output channels (and of PEs,
+    evenly spread over the grid, when one plane pair alone exceeds the budget): random masks
+    of the densities, or evenly spaced planes of the traced ``masks``; returns the stats and
+    the sampled (planes, output channels)."""
     ha, wa = geom.a_shape
     hb, wb = geom.b_shape
     per_plane_pair = max(1e-9, geom.a_elements * da * hb * wb * db)
@@ -360,25 +479,34 @@ def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: in
     if per_plane_pair > SAMPLE_PRODUCTS:
         count = max(1, int(SAMPLE_PRODUCTS * pes // per_plane_pair))
         pe_subset = np.unique(np.linspace(0, pes - 1, count).round().astype(np.int64))
-    rng = np.random.default_rng(zlib.crc32(repr((geom, da, db, kc)).encode()))
-    a = rng.random((c_sample, ha * wa)) < da
-    a[:, geom.a_elements:] = False
-    a = a.reshape(c_sample, ha, wa)
-    b_planes = 1 if geom.b_shared else c_sample
-    b = np.broadcast_to(rng.random((b_planes, k_sample, hb, wb)) < db,
-                        (c_sample, k_sample, hb, wb))
-    return (chunk_model(a, b, geom.axes, f, i, banks, grid, pe_subset), c_sample,
-            k_sample)
+    if masks is not None:
+        planes = _spread(len(masks.a), c_sample)
+        outputs = _spread(masks.b.shape[1], k_sample)
+        a, b = masks.a[planes], masks.b[planes][:, outputs]
+    else:
+        rng = np.random.default_rng(zlib.crc32(repr((geom, da, db, kc)).encode()))
+        a = rng.random((c_sample, ha * wa)) < da
+        a[:, geom.a_elements:] = False
+        a = a.reshape(c_sample, ha, wa)
+        b_planes = 1 if geom.b_shared else c_sample
+        b = np.broadcast_to(rng.random((b_planes, k_sample, hb, wb)) < db,
+                            (c_sample, k_sample, hb, wb))
+    return (chunk_model(a, b, geom.axes, f, i, banks, grid, pe_subset), len(a), b.shape[1])
+
+
+def _spread(size: int, count: int) -> np.ndarray:
+    """``min(size, count)`` distinct indices evenly spread over ``range(size)``."""
+    return np.unique(np.linspace(0, size - 1, min(size, count)).round().astype(np.int64))
 
 
 def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
-           kc: int) -> OuterProductTiles:
+           kc: int, masks: TracedMasks | None = None) -> OuterProductTiles:
     groups = -(-geom.outputs // kc)
     k_of_group = np.minimum(kc, geom.outputs - np.arange(groups) * kc)
     k_tile = np.tile(k_of_group, geom.images)
     first = np.tile(np.arange(groups) == 0, geom.images)
     stats, c_sample, k_sample = _sample_stats(geom, da, db, kc, model.f, model.i, model.banks,
-                                              model.grid)
+                                              model.grid, masks)
     scale = (geom.channels / c_sample) * (k_tile / k_sample)
     halo = model.halo_cycles(geom, k_tile)
 
@@ -389,8 +517,8 @@ def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
         cycles[-1] += halo[-1]
         return cycles.astype(np.int64)
 
-    expected = count_expected(da * geom.a_elements / (geom.a_shape[0] * geom.a_shape[1]), db,
-                              geom.axes)
+    expected = masks.per_pair if masks is not None else count_expected(
+        da * geom.a_elements / (geom.a_shape[0] * geom.a_shape[1]), db, geom.axes)
     plane_pairs = geom.channels * k_tile
     issued = np.rint(expected.issued * plane_pairs).astype(np.int64)
     valid = np.minimum(np.rint(expected.valid * plane_pairs).astype(np.int64), issued)
@@ -417,4 +545,5 @@ def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
         b_read=np.ceil(geom.channels * k_tile * b_plane).astype(np.int64),
         b_resident=np.ceil(k_tile * b_plane).astype(np.int64),
         out_bytes=np.ceil(out_bytes).astype(np.int64),
-        products=ProductTiles(issued, valid, anticipation))
+        products=ProductTiles(issued, valid, anticipation,
+                              mask_source="density" if masks is None else "traced"))

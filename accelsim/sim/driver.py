@@ -26,7 +26,7 @@ class Driver:
         self.system = system
         self.workload = workload
         self.chain = chain
-        self.lowering = Lowering(system)
+        self.lowering = Lowering(system, workload.value_stats)
         self.records: list[OpRecord] = []
         self.done = {}
 

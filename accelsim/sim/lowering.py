@@ -3,7 +3,8 @@
 GEMM ops are tiled for the PE array (:mod:`accelsim.sim.tiling`); a tile's time is its
 dataflow compute cycles, stretched where an SRAM buffer cannot feed the array fast enough.
 On an ``outer_product`` array a GEMM op's tiles come from :mod:`accelsim.hw.outer_product`
-instead (one tile per output-channel group and image, compressed-sparse operands).
+instead (one tile per output-channel group and image, compressed-sparse operands; masks and
+densities from the workload's traced value statistics where it has them).
 An operand that is an im2col view of a smaller tensor (a convolution's input) is fetched once
 per element of the tensor per block, not once per window: the operand fetcher rebuilds the
 windows on chip (halo overlap between neighbouring blocks is not counted). Each tile's DRAM
@@ -105,10 +106,12 @@ VECTOR_BUFFER = VECTOR_ENDPOINT
 
 
 class Lowering:
-    """Turns ops into tile plans for one built :class:`System`."""
+    """Turns ops into tile plans for one built :class:`System`; ``value_stats``: the
+    workload's traced value statistics, if any (outer-product masks and densities)."""
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, value_stats=None) -> None:
         self.system = system
+        self.value_stats = value_stats
         array = system.pe_array
         roles = ("ifmap", "filter", "ofmap")
         self.buffer_of_role = {r: system.config.buffer_for(r) for r in roles}
@@ -196,7 +199,8 @@ class Lowering:
     def _lower_outer_product(self, op: Op) -> TilePlan:
         srams, buf = self.system.srams, self.buffer_of_role
         tiles = self.outer.tiles(op, {role: srams[buf[role]].usable_bytes
-                                      for role in ("ifmap", "filter", "ofmap")})
+                                      for role in ("ifmap", "filter", "ofmap")},
+                                 self.value_stats)
         footprint = {"ifmap": tiles.a_resident, "filter": tiles.b_resident,
                      "ofmap": tiles.out_bytes}
         for name, nbytes in _by_buffer(footprint, buf).items():

@@ -28,8 +28,8 @@ class OpRecord:
     vector_ops: float = 0.0  # elementwise operations on the vector unit
     stalls: dict[str, float] = field(default_factory=dict)
     #: kind-specific figures merged into the row (outer-product arrays: ``products_issued``,
-    #: ``products_valid``, ``rcps``, ``rcps_anticipated``)
-    extras: dict[str, float] = field(default_factory=dict)
+    #: ``products_valid``, ``rcps``, ``rcps_anticipated`` and ``mask_source``)
+    extras: dict[str, float | str] = field(default_factory=dict)
 
     @property
     def cycles(self) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,6 +190,8 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
                        "tiles": sum(r.tiles for r in records)},
         "invariants": invariants,
         "technique_stats": technique_stats,
+        "mask_sources": dict(Counter(r.extras["mask_source"] for r in records
+                                     if "mask_source" in r.extras)),
         "approximations": list(APPROXIMATIONS),
         "ops": [r.as_row() for r in sorted(records, key=lambda r: (r.start_cycle, r.name))],
     }

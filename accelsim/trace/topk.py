@@ -2,10 +2,10 @@
 
 Top-K keeps the ``1 - sparsity`` fraction of a tensor's elements with the largest magnitude and
 zeroes the rest, over the whole tensor (SWAT's per-layer Top-K). The threshold is the
-``sparsity`` quantile of ``|x|``; above :data:`EXACT_LIMIT` elements it is taken from an evenly
-strided sample of that many elements (as are the densities of :func:`density` and
-:func:`topk_density`) (deterministic, so the same tensor gets the same mask in
-the forward and the backward pass). Ties at the threshold are dropped, so a tensor that already
+``sparsity`` quantile of ``|x|``; above :data:`EXACT_LIMIT` elements it is taken from a uniform
+random sample of that many elements, drawn with a fixed seed (as are the densities of
+:func:`density` and :func:`topk_density`), so the same tensor gets the same mask in the forward
+and the backward pass. Ties at the threshold are dropped, so a tensor that already
 has more zeros than ``sparsity`` keeps exactly its non-zeros.
 """
 
@@ -13,18 +13,28 @@ from __future__ import annotations
 
 import torch
 
-#: Tensors up to this many elements get an exact threshold; larger ones a strided sample.
+#: Tensors up to this many elements get an exact threshold; larger ones a random sample.
 EXACT_LIMIT = 1 << 15
+#: Seed of the sample positions (a fixed seed: reproducible masks).
+SAMPLE_SEED = 0
 
 
 def magnitude_sample(x: torch.Tensor) -> torch.Tensor:
-    """|x| flattened, or an evenly strided sample of :data:`EXACT_LIMIT` elements of it."""
+    """|x| flattened, or a uniform random sample (seeded, so reproducible) of
+    :data:`EXACT_LIMIT` of its elements.
+
+    A strided sample would not do: with power-of-two strides and plane sizes it lands on the
+    same positions of every plane (for example only a feature map's first column), and the
+    threshold would come from the border alone.
+    """
     flat = x.detach()
     if not flat.is_contiguous() and flat.dim() == 2 and flat.t().is_contiguous():
         flat = flat.t()  # the same values: no copy of a transposed operand
     flat = flat.reshape(-1)
     if flat.numel() > EXACT_LIMIT:
-        flat = flat[::flat.numel() // EXACT_LIMIT][:EXACT_LIMIT]
+        generator = torch.Generator().manual_seed(SAMPLE_SEED)
+        picks = torch.randint(0, flat.numel(), (EXACT_LIMIT,), generator=generator)
+        flat = flat[picks.to(flat.device)]
     return flat.abs()
 
 

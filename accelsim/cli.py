@@ -19,6 +19,7 @@ from accelsim.config.loader import load_hwconfig
 from accelsim.errors import AccelsimError
 from accelsim.sim.engine import Simulation
 from accelsim.stats.result import RunResult
+from accelsim.stats.timeline_trace import write_trace
 from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.op import PHASES
 from accelsim.workload.training import OPTIMIZERS, TrainingOptions
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="technique controller to apply, in order (repeatable)")
     run.add_argument("--out", help="write the result JSON here")
     run.add_argument("--csv", help="write the per-op CSV here")
+    run.add_argument("--timeline", dest="trace_out", metavar="FILE.json",
+                     help="write a Chrome/Perfetto timeline trace here")
     run.add_argument("--top", type=int, default=10, help="ops shown in the summary")
 
     commands.add_parser("workloads", help="list the model zoo with MAC counts")
@@ -148,6 +151,8 @@ def _run(args: argparse.Namespace, console: Console) -> None:
         result.write_json(args.out)
     if args.csv:
         result.write_csv(args.csv)
+    if args.trace_out:
+        write_trace(result, args.trace_out)
     _summary(console, result, args.top)
     if args.out:
         console.print(f"result written to {args.out}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+
+import pytest
 import subprocess
 import sys
 
@@ -69,3 +71,21 @@ def test_python_dash_m(tmp_path):
     done = subprocess.run([sys.executable, "-m", "accelsim", "--version"], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     assert done.stdout.startswith("accelsim ")
+
+
+def test_timeline_trace(tmp_path):
+    """--timeline writes a trace-event file: one span per op on its unit's track, one per
+    DRAM transfer, and an op's span lasts its cycles at the clock (in microseconds)."""
+    out, timeline = tmp_path / "r.json", tmp_path / "t.json"
+    assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
+                 "--batch", "8", "--out", str(out), "--timeline", str(timeline)]) == 0
+    data = json.loads(out.read_text())
+    events = json.loads(timeline.read_text())["traceEvents"]
+    spans = [e for e in events if e["ph"] == "X"]
+    threads = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert threads == {"PE array", "vector unit", "DRAM"}
+    op_spans = {e["name"]: e for e in spans if e["cat"] != "dram"}
+    assert len(op_spans) == len(data["ops"])
+    assert len(spans) - len(op_spans) == data["dram"]["transfers"]
+    row = data["ops"][0]
+    assert op_spans[row["name"]]["dur"] == pytest.approx(row["cycles"] / data["clock_hz"] * 1e6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +89,11 @@ def _bandwidth_timeline(system: System, total: float) -> dict:
 
 @dataclass
 class RunResult:
+    """The JSON-ready figures (``data``) and, for the timeline trace, every DRAM transfer as
+    (start cycle, end cycle, bytes)."""
+
     data: dict
+    transfers: list[tuple[float, float, int]] = field(default_factory=list)
 
     def __getitem__(self, key: str):
         return self.data[key]
@@ -195,4 +199,4 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "approximations": list(APPROXIMATIONS),
         "ops": [r.as_row() for r in sorted(records, key=lambda r: (r.start_cycle, r.name))],
     }
-    return RunResult(data)
+    return RunResult(data, list(system.dram.stats.timeline))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-
-import pytest
 import subprocess
 import sys
+
+import pytest
 
 from accelsim.cli import main
 from tests.conftest import HWCONFIGS, ROOT

@@ -45,11 +45,9 @@ class Dataflow:
     strided_edge: str | None = None
 
     def fold_overhead(self, rows: int, cols: int) -> int:
-        """Fill and drain cycles paid by every fold."""
+        """Fill and drain cycles paid by every fold (a fold costs its streamed length plus
+        this)."""
         return self.fill_rows * rows + cols - 2
-
-    def fold_cycles(self, streamed: int, rows: int, cols: int) -> int:
-        return streamed + self.fold_overhead(rows, cols)
 
 
 for _flow in (

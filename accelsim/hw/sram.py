@@ -86,7 +86,3 @@ class Sram:
         needed = -(-lanes * element_bytes // width)
         ideal = -(-needed // banks)
         return np.maximum(1.0, -(-needed // distinct) / ideal)
-
-    @property
-    def accessed_bytes(self) -> int:
-        return self.stats.filled_bytes + self.stats.drained_bytes + self.stats.array_bytes

@@ -69,9 +69,6 @@ class System:
     def unit(self, name: str):
         return self.pe_array if name == "pe_array" else self.vector
 
-    def sram_for(self, role: str) -> Sram:
-        return self.srams[self.config.buffer_for(role)]
-
     @property
     def double_buffered(self) -> bool:
         return all(s.params.double_buffered for s in self.srams.values())

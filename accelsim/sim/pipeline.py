@@ -74,7 +74,7 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
     landed: list[tuple[TransferTimes, float] | None] = [None] * n
     for i in range(min(plan.slots, n)):
         landed[i] = book_load(i)
-    stores_done, last_stores = env.now, []
+    stores_done, last_store = env.now, TransferTimes()
     for i in range(n):
         load_times, lands = landed[i]
         if lands > env.now:
@@ -88,12 +88,11 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
             moved = {ep: values[i] for ep, values in stores.items() if values[i]}
             store_times, done = system.reserve(moved, True, store_visits[i], store_channels[i])
             if done >= stores_done:
-                stores_done = done
-                last_stores.append(store_times)
+                stores_done, last_store = done, store_times
     if stores_done > env.now:
         wait = stores_done - env.now
         yield env.timeout(wait)
-        times.blame(wait, last_stores[-1:])
+        times.blame(wait, [last_store])
     times.compute_cycles = float(plan.compute_cycles.sum())
     times.stalls["sram"] = float(plan.tile_cycles.sum()) - times.compute_cycles
     return times

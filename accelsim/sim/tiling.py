@@ -81,10 +81,6 @@ class TileArrays:
     def __len__(self) -> int:
         return len(self.compute_cycles)
 
-    @property
-    def total_load_bytes(self) -> np.ndarray:
-        return sum(self.load_bytes.values())
-
 
 def _candidates(dim: int, unit: int) -> np.ndarray:
     """Block sizes for a dimension: unit * 2^i below the (rounded-up) full size, and full."""

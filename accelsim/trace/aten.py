@@ -4,7 +4,7 @@ Ops are named by their overload packet (``convolution``, ``native_batch_norm_bac
 The capture (:mod:`accelsim.trace.capture`) skips views (found from the op schema, not listed
 here), :data:`COPY_OPS` (a copy is the same value: it keeps the data dependency and is not an
 op) and :data:`CREATION_OPS` (they read no tensor data). Every other op becomes an op of the
-graph: a GEMM if it is in :data:`GEMM_OPS`, else a vector op whose layer kind and operations per
+graph: a GEMM if it is in :data:`GEMM_OPERANDS`, else a vector op whose layer kind and operations per
 element come from :data:`VECTOR_KINDS` (kinds and counts of :mod:`accelsim.workload.training`
 where the zoo has the same layer; one operation per element otherwise).
 """
@@ -12,9 +12,6 @@ where the zoo has the same layer; one operation per element otherwise).
 from __future__ import annotations
 
 from accelsim.workload.training import VECTOR_OPS
-
-#: Ops that run on the PE array.
-GEMM_OPS = frozenset({"convolution", "convolution_backward", "mm", "addmm", "bmm", "baddbmm"})
 
 #: Ops that copy a value (same data dependency; no work modelled).
 COPY_OPS = frozenset({"clone", "copy_", "_to_copy", "contiguous", "lift_fresh_copy",
@@ -31,8 +28,9 @@ CREATION_OPS = frozenset({
 METADATA_INPLACE_OPS = frozenset({"unsqueeze_", "squeeze_", "t_", "transpose_", "as_strided_",
                                   "resize_as_", "set_"})
 
-#: Positions of the GEMM operands (A, B, and the output gradient for convolution_backward)
-#: among an op's arguments: what Top-K sparse training sparsifies.
+#: The ops that run on the PE array, with the positions of their GEMM operands (A, B, and the
+#: output gradient for convolution_backward) among their arguments: what Top-K sparse
+#: training sparsifies.
 GEMM_OPERANDS = {"convolution": (0, 1), "convolution_backward": (0, 1, 2), "mm": (0, 1),
                  "addmm": (1, 2), "bmm": (0, 1), "baddbmm": (1, 2)}
 

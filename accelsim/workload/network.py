@@ -19,7 +19,6 @@ GEMM_KINDS = ("conv", "linear", "matmul")
 #: Layer kinds that run on the vector unit.
 VECTOR_KINDS = ("batchnorm", "layernorm", "relu", "gelu", "maxpool", "avgpool", "add",
                 "concat", "softmax", "loss")
-LAYER_KINDS = GEMM_KINDS + VECTOR_KINDS
 #: Layer (and so activation tensor) names; the training expansion derives other tensor names
 #: with characters outside this set, so they never collide.
 LAYER_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -36,10 +35,6 @@ class Layer:
     out_shape: tuple[int, ...]
     params: int = 0
     geometry: dict = field(default_factory=dict)
-
-    @property
-    def out_elements(self) -> int:
-        return math.prod(self.out_shape)
 
 
 @dataclass(frozen=True)

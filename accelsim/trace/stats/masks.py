@@ -22,7 +22,3 @@ def spaced(size: int, count: int) -> list[int]:
 def pack(mask: np.ndarray) -> np.ndarray:
     return np.packbits(mask.astype(bool).reshape(-1))
 
-
-def unpack(packed: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    count = int(np.prod(shape))
-    return np.unpackbits(packed, count=count).astype(bool).reshape(shape)

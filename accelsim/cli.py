@@ -1,4 +1,5 @@
-"""The command line: ``accelsim run | workloads | trace``. The only module that prints.
+"""The command line: ``accelsim run | workloads | techniques | kinds | trace``. The only module
+that prints.
 
 Every user error (bad hwconfig, bad workload, impossible run) is one message on stderr and
 exit code 2; no traceback.
@@ -15,14 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from accelsim import __version__
-from accelsim.config.loader import load_hwconfig
 from accelsim.errors import AccelsimError
-from accelsim.sim.engine import Simulation
 from accelsim.stats.result import RunResult
 from accelsim.stats.timeline_trace import write_trace
-from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.op import PHASES
-from accelsim.workload.training import OPTIMIZERS, TrainingOptions
+from accelsim.workload.training import OPTIMIZERS
 
 EXIT_USER_ERROR = 2
 
@@ -35,19 +33,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="simulate one training iteration")
-    run.add_argument("--hw", required=True, help="hwconfig YAML file")
-    run.add_argument("--workload", required=True,
+    run = commands.add_parser(
+        "run", help="simulate one training iteration",
+        description="Simulate one training iteration. A run spec (--spec) and the flags build "
+        "the same run; flags given beside --spec replace the spec's values (--set and "
+        "--technique add to them).")
+    run.add_argument("--spec", help="run-spec YAML file (keys: hwconfig, overrides, "
+                     "workload, batch, phases, optimizer, techniques, step, seed)")
+    run.add_argument("--hw", help="hwconfig YAML file")
+    run.add_argument("--workload",
                      help="zoo name (see `accelsim workloads`), workload YAML or SCALE-Sim CSV")
     run.add_argument("--batch", type=int, default=None,
                      help="batch size (default: 1 for SCALE-Sim CSV files, else 32)")
-    run.add_argument("--optimizer", default="momentum", choices=sorted(OPTIMIZERS))
-    run.add_argument("--phases", default=",".join(PHASES),
-                     help=f"comma-separated subset of {','.join(PHASES)}")
+    run.add_argument("--optimizer", choices=sorted(OPTIMIZERS),
+                     help="weight-update op (default momentum)")
+    run.add_argument("--phases", help=f"comma-separated subset of {','.join(PHASES)}")
     run.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="KEY.PATH=VALUE", help="override a hwconfig key (repeatable)")
     run.add_argument("--technique", dest="techniques", action="append", default=[],
-                     help="technique controller to apply, in order (repeatable)")
+                     metavar="NAME[:KEY=VALUE,...]",
+                     help="technique controller with parameters, e.g. "
+                     "ant:granularity=row (repeatable, applied in order)")
+    run.add_argument("--step", type=int, default=None,
+                     help="training step simulated (default: the trace's last)")
+    run.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     run.add_argument("--out", help="write the result JSON here")
     run.add_argument("--csv", help="write the per-op CSV here")
     run.add_argument("--timeline", dest="trace_out", metavar="FILE.json",
@@ -55,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--top", type=int, default=10, help="ops shown in the summary")
 
     commands.add_parser("workloads", help="list the model zoo with MAC counts")
+    commands.add_parser("techniques", help="list the technique controllers and their "
+                        "parameters")
+    commands.add_parser("kinds", help="list the PE-array kinds and their parameters")
 
     trace = commands.add_parser(
         "trace", help="trace real PyTorch training steps into a workload folder (needs torch)")
@@ -91,7 +103,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _summary(console: Console, result: RunResult, top: int) -> None:
     d = result.data
-    head = Table(title=f"{d['workload']} on {d['hwconfig']}", show_header=False)
+    title = f"{d['workload']} on {d['hwconfig']}"
+    overrides = (d["run"].get("spec") or {}).get("overrides")
+    if overrides:
+        title += f" with {', '.join(overrides)}"
+    if d["techniques"]:
+        title += f" + {', '.join(d['techniques'])}"
+    head = Table(title=title, show_header=False)
     head.add_row("total cycles", f"{d['total_cycles']:,.0f}")
     head.add_row("time", f"{d['seconds'] * 1e3:,.3f} ms at {d['clock_hz'] / 1e6:g} MHz")
     head.add_row("energy", f"{d['energy_pj']['total'] / 1e6:,.3f} uJ")
@@ -137,16 +155,35 @@ def _summary(console: Console, result: RunResult, top: int) -> None:
     console.print("[dim]Approximations: " + " ".join(d["approximations"]) + "[/dim]")
 
 
-def _run(args: argparse.Namespace, console: Console) -> None:
-    from accelsim.workload.loader import load_workload
+def _run_spec(args: argparse.Namespace):
+    """The run spec the flags (and ``--spec``) describe."""
+    from accelsim.spec import load_spec, spec_from_mapping
+    from accelsim.techniques.chain import TechniqueSpec
 
-    config = load_hwconfig(args.hw, args.overrides)
-    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    options = TrainingOptions(batch=args.batch, element_bytes=config.element_bytes,
-                              optimizer=args.optimizer)
-    workload = load_workload(args.workload, options, phases)
-    chain = TechniqueChain.from_names(args.techniques)
-    result = Simulation(config, workload, chain).run()
+    for text in args.techniques:  # errors name the flag, not a position in the spec
+        TechniqueSpec.parse(text)
+    base = load_spec(args.spec) if args.spec else None
+    data = base.model_dump() if base is not None else {}
+    flags = {"hwconfig": args.hw, "workload": args.workload, "batch": args.batch,
+             "optimizer": args.optimizer, "step": args.step, "seed": args.seed,
+             "phases": ([p.strip() for p in args.phases.split(",") if p.strip()]
+                        if args.phases is not None else None)}
+    data.update({key: value for key, value in flags.items() if value is not None})
+    data["overrides"] = [*data.get("overrides", []), *args.overrides]
+    data["techniques"] = [*data.get("techniques", []), *args.techniques]
+    for required, flag in (("hwconfig", "--hw"), ("workload", "--workload")):
+        if required not in data:
+            raise AccelsimError(f"accelsim run: {flag} (or --spec naming {required}) is "
+                                "required")
+    if base is None:
+        return spec_from_mapping(data, "command line")
+    return spec_from_mapping(data, base.source, base.folder)
+
+
+def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None:
+    from accelsim.api import simulate
+
+    result = simulate(_run_spec(args), command=["accelsim", *argv])
     if args.out:
         result.write_json(args.out)
     if args.csv:
@@ -205,16 +242,67 @@ def _trace(args: argparse.Namespace, console: Console) -> None:
     console.print(table)
 
 
+def _parameter_rows(model) -> list[tuple[str, str, str, str, str]]:
+    """(name, type, default, unit, description) of each field of a pydantic model."""
+    from accelsim.validation import describe_type
+
+    rows = []
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        default = "required" if field.is_required() else repr(field.get_default(
+            call_default_factory=True))
+        rows.append((name, describe_type(field.annotation), default, str(extra.get("unit", "")),
+                     field.description or ""))
+    return rows
+
+
+def _parameter_table(title: str, model) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("parameter", no_wrap=True)
+    for column in ("type", "default", "unit", "description"):
+        table.add_column(column, overflow="fold")
+    for row in _parameter_rows(model):
+        table.add_row(*row)
+    return table
+
+
+def _techniques(console: Console) -> None:
+    from accelsim.hw.kinds import PE_ARRAY_KINDS
+    from accelsim.techniques.base import TECHNIQUES
+
+    for name in TECHNIQUES.names():
+        technique = TECHNIQUES.get(name)
+        kinds = ", ".join(technique.applies_to or PE_ARRAY_KINDS.names())
+        console.print(f"[bold]{name}[/bold]: {technique.description} (PE-array kinds: {kinds})",
+                      soft_wrap=True)
+        console.print(_parameter_table(f"{name} parameters (--technique {name}:key=value,...)",
+                                       technique.Params))
+
+
+def _kinds(console: Console) -> None:
+    from accelsim.hw.kinds import PE_ARRAY_KINDS
+
+    for name in PE_ARRAY_KINDS.names():
+        kind = PE_ARRAY_KINDS.get(name)
+        console.print(f"[bold]{name}[/bold]: {kind.description}", soft_wrap=True)
+        console.print(_parameter_table(f"pe_array keys of kind {name}", kind.Params))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     console = Console()
     try:
         if args.command == "run":
-            _run(args, console)
+            _run(args, console, argv)
         elif args.command == "workloads":
             _workloads(console)
+        elif args.command == "techniques":
+            _techniques(console)
+        elif args.command == "kinds":
+            _kinds(console)
         elif args.command == "trace":
             _trace(args, console)
     except AccelsimError as error:

@@ -8,10 +8,17 @@ entries through the Python entry-point group ``accelsim.<registry name>``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Generic, TypeVar
 
+from accelsim.errors import AccelsimError
+
 T = TypeVar("T")
+
+
+class PluginError(AccelsimError):
+    """An entry point of an ``accelsim.*`` group that does not import."""
 
 
 class Registry(Generic[T]):
@@ -30,13 +37,27 @@ class Registry(Generic[T]):
             return obj
         return add
 
+    @contextmanager
+    def temporarily(self, name: str, obj: T) -> Iterator[T]:
+        """Register ``obj`` under ``name`` for the duration of a ``with`` block (a technique or
+        kind defined in a notebook or a test, tried without an entry point)."""
+        self.register(name)(obj)
+        try:
+            yield obj
+        finally:
+            del self._entries[name]
+
     def _load_plugins(self) -> None:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
         for entry in metadata.entry_points(group=f"accelsim.{self.kind}"):
             if entry.name not in self._entries:
-                self._entries[entry.name] = entry.load()
+                try:
+                    self._entries[entry.name] = entry.load()
+                except (ImportError, AttributeError) as error:
+                    raise PluginError(f"the {self.kind} plugin {entry.name!r} "
+                                      f"({entry.value}) does not load: {error}") from None
 
     def get(self, name: str) -> T | None:
         if name not in self._entries:

@@ -89,6 +89,10 @@ class Bandwidth:
     def __str__(self) -> str:
         return f"{self.value:g}B/cycle" if self.per_cycle else f"{self.value / 1e9:g}GB/s"
 
+    def text(self) -> str:
+        """The rate as a string that parses back to exactly the same value."""
+        return f"{self.value!r}B/cycle" if self.per_cycle else f"{self.value!r}B/s"
+
 
 def parse_bandwidth(value: object) -> Bandwidth:
     """A :class:`Bandwidth` from ``"64B/cycle"`` or ``"256GB/s"``."""
@@ -123,6 +127,10 @@ class Duration:
 
     def __str__(self) -> str:
         return f"{self.value:g}cycles" if self.in_cycles else f"{self.value * 1e9:g}ns"
+
+    def text(self) -> str:
+        """The time as a string that parses back to exactly the same value."""
+        return f"{self.value!r}cycles" if self.in_cycles else f"{self.value!r}s"
 
 
 def parse_duration(value: object) -> Duration:

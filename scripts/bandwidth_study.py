@@ -82,7 +82,7 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = np.logspace(-2, 4, 200)
     for unit, label, marker, peak in (("pe_array", "GEMM ops (PE array)", "o",
-                                       2 * base["pe_array_pes"] * clock),
+                                       2 * base["pe_array"]["pes"] * clock),
                                       ("vector", "vector ops", "x",
                                        base["vector_lanes"] * clock)):
         rows = [r for r in base["ops"] if r["unit"] == unit and r["dram_bytes"] and r["flops"]]
@@ -134,7 +134,6 @@ def main() -> int:
                              stalls["dram_bandwidth"] + stalls["dram_latency"],
                              r["dram"]["achieved_gbytes_per_s"]])
     config = load_hwconfig(args.hw)
-    base["pe_array_pes"] = config.pe_array.rows * config.pe_array.cols
     base["vector_lanes"] = config.vector_unit.lanes
     plot(out, f"{args.workload} (batch {args.batch}) on {Path(args.hw).stem}", bandwidths,
          seconds, knee_at, base)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from accelsim.config.loader import load_hwconfig  # noqa: E402
 from accelsim.sim.engine import Simulation  # noqa: E402
-from accelsim.techniques.chain import TechniqueChain  # noqa: E402
+from accelsim.techniques.chain import TechniqueSpec  # noqa: E402
 from accelsim.workload.loader import load_workload  # noqa: E402
 from accelsim.workload.training import TrainingOptions  # noqa: E402
 
@@ -93,19 +93,20 @@ def simulate(network: str, batch: int, techniques: tuple[str, ...],
     config = load_hwconfig(HW, overrides)
     options = TrainingOptions(batch=batch, element_bytes=config.element_bytes)
     workload = load_workload(network, options)
-    return Simulation(config, workload, TechniqueChain.from_names(techniques)).run().data
+    specs = [TechniqueSpec.parse(text) for text in techniques]
+    return Simulation(config, workload, specs).run().data
 
 
 def pe_energy(result: dict) -> float:
     """Multiplier energy: MACs done plus RCPs multiplied, plus ANT's comparators."""
-    pe = result["energy_pj"]["by_component"]["pe_array"]
-    return pe["mac"] + pe["rcp_mult"] + result["technique_stats"].get("ant", {}).get(
-        "energy_pj", 0.0)
+    by_component = result["energy_pj"]["by_component"]
+    pe = by_component["pe_array"]
+    return pe["mac"] + pe["rcp_mult"] + sum(by_component.get("technique.ant", {}).values())
 
 
 def total_energy(result: dict) -> float:
-    return result["energy_pj"]["total"] + result["technique_stats"].get("ant", {}).get(
-        "energy_pj", 0.0)
+    """Everything, ANT's comparators included (the technique contract adds them)."""
+    return result["energy_pj"]["total"]
 
 
 def phase_rows(network: str, base: dict, ant: dict) -> list[dict]:
@@ -138,7 +139,7 @@ def network_row(network: str, base: dict, ant: dict, phases: list[dict]) -> dict
             "iteration_speedup": base["total_cycles"] / ant["total_cycles"],
             "pe_energy_reduction": pe_energy(base) / pe_energy(ant),
             "energy_reduction": total_energy(base) / total_energy(ant),
-            "ant_area_mm2": ant["technique_stats"]["ant"]["area_mm2"]}
+            "ant_area_mm2": ant["technique_area_mm2"]["ant"]}
 
 
 def geomean(values: list[float]) -> float:

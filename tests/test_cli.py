@@ -13,33 +13,75 @@ from accelsim.cli import main
 from tests.conftest import HWCONFIGS, ROOT
 
 
+# A run whose every figure is derived by hand: one 8x8x1 GEMM (a SCALE-Sim GEMM-form CSV
+# row, batch 1, forward only) on an 8x8 output-stationary array at 1 GHz, DRAM a 16 B/cycle
+# peak-bandwidth server with no latency, a 1024 B/cycle link, buffers far larger than the
+# operands. No dimension can be split (M and N are one array's width, K = 1), so it is one
+# tile: load A (8*1) and B (1*8) fp16 = 32 B in 32/16 = 2 cycles, one fold of
+# K + rows + cols - 2 = 15 cycles, store C (8*8) fp16 = 128 B in 8 cycles: 25 cycles, 64 MACs.
+HAND_HW = """\
+name: hand_8x8_os
+clock: 1GHz
+pe_array: {kind: systolic, rows: 8, cols: 8, dataflow: os, datatype: fp16, accumulator: fp32}
+sram:
+  ifmap: {capacity: 1MiB, holds: [ifmap], bandwidth: 4096B/cycle}
+  filter: {capacity: 1MiB, holds: [filter], bandwidth: 4096B/cycle}
+  ofmap: {capacity: 1MiB, holds: [ofmap], bandwidth: 4096B/cycle}
+dram: {ideal: false, bandwidth: 16B/cycle, latency: 0ns, access_energy_pj_per_64b: 1300}
+interconnect: {bandwidth: 1024B/cycle, latency: 0cycles}
+vector_unit: {lanes: 16, buffer: 64KiB}
+"""
+HAND_GEMM_CSV = "Layer, M, N, K,\ng,8,8,1,\n"
+
+
+def hand_run(tmp_path, *options: str) -> dict:
+    """Run the hand-derived GEMM (above) through the command line; the JSON result."""
+    hw, workload, out = tmp_path / "hw.yaml", tmp_path / "g.csv", tmp_path / "r.json"
+    hw.write_text(HAND_HW)
+    workload.write_text(HAND_GEMM_CSV)
+    assert main(["run", "--hw", str(hw), "--workload", str(workload), "--phases", "fwd",
+                 "--out", str(out), *options]) == 0
+    return json.loads(out.read_text())
+
+
 def test_run_writes_json_and_csv(tmp_path, capsys):
-    """`accelsim run` writes the documented JSON keys and one CSV row per op."""
-    out, table = tmp_path / "r.json", tmp_path / "r.csv"
-    code = main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
-                 "--batch", "8", "--out", str(out), "--csv", str(table)])
-    assert code == 0
-    data = json.loads(out.read_text())
+    """`accelsim run` writes the documented JSON keys and one CSV row per op, with the
+    hand-derived figures of the 8x8x1 GEMM (comment above HAND_HW): 25 cycles = 25 ns at
+    1 GHz, 64 MACs, 32 B read and 128 B written; the summary is printed."""
+    table = tmp_path / "r.csv"
+    data = hand_run(tmp_path, "--csv", str(table))
     for key in ("total_cycles", "seconds", "clock_hz", "energy_pj", "macs", "utilization",
                 "dram_bytes", "phases", "ops"):
         assert key in data
     assert set(data["phases"]) == {"fwd", "bwd_data", "bwd_weight", "update"}
-    assert data["seconds"] == data["total_cycles"] / data["clock_hz"]
+    assert data["total_cycles"] == 25
+    assert data["clock_hz"] == 1e9
+    assert data["seconds"] == pytest.approx(25e-9)
+    assert data["macs"] == 64
+    assert data["dram_bytes"] == {"read": 32, "written": 128, "total": 160}
+    assert data["phases"] == {"fwd": 25, "bwd_data": 0, "bwd_weight": 0, "update": 0}
+    (row,) = data["ops"]
     for key in ("name", "layer", "phase", "kind", "start_cycle", "end_cycle", "macs",
                 "macs_skipped", "dram_bytes", "stall_cycles"):
-        assert key in data["ops"][0]
-    rows = list(csv.DictReader(table.open()))
-    assert len(rows) == len(data["ops"])
+        assert key in row
+    (csv_row,) = list(csv.DictReader(table.open()))
+    assert (csv_row["name"], csv_row["phase"], csv_row["unit"]) == ("g.fwd", "fwd", "pe_array")
+    assert (int(csv_row["macs"]), float(csv_row["cycles"]), float(csv_row["compute_cycles"]),
+            float(csv_row["stall_cycles"])) == (64, 25, 15, 10)
+    assert (int(csv_row["dram_bytes_read"]), int(csv_row["dram_bytes_written"])) == (32, 128)
     assert "total cycles" in capsys.readouterr().out
 
 
 def test_set_override_reaches_the_run(tmp_path):
-    """--set dram.ideal=true removes every DRAM stall."""
-    out = tmp_path / "r.json"
-    assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
-                 "--batch", "8", "--set", "dram.ideal=true", "--out", str(out)]) == 0
-    stalls = json.loads(out.read_text())["stall_cycles"]
-    assert stalls["dram_bandwidth"] == stalls["dram_latency"] == 0
+    """--set changes the run as the hand count says: dram.ideal=true leaves the fold alone
+    (15 cycles, no DRAM stall); dram.bandwidth=32B/cycle halves both transfers (1 + 15 + 4
+    = 20 cycles)."""
+    ideal = hand_run(tmp_path, "--set", "dram.ideal=true")
+    assert ideal["total_cycles"] == 15
+    assert ideal["stall_cycles"]["dram_bandwidth"] == ideal["stall_cycles"]["dram_latency"] == 0
+    faster = hand_run(tmp_path, "--set", "dram.bandwidth=32B/cycle")
+    assert faster["total_cycles"] == 20
+    assert faster["stall_cycles"]["dram_bandwidth"] == 5
 
 
 def test_unknown_workload_lists_zoo(capsys):
@@ -60,7 +102,9 @@ def test_unknown_technique(capsys):
 
 
 def test_workloads_lists_zoo_with_macs(capsys):
-    """`accelsim workloads` shows every zoo network with its forward GMACs."""
+    """`accelsim workloads` shows every zoo network with its forward GMACs: ResNet-50 at
+    224x224 has 4.089 GMACs per image, the figure published for it (torchvision's "4.09
+    GFLOPS", which counts multiply-accumulates)."""
     assert main(["workloads"]) == 0
     out = capsys.readouterr().out
     assert "resnet50" in out and "4.089" in out and "bert_base_layer" in out
@@ -74,18 +118,17 @@ def test_python_dash_m(tmp_path):
 
 
 def test_timeline_trace(tmp_path):
-    """--timeline writes a trace-event file: one span per op on its unit's track, one per
-    DRAM transfer, and an op's span lasts its cycles at the clock (in microseconds)."""
-    out, timeline = tmp_path / "r.json", tmp_path / "t.json"
-    assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
-                 "--batch", "8", "--out", str(out), "--timeline", str(timeline)]) == 0
-    data = json.loads(out.read_text())
+    """--timeline writes a trace-event file with one track per component: the op's span on
+    the PE array track and the two DRAM transfers of the hand-derived GEMM (comment above
+    HAND_HW), in microseconds at 1 GHz: the op 0 to 0.025 us, the load 0 to 0.002 us (32 B),
+    the store 0.017 to 0.025 us (128 B)."""
+    timeline = tmp_path / "t.json"
+    hand_run(tmp_path, "--timeline", str(timeline))
     events = json.loads(timeline.read_text())["traceEvents"]
-    spans = [e for e in events if e["ph"] == "X"]
     threads = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
     assert threads == {"PE array", "vector unit", "DRAM"}
-    op_spans = {e["name"]: e for e in spans if e["cat"] != "dram"}
-    assert len(op_spans) == len(data["ops"])
-    assert len(spans) - len(op_spans) == data["dram"]["transfers"]
-    row = data["ops"][0]
-    assert op_spans[row["name"]]["dur"] == pytest.approx(row["cycles"] / data["clock_hz"] * 1e6)
+    spans = [(e["name"], e["cat"], e["ts"], e["dur"], e["args"].get("bytes"))
+             for e in events if e["ph"] == "X"]
+    assert spans == [("g.fwd", "fwd", 0, pytest.approx(0.025), None),
+                     ("transfer", "dram", 0, pytest.approx(0.002), 32),
+                     ("transfer", "dram", pytest.approx(0.017), pytest.approx(0.008), 128)]

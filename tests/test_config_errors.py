@@ -67,7 +67,7 @@ CASES = [
      "sram.filter.holds.0: expected one of the valid choices, got 'weights' "
      "(valid choices: filter, ifmap, ofmap)"),
     ("unknown_kind", _set("pe_array.kind", "mesh"),
-     "pe_array.kind: expected one of the valid choices, got 'mesh' "
+     "pe_array.kind: expected a known PE-array kind, got 'mesh' "
      "(valid choices: outer_product, systolic)"),
     ("unknown_datatype", _set("pe_array.datatype", "fp8"),
      "pe_array.datatype: expected one of the valid choices, got 'fp8' "

@@ -11,13 +11,13 @@ import yaml
 
 from accelsim.config.loader import load_hwconfig, validate_hwconfig
 from accelsim.errors import ConfigError
-from accelsim.hw.outer_product import OuterProductModel, chunk_model, op_geometry
-from accelsim.hw.rcp import Axis, conv_axes
+from accelsim.hw.kinds.outer_product.model import OuterProductModel, chunk_model, op_geometry
+from accelsim.hw.kinds.outer_product.rcp import Axis, conv_axes
 from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
-from accelsim.sim.lowering import Lowering
-from accelsim.techniques.base import TECHNIQUES
-from accelsim.techniques.chain import TechniqueChain
+from accelsim.context import RunContext
+from accelsim.sim.lowering import lower
+from accelsim.techniques.chain import TechniqueSpec
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
 from tests.conftest import HWCONFIGS
@@ -46,13 +46,20 @@ def conv_op(phase: Phase, cin=16, cout=16, size=16, stride=1, batch=1, density=N
 
 def run(ops, techniques=(), **pe):
     """Run ``ops`` on scnn_like.yaml (``pe`` overrides pe_array keys) with techniques given
-    by name or as instances."""
+    as command-line specs (``ant:granularity=row``)."""
     data = copy.deepcopy(SCNN)
     data["pe_array"].update(pe)
     config = validate_hwconfig(data, "<test>")
-    chain = TechniqueChain([TECHNIQUES.get(t)() if isinstance(t, str) else t
-                            for t in techniques])
-    return Simulation(config, Workload("t", list(ops)), chain).run()
+    specs = [TechniqueSpec.parse(text) for text in techniques]
+    return Simulation(config, Workload("t", list(ops)), specs).run()
+
+
+def lowered(op: Op, **pe):
+    """The tile plan of ``op`` on scnn_like.yaml, as the engine lowers it."""
+    data = copy.deepcopy(SCNN)
+    data["pe_array"].update(pe)
+    system = System(validate_hwconfig(data, "<test>"), simpy.Environment())
+    return lower(op, RunContext(system, Workload("t", [op])))
 
 
 def test_hwconfig_loads_with_scnn_parameters():
@@ -63,22 +70,31 @@ def test_hwconfig_loads_with_scnn_parameters():
             pe.accumulator_banks, config.clock) == ("outer_product", 8, 8, 4, 4, 32, 1e9)
 
 
+OUTER_ONLY = ("multipliers_f", "multipliers_i", "accumulator_banks", "accumulator_entries",
+              "index_bits", "halo_elements_per_cycle", "operand_density")
+
+
 @pytest.mark.parametrize("edit, message", [
-    ({"multipliers_f": None},
-     "pe_array.multipliers_f: expected a positive integer for kind outer_product"),
-    ({"dataflow": "os"}, "pe_array.dataflow: expected no dataflow for kind outer_product, "
-     "got 'os'"),
-    ({"kind": "systolic", "dataflow": "os"},
-     "pe_array.multipliers_f: expected no outer_product field for kind systolic, got 4"),
-    ({"kind": "systolic"},
-     "pe_array.dataflow: expected a dataflow for kind systolic (valid choices: is, os, ws)"),
+    ({"multipliers_f": None}, "pe_array.multipliers_f: expected this required key (F, weight "
+     "(B-operand) non-zeros per multiplier-array row, a weight chunk)"),
+    ({"dataflow": "os"}, "pe_array.dataflow: expected a known key (valid choices: accumulator, "
+     "accumulator_banks, accumulator_entries, cols, datatype, halo_elements_per_cycle, "
+     "index_bits, kind, multipliers_f, multipliers_i, operand_density, rows)"),
+    ({"kind": "systolic", "dataflow": "os"}, "pe_array.multipliers_f: expected a known key "
+     "(valid choices: accumulator, cols, dataflow, datatype, kind, rows)"),
+    ({"kind": "systolic", **dict.fromkeys(OUTER_ONLY)}, "pe_array.dataflow: expected this "
+     "required key (output-, weight- or input-stationary mapping of the GEMM)"),
+    ({"kind": "mesh"}, "pe_array.kind: expected a known PE-array kind, got 'mesh' (valid "
+     "choices: outer_product, systolic)"),
 ])
 def test_kind_specific_fields_are_checked(edit, message):
-    """Kind-specific fields: required for their kind, refused for the other, one message."""
+    """Each kind's parameters are its own: required keys of a kind are required, another
+    kind's keys are unknown keys listing the kind's own, an unknown kind lists the registered
+    ones; one message each."""
     data = copy.deepcopy(SCNN)
     for key, value in edit.items():
         if value is None:
-            del data["pe_array"][key]
+            data["pe_array"].pop(key, None)
         else:
             data["pe_array"][key] = value
     with pytest.raises(ConfigError) as caught:
@@ -92,19 +108,21 @@ def test_chunk_model_by_hand():
     A pair's output window is [2(a-b), 2(a-b) + 2]: it meets [0, 2] only for |a - b| <= 1
     (10 pairs), so 6 pairs (24 products, all RCPs) are anticipated at chunk granularity.
     Cycles: a == b pairs put two products on output 1 (2 cycles), |a - b| = 1 pairs have one
-    valid product (1 cycle), the 6 dropped pairs cost 1 cycle each: 8 + 6 + 6 = 20 -> 14."""
+    valid product (1 cycle), the 6 other pairs cost 1 cycle each: 8 + 6 + 6 = 20. The pair
+    boxes: chunk a covers x in [2a, 2a + 1], chunk b p in [2b, 2b + 1]."""
     a = np.ones((1, 1, 8), dtype=bool)
     b = np.ones((1, 1, 1, 8), dtype=bool)
-    stats = chunk_model(a, b, (FLAT, WGRAD_1D), f=2, i=2, banks=32, grid=(1, 1))
-    assert (stats.products, stats.valid, stats.pairs) == (64, 22, 16)
-    assert stats.pe_cycles.tolist() == [20]
-    assert stats.kept_cycles["chunk"].tolist() == [14]
-    assert stats.anticipated["chunk"] == 24
-    assert stats.anticipated["element"] == 42  # every RCP: bounds are validity at stride 1
-    assert stats.kept_cycles["element"].tolist() == [14]
-    assert stats.anticipated["row"] == 0  # the row axis is trivial here
-    assert stats.kept_cycles["row"].tolist() == [20]
-    assert stats.checks == {"element": 64, "chunk": 16, "row": 16}
+    pairs = chunk_model(a, b, (FLAT, WGRAD_1D), f=2, i=2, banks=32, grid=(1, 1))
+    assert (int(pairs.products.sum()), int(pairs.valid.sum()), len(pairs)) == (64, 22, 16)
+    assert pairs.pe_cycles().tolist() == [20]
+    assert pairs.products.tolist() == [4] * 16
+    chunk_a = pairs.a_lo[1] // 2
+    chunk_b = pairs.b_lo[1] // 2
+    assert (pairs.a_hi[1] - pairs.a_lo[1]).tolist() == [1] * 16
+    assert sorted(zip(chunk_a.tolist(), chunk_b.tolist())) == [(x, y) for x in range(4)
+                                                               for y in range(4)]
+    expected_cycles = np.where(chunk_a == chunk_b, 2, 1)
+    assert pairs.cycles.tolist() == expected_cycles.tolist()
 
 
 def test_bank_conflicts_cost_cycles():
@@ -116,9 +134,9 @@ def test_bank_conflicts_cost_cycles():
     a, b = np.ones((1, 1, 5), bool), np.ones((1, 1, 1, 3), bool)
     wide = chunk_model(a, b, (FLAT, axis), f=4, i=4, banks=32, grid=(1, 1))
     narrow = chunk_model(a, b, (FLAT, axis), f=4, i=4, banks=1, grid=(1, 1))
-    assert (wide.products, wide.valid, wide.pairs) == (15, 13, 2)
-    assert wide.pe_cycles.tolist() == [4]
-    assert narrow.pe_cycles.tolist() == [13]
+    assert (int(wide.products.sum()), int(wide.valid.sum()), len(wide)) == (15, 13, 2)
+    assert wide.pe_cycles().tolist() == [4]
+    assert narrow.pe_cycles().tolist() == [13]
 
 
 def test_planar_tiling_splits_the_plane_over_pes():
@@ -127,12 +145,12 @@ def test_planar_tiling_splits_the_plane_over_pes():
     pairs per PE, 144 products and 12 pairs in all."""
     axes = conv_axes({"h": 4, "w": 4, "r": 3, "s": 3, "stride": 1, "pad": 1, "ho": 4,
                       "wo": 4}, "fwd")
-    stats = chunk_model(np.ones((1, 4, 4), bool), np.ones((1, 1, 3, 3), bool), axes, f=4,
+    pairs = chunk_model(np.ones((1, 4, 4), bool), np.ones((1, 1, 3, 3), bool), axes, f=4,
                         i=4, banks=32, grid=(2, 2))
-    assert stats.products == 16 * 9
-    assert stats.valid == 100  # (3 * 4 - 2)^2 valid (input, tap) pairs
-    assert stats.pairs == 12
-    assert stats.pe_cycles.shape == (4,)
+    assert pairs.products.sum() == 16 * 9
+    assert pairs.valid.sum() == 100  # (3 * 4 - 2)^2 valid (input, tap) pairs
+    assert len(pairs) == 12
+    assert np.bincount(pairs.pe).tolist() == [3, 3, 3, 3]
 
 
 def test_geometry_of_the_training_convolutions():
@@ -191,13 +209,12 @@ def test_dense_operands_cost_more_than_sparse():
 def test_dropping_tiles_keeps_product_figures_aligned():
     """TilePlan.without on an outer-product plan cuts the per-tile product figures with the
     tiles: the row figures of the kept tiles remain, the dropped tiles' MACs are skipped."""
-    config = validate_hwconfig(copy.deepcopy(SCNN), "<test>")
-    plan = Lowering(System(config, simpy.Environment())).lower(conv_op(Phase.FWD, batch=2))
-    assert len(plan) == 2 and len(plan.products.issued) == 2
+    plan = lowered(conv_op(Phase.FWD, batch=2))
+    assert len(plan) == 2 and len(plan["products_issued"]) == 2
     kept = plan.without(np.array([True, False]))
-    assert kept.row_extras()["products_issued"] == int(plan.products.issued[1])
-    assert kept.macs_skipped == plan.macs_skipped + int(plan.macs[0])
-    assert set(kept.products.anticipation["chunk"]) == {"cycles", "anticipated", "checks"}
+    assert kept.row_figures()["products_issued"] == int(plan["products_issued"][1])
+    assert kept.macs_skipped == plan.macs_skipped + int(plan["macs"][0])
+    assert all(len(values) == 1 for values in kept.columns.values())
 
 
 def test_halo_exchange_overlaps_the_next_group():
@@ -206,7 +223,7 @@ def test_halo_exchange_overlaps_the_next_group():
     per output channel, one per cycle. With double-buffered accumulators a tile lasts
     max(its multiplier cycles, the previous tile's halo) and the last adds its own halo."""
     config = validate_hwconfig(copy.deepcopy(SCNN), "<test>")
-    model = OuterProductModel(config.pe_array)
+    model = OuterProductModel(config.pe_array, 2, 4)
     op = conv_op(Phase.FWD, batch=2)
     geom = op_geometry(op)
     assert model.halo_cycles(geom, np.array([16])).tolist() == [192]

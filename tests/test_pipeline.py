@@ -7,7 +7,7 @@ import simpy
 
 from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
-from accelsim.sim.lowering import TilePlan
+from accelsim.plan import TilePlan
 from accelsim.sim.pipeline import run_tiles
 from tests.conftest import gemm_workload, make_config
 
@@ -18,15 +18,14 @@ def stream_plan(slots: int) -> TilePlan:
     (128 B) is stored after the last."""
     n = 8
     compute = np.array([46] + [32] * 7)
-    zeros = np.zeros(n, dtype=np.int64)
-    stores = zeros.copy()
+    stores = np.zeros(n, dtype=np.int64)
     stores[-1] = 128
     ones = np.ones(n)
-    return TilePlan(unit="pe_array", compute_cycles=compute, tile_cycles=compute,
-                    macs=np.full(n, 8 * 8 * 32), loads={"ifmap": np.full(n, 1024)},
-                    stores={"ofmap": stores}, array_access={}, vector_ops=zeros,
-                    folds=np.ones(n, dtype=np.int64), load_visits=ones, store_visits=ones,
-                    load_channels=ones, store_channels=ones, slots=slots)
+    return TilePlan.build("pe_array", compute_cycles=compute, macs=np.full(n, 8 * 8 * 32),
+                          loads={"ifmap": np.full(n, 1024)}, stores={"ofmap": stores},
+                          access={}, folds=np.ones(n, dtype=np.int64), load_visits=ones,
+                          store_visits=ones, load_channels=ones, store_channels=ones,
+                          slots=slots)
 
 
 def replay(plan: TilePlan, latency: str = "0ns"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accelsim.hw.rcp import Axis, conv_axes, count_exact, count_expected, matmul_axes
+from accelsim.hw.kinds.outer_product.rcp import Axis, conv_axes, count_exact, count_expected, matmul_axes
 
 #: The trivial axis of a 1-D example: one coordinate, every pair valid.
 FLAT = Axis(1, 1, 1, -1, 0, 1, 1)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 
-from accelsim.hw.dataflow import DATAFLOWS
-from accelsim.sim.tiling import OPERAND_DIMS, ArraySpec, Blocking, GemmTiler
+from accelsim.errors import SimulationError
+from accelsim.hw.kinds.systolic.dataflow import DATAFLOWS
+from accelsim.hw.kinds.systolic.tiling import OPERAND_DIMS, ArraySpec, Blocking, GemmTiler
 from accelsim.workload.op import Gemm
 
 
@@ -85,7 +87,12 @@ def test_stream_split_of_single_fold_pays_fill_once():
 
 
 def test_too_small_buffer_is_an_error():
-    """A buffer that cannot hold a single fold's blocks is refused with the sizes."""
+    """A buffer that cannot hold a single fold's blocks is refused with a SimulationError giving
+    the sizes. Hand count for os on 8x8, 16 usable bytes per buffer: the smallest fold is
+    m=8, n=8, k=1: A 8*1*2 = 16 B, B 1*8*2 = 16 B, C 8*8 fp32 partial sums = 256 B > 16."""
     tiler = GemmTiler(spec("os", 16, math.inf))
-    with pytest.raises(Exception, match="cannot be tiled"):
+    expected = ("a 64x64x64 GEMM cannot be tiled: even one 8x8 fold needs "
+                "{'a': 16, 'b': 16, 'c': 256} bytes per buffer, usable "
+                "{'a': 16, 'b': 16, 'c': 16}")
+    with pytest.raises(SimulationError, match=re.escape(expected)):
         tiler.choose(Gemm(64, 64, 64))

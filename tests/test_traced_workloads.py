@@ -16,7 +16,6 @@ from accelsim.cli import main
 from accelsim.config.loader import load_hwconfig
 from accelsim.errors import WorkloadError
 from accelsim.sim.engine import Simulation
-from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.loader import load_workload
 from accelsim.workload.op import PHASES, Phase
 from accelsim.workload.traced import load_traced
@@ -116,7 +115,7 @@ def test_workload_without_stats_still_runs(tmp_path):
     workload = load_traced(folder)
     assert workload.value_stats is None
     config = load_hwconfig(str(HWCONFIGS / "edge_16x16.yaml"))
-    result = Simulation(config, workload, TechniqueChain.from_names([])).run()
+    result = Simulation(config, workload).run()
     assert result.data["macs"] == workload.macs
     with pytest.raises(WorkloadError) as error:
         require(workload, "masks", "fc1", technique="ant")

@@ -9,15 +9,14 @@ is read as YAML, so ``--set dram.ideal=true`` gives a boolean. Every failure bec
 from __future__ import annotations
 
 import copy
-import typing
 from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
-from accelsim.config.models import CrossFieldError, HwConfig
+from accelsim.config.models import HwConfig, hwconfig_model
 from accelsim.errors import ConfigError
+from accelsim.validation import Wording, validate
 
 
 def read_yaml_mapping(path: Path, error: type[ConfigError] = ConfigError) -> dict:
@@ -56,15 +55,18 @@ def _resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if path in seen:
         raise ConfigError(str(path), "extends", "a chain of bases without a cycle",
                           got=" -> ".join(p.name for p in (*seen, path)))
-    data = read_yaml_mapping(path)
+    return _merge_base(read_yaml_mapping(path), path.parent, str(path), (*seen, path))
+
+
+def _merge_base(data: dict, folder: Path, source: str, seen: tuple[Path, ...] = ()) -> dict:
+    """``data`` over its ``extends:`` base (a path relative to ``folder``), if it names one."""
+    data = dict(data)
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
     if not isinstance(base_name, str):
-        raise ConfigError(str(path), "extends", "the path of a base hwconfig file",
-                          got=base_name)
-    base = _resolve_extends(path.parent / base_name, (*seen, path))
-    return _merge(base, data)
+        raise ConfigError(source, "extends", "the path of a base hwconfig file", got=base_name)
+    return _merge(_resolve_extends(folder / base_name, seen), data)
 
 
 def apply_override(data: dict, assignment: str, source: str) -> None:
@@ -88,62 +90,14 @@ def apply_override(data: dict, assignment: str, source: str) -> None:
         node[keys[-1]] = raw
 
 
-def _model_at(model: type[BaseModel], loc: Iterable) -> type[BaseModel] | None:
-    """The pydantic model class that a validation-error location points into."""
-    current: object = model
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return current
-            current = field.annotation
-        else:
-            args = [a for a in typing.get_args(current) if a is not type(None)]
-            current = args[-1] if args else None
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return current
-    return None
-
-
-def _describe(error: dict, model: type[BaseModel]) -> tuple[str, str, list[str] | None, object]:
-    loc = error["loc"]
-    key_path = ".".join(str(p) for p in loc)
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    got = error.get("input")
-    if isinstance(ctx.get("error"), CrossFieldError):
-        cross = ctx["error"]
-        return cross.key_path, cross.expected, None, cross.got
-    if kind == "extra_forbidden":
-        parent = _model_at(model, loc[:-1])
-        choices = list(parent.model_fields) if parent else None
-        return key_path, "a known key", choices, None
-    if kind == "missing":
-        parent = _model_at(model, loc[:-1])
-        field = parent.model_fields.get(str(loc[-1])) if parent else None
-        expected = "this required key"
-        if field is not None and field.description:
-            expected += f" ({field.description})"
-        return key_path, expected, None, None
-    if kind == "literal_error":
-        choices = [c.strip().strip("'") for c in
-                   ctx.get("expected", "").replace(" or ", ", ").split(",")]
-        return key_path, "one of the valid choices", choices, got
-    message = error["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if message.startswith("Input should be "):
-        message = "a value that is " + message.removeprefix("Input should be ")
-    return key_path, message[0].lower() + message[1:], None, got if not isinstance(got, dict) else None
+#: hwconfig key paths write list indices dotted (``sram.ifmap.holds.0``, as ``--set`` writes
+#: keys) and bounds as pydantic does (``a value that is greater than 0``).
+_HWCONFIG_WORDING = Wording(index=".{}", bounded="a value that is")
 
 
 def validate_hwconfig(data: dict, source: str) -> HwConfig:
     """Validate a merged hwconfig mapping; the first problem becomes a :class:`ConfigError`."""
-    try:
-        config = HwConfig.model_validate(data)
-    except ValidationError as exc:
-        key_path, expected, choices, got = _describe(exc.errors()[0], HwConfig)
-        raise ConfigError(source, key_path, expected, choices, got) from None
+    config = validate(hwconfig_model(), data, source, wording=_HWCONFIG_WORDING)
     config._source = source
     return config
 
@@ -151,9 +105,21 @@ def validate_hwconfig(data: dict, source: str) -> HwConfig:
 def load_hwconfig(path: str | Path, overrides: Iterable[str] = ()) -> HwConfig:
     """Load, merge, override and validate the hwconfig at ``path``."""
     path = Path(path)
-    data = _resolve_extends(path)
+    return _overridden(_resolve_extends(path), str(path), overrides)
+
+
+def hwconfig_from_mapping(data: dict, source: str, folder: Path = Path("."),
+                          overrides: Iterable[str] = ()) -> HwConfig:
+    """Merge (``extends:`` relative to ``folder``), override and validate an inline hwconfig
+    mapping (a run spec's ``hwconfig``); ``source`` names it in errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "a mapping of hwconfig keys", got=type(data).__name__)
+    return _overridden(_merge_base(copy.deepcopy(data), folder, source), source, overrides)
+
+
+def _overridden(data: dict, name: str, overrides: Iterable[str]) -> HwConfig:
     overrides = list(overrides)
     for assignment in overrides:
-        apply_override(data, assignment, f"{path} (--set {assignment})")
-    source = str(path) + (f" (with --set {', '.join(overrides)})" if overrides else "")
+        apply_override(data, assignment, f"{name} (--set {assignment})")
+    source = name + (f" (with --set {', '.join(overrides)})" if overrides else "")
     return validate_hwconfig(data, source)

@@ -7,100 +7,30 @@ units (see :mod:`accelsim.units`) and stored as parsed values.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from functools import lru_cache
+from typing import Annotated, Literal, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
-                      model_validator)
+from pydantic import Field, PrivateAttr, SerializeAsAny, create_model, model_validator
 
-from accelsim.units import (Bandwidth, Duration, parse_bandwidth, parse_duration,
-                            parse_frequency, parse_size)
+from accelsim.config.base import (DATATYPE_BYTES, Accumulator, Bytes, CrossFieldError,
+                                  Datatype, Hertz, Rate, Strict, Time)
+from accelsim.units import parse_duration
 
-Bytes = Annotated[int, BeforeValidator(parse_size)]
-Hertz = Annotated[float, BeforeValidator(parse_frequency)]
-Rate = Annotated[Bandwidth, BeforeValidator(parse_bandwidth)]
-Time = Annotated[Duration, BeforeValidator(parse_duration)]
+__all__ = ["DATATYPE_BYTES", "Accumulator", "CrossFieldError", "Datatype", "HwConfig",
+           "PEArrayParams", "hwconfig_model"]
 
-Datatype = Literal["fp32", "fp16", "bf16", "int8"]
-Accumulator = Literal["fp32", "fp16", "int32"]
 OPERAND_ROLES = ("ifmap", "filter", "ofmap")
 Role = Literal["ifmap", "filter", "ofmap"]
 
-#: Bytes per element of each datatype.
-DATATYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int32": 4}
-
-
-class CrossFieldError(ValueError):
-    """A rule between several fields; carries the key path the loader reports."""
-
-    def __init__(self, key_path: str, expected: str, got: object = None) -> None:
-        self.key_path, self.expected, self.got = key_path, expected, got
-        super().__init__(f"{key_path}: expected {expected}")
-
-
-class Strict(BaseModel):
-    """Base of every config model: unknown keys are errors, values are validated on set."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
 
 class PEArrayParams(Strict):
-    """The PE array. ``systolic``: rows x cols MAC units running a dataflow. ``outer_product``
-    (SCNN-like, :mod:`accelsim.hw.outer_product`): a rows x cols grid of PEs, each with an
-    F x I multiplier array and accumulator banks behind a scatter crossbar."""
+    """What every PE-array kind's parameters have; each registered kind
+    (:mod:`accelsim.hw.kinds`) extends this with its own keys and a ``Literal`` ``kind``."""
 
-    kind: Literal["systolic", "outer_product"] = Field(description="PE array organisation")
-    rows: int = Field(gt=0, description="PE rows (the dimension SCALE-Sim calls ArrayHeight; "
-                      "outer_product: rows of the PE grid)")
-    cols: int = Field(gt=0, description="PE columns (ArrayWidth; outer_product: columns of "
-                      "the PE grid)")
-    dataflow: Literal["os", "ws", "is"] | None = Field(
-        None, description="systolic only (required there): output-, weight- or "
-        "input-stationary mapping of the GEMM")
-    datatype: Datatype = Field("fp16", description="multiplier operand datatype")
+    kind: str = Field(description="PE-array kind (a registered name, see `accelsim kinds`)")
+    datatype: Datatype = Field("fp16", description="multiplier operand datatype (the default "
+                               "of ops that carry no precision of their own)")
     accumulator: Accumulator = Field("fp32", description="accumulator datatype")
-    multipliers_f: int | None = Field(
-        None, gt=0, description="outer_product only (required there): F, weight (B-operand) "
-        "non-zeros per multiplier-array row, a weight chunk")
-    multipliers_i: int | None = Field(
-        None, gt=0, description="outer_product only (required there): I, activation "
-        "(A-operand) non-zeros per multiplier-array column, an activation chunk")
-    accumulator_banks: int | None = Field(
-        None, gt=0, description="outer_product only (required there): accumulator banks per "
-        "PE behind the scatter crossbar; one product per bank per cycle")
-    accumulator_entries: int = Field(
-        32, gt=0, description="outer_product: partial sums per accumulator bank; bounds the "
-        "output-channel group Kc of a pass")
-    index_bits: int = Field(
-        4, gt=0, description="outer_product: bits of coordinate index stored with each "
-        "non-zero of a compressed operand (SCNN: 4-bit zero-run length)")
-    halo_elements_per_cycle: float = Field(
-        1.0, gt=0, description="outer_product: partial sums a PE sends to its neighbours per "
-        "cycle in the halo exchange after a pass")
-    operand_density: float = Field(
-        1.0, gt=0, le=1, description="outer_product: non-zero fraction of GEMM operands "
-        "assumed for ops without a 'density' attribute (0.1: 90% sparse training)")
-
-    @model_validator(mode="after")
-    def _kind_fields(self) -> PEArrayParams:
-        outer = {"multipliers_f": self.multipliers_f, "multipliers_i": self.multipliers_i,
-                 "accumulator_banks": self.accumulator_banks}
-        if self.kind == "systolic":
-            if self.dataflow is None:
-                raise CrossFieldError("pe_array.dataflow", "a dataflow for kind systolic "
-                                      "(valid choices: is, os, ws)")
-            for key, value in outer.items():
-                if value is not None:
-                    raise CrossFieldError(f"pe_array.{key}", "no outer_product field for "
-                                          "kind systolic", got=value)
-        else:
-            if self.dataflow is not None:
-                raise CrossFieldError("pe_array.dataflow", "no dataflow for kind "
-                                      "outer_product", got=self.dataflow)
-            for key, value in outer.items():
-                if value is None:
-                    raise CrossFieldError(f"pe_array.{key}", "a positive integer for kind "
-                                          "outer_product")
-        return self
 
 
 class SramParams(Strict):
@@ -113,7 +43,6 @@ class SramParams(Strict):
     ports: Literal[1, 2] = Field(2, description="1: fills from DRAM and writebacks share the "
                                  "port the array uses; 2: a separate port for DRAM traffic")
     bandwidth: Rate = Field(description="read bandwidth towards the PE array")
-    latency: Time = Field(parse_duration(1), description="access latency")
     double_buffered: bool = Field(True, description="half the capacity is filled while the "
                                   "other half is computed on")
     access_energy_pj_per_64b: float | None = Field(
@@ -192,7 +121,7 @@ class HwConfig(Strict):
     name: str = Field(description="configuration name")
     description: str = Field("", description="free text")
     clock: Hertz = Field(description="clock frequency of the accelerator")
-    pe_array: PEArrayParams
+    pe_array: SerializeAsAny[PEArrayParams]
     sram: dict[str, SramParams] = Field(description="on-chip buffers by name")
     dram: DramParams
     interconnect: InterconnectParams
@@ -228,6 +157,11 @@ class HwConfig(Strict):
                 raise CrossFieldError(f"energy.{table}", f"an entry for {key}")
         return self
 
+    def __reduce__(self):
+        """Pickle as the resolved values and the source: the class itself is built per set of
+        registered kinds (:func:`hwconfig_model`), so it is rebuilt on load, not looked up."""
+        return (_revalidate, (self.model_dump(mode="json"), self._source))
+
     def buffer_for(self, role: str) -> str:
         """Name of the SRAM buffer that holds a GEMM operand role."""
         return next(name for name, buf in self.sram.items() if role in buf.holds)
@@ -235,3 +169,29 @@ class HwConfig(Strict):
     @property
     def element_bytes(self) -> int:
         return DATATYPE_BYTES[self.pe_array.datatype]
+
+
+def hwconfig_model() -> type[HwConfig]:
+    """The :class:`HwConfig` model whose ``pe_array`` is a union of every registered PE-array
+    kind's parameters, discriminated by ``kind`` (built-in kinds and entry-point plugins)."""
+    from accelsim.hw.kinds import PE_ARRAY_KINDS
+
+    return _hwconfig_model(tuple(PE_ARRAY_KINDS.names()))
+
+
+@lru_cache(maxsize=8)
+def _hwconfig_model(kinds: tuple[str, ...]) -> type[HwConfig]:
+    from accelsim.hw.kinds import PE_ARRAY_KINDS
+
+    params = tuple(PE_ARRAY_KINDS.get(name).Params for name in kinds)
+    union = (Annotated[Union[params], Field(discriminator="kind", title="PE-array")] if len(params) > 1
+             else params[0])
+    return create_model("HwConfig", __base__=HwConfig, __module__=__name__,
+                        pe_array=(SerializeAsAny[union], Field(description="the PE array")))
+
+
+def _revalidate(data: dict, source: str) -> HwConfig:
+    """A pickled hwconfig, validated again (see :meth:`HwConfig.__reduce__`)."""
+    from accelsim.config.loader import validate_hwconfig
+
+    return validate_hwconfig(data, source)

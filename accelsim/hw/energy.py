@@ -1,10 +1,11 @@
 """Energy: per-action counts of the components times per-action energies from the hwconfig.
 
-Defaults are Horowitz, ISSCC 2014, 45 nm: a MAC costs one multiply in the operand datatype
-plus one add in the accumulator datatype; SRAM accesses are charged per 64 bits at the
-buffer's capacity-dependent energy (:func:`accelsim.hw.sram.horowitz_sram_energy`); DRAM per
-64 bits at the hwconfig's figure. Leakage and the on-chip link's wire energy are not
-modelled. An outer-product array's redundant Cartesian products cost a multiply each.
+Defaults are Horowitz, ISSCC 2014, 45 nm. The PE array reports its own energy by action (a MAC
+costs one multiply at the op's operand datatype plus one add at its accumulator's; a kind adds
+what else it spends, e.g. an outer-product array's multiplies of redundant products); SRAM
+accesses are charged per 64 bits at the buffer's capacity-dependent energy
+(:func:`accelsim.hw.sram.horowitz_sram_energy`); DRAM per 64 bits at the hwconfig's figure.
+Leakage and the on-chip link's wire energy are not modelled.
 """
 
 from __future__ import annotations
@@ -15,12 +16,7 @@ from accelsim.hw.system import System
 def energy_by_component(system: System) -> dict[str, dict[str, float]]:
     """pJ by component and action."""
     cfg = system.config
-    table = cfg.energy
-    result: dict[str, dict[str, float]] = {
-        "pe_array": {"mac": system.pe_array.stats.macs * mac_energy_pj(system),
-                     "rcp_mult": (system.pe_array.stats.rcps_multiplied
-                                  * table.mult_pj[cfg.pe_array.datatype])},
-    }
+    result: dict[str, dict[str, float]] = {"pe_array": system.pe_array.energy()}
     for name, sram in system.srams.items():
         result[f"sram.{name}"] = {
             "array_access": sram.stats.array_bytes / 8 * sram.energy_pj_per_64b,
@@ -29,7 +25,7 @@ def energy_by_component(system: System) -> dict[str, dict[str, float]]:
         }
     vector = system.vector
     result["vector_unit"] = {
-        "op": vector.stats.operations * table.vector_op_pj,
+        "op": vector.stats.operations * cfg.energy.vector_op_pj,
         "buffer_access": vector.stats.buffer_access_bytes / 8 * vector.energy_pj_per_64b,
     }
     dram_pj = cfg.dram.access_energy_pj_per_64b
@@ -38,7 +34,8 @@ def energy_by_component(system: System) -> dict[str, dict[str, float]]:
     return result
 
 
-def mac_energy_pj(system: System) -> float:
-    cfg = system.config
-    return (cfg.energy.mult_pj[cfg.pe_array.datatype]
-            + cfg.energy.add_pj[cfg.pe_array.accumulator])
+def default_mac_energy_pj(system: System) -> float:
+    """One MAC at the array's own datatypes (ops may run at others)."""
+    params = system.config.pe_array
+    energy = system.config.energy
+    return energy.mult_pj[params.datatype] + energy.add_pj[params.accumulator]

@@ -18,12 +18,14 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
-from accelsim.config.models import HwConfig
+from accelsim.config.models import OPERAND_ROLES, HwConfig
 from accelsim.hw.dram import Dram
+from accelsim.hw.dram_timing import channels_used, visits_per_channel
 from accelsim.hw.interconnect import Interconnect
-from accelsim.hw.pe_array import build_pe_array
+from accelsim.hw.kinds import PE_ARRAY_KINDS
 from accelsim.hw.sram import Sram
 from accelsim.hw.vector_unit import VectorUnit
 
@@ -52,7 +54,8 @@ class System:
         self.config = config
         self.env = env
         self.clock_hz = config.clock
-        self.pe_array = build_pe_array(env, config.pe_array)
+        self.pe_array = PE_ARRAY_KINDS.get(config.pe_array.kind)(env, config.pe_array,
+                                                                config.energy)
         self.srams = {name: Sram(name, params, config.clock)
                       for name, params in config.sram.items()}
         self.dram = Dram(config.dram, config.clock)
@@ -68,6 +71,47 @@ class System:
 
     def unit(self, name: str):
         return self.pe_array if name == "pe_array" else self.vector
+
+    @property
+    def buffer_of_role(self) -> dict[str, str]:
+        """The SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)."""
+        return {role: self.config.buffer_for(role) for role in OPERAND_ROLES}
+
+    def by_buffer(self, by_role: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-role figures added up per SRAM buffer."""
+        buffers = self.buffer_of_role
+        grouped: dict[str, np.ndarray] = {}
+        for role, values in by_role.items():
+            grouped[buffers[role]] = grouped.get(buffers[role], 0) + values
+        return grouped
+
+    @property
+    def slots(self) -> int:
+        """Tiles that may be resident at once: 2 when every buffer is double-buffered."""
+        return 2 if self.double_buffered else 1
+
+    def fetch_pattern(self, nbytes, rows=1, cols=1, matrix_cols: int = 1
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(DRAM row visits per channel, channels touched) of moving ``nbytes`` per tile.
+
+        ``blocked`` layout: each block is one contiguous segment. ``row_major``: a block is
+        ``rows`` segments of its row length (``cols`` of a ``matrix_cols``-wide matrix), one
+        matrix row apart.
+        """
+        dram = self.dram
+        channels, interleave, row_bytes = dram.channels, dram.params.interleave, dram.row_bytes
+        nbytes = np.asarray(nbytes, dtype=float)
+        if dram.params.layout == "blocked":
+            seg, count, stride = nbytes, np.ones_like(nbytes), nbytes
+        else:
+            seg = nbytes / np.maximum(rows, 1)
+            count = np.maximum(rows, 1) * np.ones_like(nbytes)
+            stride = np.maximum(seg * matrix_cols / np.maximum(cols, 1), seg)
+        visits = visits_per_channel(np.maximum(seg, 1), count, np.maximum(stride, 1), channels,
+                                    interleave, row_bytes)
+        used = channels_used(np.maximum(seg, 1), count, channels, interleave)
+        moving = nbytes > 0
+        return np.where(moving, visits, 0.0), np.where(moving, used, 0.0)
 
     @property
     def double_buffered(self) -> bool:

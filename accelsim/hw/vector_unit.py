@@ -61,3 +61,11 @@ class VectorUnit:
         per_chunk = split(elements)
         cycles = np.ceil(per_chunk * ops_per_element / self.lanes).astype(np.int64)
         return ChunkPlan(per_chunk, cycles, split(read_bytes), split(write_bytes))
+
+    def account(self, op, plan, record) -> None:
+        """Add what ``op`` did (its plan and record) to the unit's counters."""
+        stats = self.stats
+        stats.operations += float(plan["vector_ops"].sum())
+        stats.busy_cycles += record.cycles
+        stats.compute_cycles += record.compute_cycles
+        stats.tiles += record.tiles

@@ -1,16 +1,23 @@
-"""The engine: ``Simulation(config, workload, techniques).run()`` -> :class:`RunResult`."""
+"""The engine: ``Simulation(config, workload, techniques).run()`` -> :class:`RunResult`.
+
+A simulation holds its inputs only: every run builds a new SimPy environment, system, run
+context and fresh technique instances, so running it twice gives identical results.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import simpy
 
 from accelsim.config.models import HwConfig
+from accelsim.context import RunContext
 from accelsim.hw.system import System
 from accelsim.sim.driver import Driver
 from accelsim.stats.footprint import check_capacity, footprint, planned_footprint
 from accelsim.stats.invariants import check_invariants
 from accelsim.stats.result import RunResult, build_result
-from accelsim.techniques.chain import TechniqueChain
+from accelsim.techniques.chain import TechniqueChain, TechniqueSpec
 from accelsim.workload.graph import Workload
 
 
@@ -19,22 +26,37 @@ def scheduled_events(env: simpy.Environment) -> int:
     return next(env._eid)
 
 
+def default_step(workload: Workload) -> int | None:
+    """The training step simulated when the run names none: the last step with statistics."""
+    stats = workload.value_stats
+    return stats.steps[-1] if stats is not None and stats.steps else None
+
+
 class Simulation:
-    """One run of a workload on a hwconfig; holds no state beyond its own run."""
+    """One run of a workload on a hwconfig with techniques (specs, in order); ``step``: the
+    training step simulated (default: :func:`default_step`); ``seed``: for every random choice;
+    ``provenance``: what the result records about how the run was asked for (spec, command)."""
 
     def __init__(self, config: HwConfig, workload: Workload,
-                 chain: TechniqueChain | None = None) -> None:
+                 techniques: Iterable[TechniqueSpec] = (), step: int | None = None,
+                 seed: int = 0, provenance: dict | None = None) -> None:
         self.config = config
         self.workload = workload
-        self.chain = chain or TechniqueChain()
+        self.techniques = tuple(techniques)
+        self.step = default_step(workload) if step is None else step
+        self.seed = seed
+        self.provenance = provenance or {}
 
     def run(self) -> RunResult:
         check_capacity(planned_footprint(self.workload), self.config.dram.capacity,
                        self.workload, self.config.source)
         env = simpy.Environment()
         system = System(self.config, env)
-        workload = self.chain.attach(system, self.workload)
-        driver = Driver(system, workload, self.chain)
+        ctx = RunContext(system, self.workload, self.step, self.seed)
+        chain = TechniqueChain.start(self.techniques, ctx)
+        workload = chain.attach(self.workload)
+        ctx = ctx.with_workload(workload)
+        driver = Driver(ctx, chain)
         driver.start()
         env.run()
         driver.check_finished()
@@ -43,7 +65,10 @@ class Simulation:
         usage = footprint(workload, driver.records, total)
         check_capacity(usage, self.config.dram.capacity, workload, self.config.source)
         technique_stats: dict = {}
-        self.chain.finalize(technique_stats)
+        chain.finalize(technique_stats)
         return build_result(system, workload, driver.records, total, invariants,
-                            techniques=self.chain.names, technique_stats=technique_stats,
-                            events=scheduled_events(env), footprint=usage)
+                            chain=chain, technique_stats=technique_stats,
+                            events=scheduled_events(env), footprint=usage,
+                            run={"step": self.step, "seed": self.seed,
+                                 "techniques": [t.as_dict() for t in self.techniques],
+                                 **self.provenance})

@@ -20,7 +20,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from accelsim.hw.system import System, TransferTimes
-from accelsim.sim.lowering import TilePlan
+from accelsim.plan import TilePlan
 from accelsim.stats.records import STALL_CAUSES
 
 
@@ -59,9 +59,11 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
     loads = {name: values.tolist() for name, values in plan.loads.items()}
     stores = {name: values.tolist() for name, values in plan.stores.items()}
     load_total, store_total = plan.load_bytes.tolist(), plan.store_bytes.tolist()
-    load_visits, store_visits = plan.load_visits.tolist(), plan.store_visits.tolist()
-    load_channels, store_channels = plan.load_channels.tolist(), plan.store_channels.tolist()
-    tile_cycles = plan.tile_cycles.tolist()
+    load_visits, store_visits = plan["load_visits"].tolist(), plan["store_visits"].tolist()
+    load_channels = plan["load_channels"].tolist()
+    store_channels = plan["store_channels"].tolist()
+    tile_cycle_array = plan.tile_cycles
+    tile_cycles = tile_cycle_array.tolist()
 
     def book_load(i: int) -> tuple[TransferTimes, float]:
         if not load_total[i]:
@@ -69,8 +71,6 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
         moved = {ep: values[i] for ep, values in loads.items() if values[i]}
         return system.reserve(moved, False, load_visits[i], load_channels[i])
 
-    if plan.slots < 1:
-        yield env.event()  # no buffer slot: no tile can ever be loaded (reported as deadlock)
     landed: list[tuple[TransferTimes, float] | None] = [None] * n
     for i in range(min(plan.slots, n)):
         landed[i] = book_load(i)
@@ -93,6 +93,7 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
         wait = stores_done - env.now
         yield env.timeout(wait)
         times.blame(wait, [last_store])
-    times.compute_cycles = float(plan.compute_cycles.sum())
-    times.stalls["sram"] = float(plan.tile_cycles.sum()) - times.compute_cycles
+    times.compute_cycles = float(plan["compute_cycles"].sum())
+    times.stalls["sram"] = float(tile_cycle_array.sum()) - times.compute_cycles
     return times
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import platform
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from accelsim import __version__
-from accelsim.hw.energy import energy_by_component, mac_energy_pj
+from accelsim.hw.energy import default_mac_energy_pj, energy_by_component
 from accelsim.hw.system import System
 from accelsim.stats.records import STALL_CAUSES, OpRecord
+from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import PHASES
 
@@ -113,11 +115,21 @@ class RunResult:
                 writer.writerow(row)
 
 
+def versions() -> dict[str, str]:
+    """Versions of accelsim, Python and the packages that decide its figures."""
+    import simpy
+
+    return {"accelsim": __version__, "python": platform.python_version(),
+            "simpy": simpy.__version__, "numpy": np.__version__}
+
+
 def build_result(system: System, workload: Workload, records: list[OpRecord], total: float,
-                 invariants: dict, techniques: list[str], technique_stats: dict,
-                 events: int, footprint: dict) -> RunResult:
+                 invariants: dict, chain: TechniqueChain, technique_stats: dict,
+                 events: int, footprint: dict, run: dict) -> RunResult:
+    """The result of a finished run; ``run``: how it was asked for (spec, command, step, seed,
+    techniques with every parameter)."""
     cfg = system.config
-    energy = energy_by_component(system)
+    energy = {**energy_by_component(system), **chain.energy_pj()}
     energy_total = sum(sum(actions.values()) for actions in energy.values())
     issued = sum(r.macs for r in records)
     skipped = sum(r.macs_skipped for r in records)
@@ -140,15 +152,20 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
     data = {
         "schema": SCHEMA,
         "accelsim_version": __version__,
+        "versions": versions(),
+        "run": run,
         "hwconfig": cfg.name,
+        "hwconfig_source": cfg.source,
+        "hwconfig_resolved": cfg.model_dump(mode="json"),
         "workload": workload.name,
         "workload_meta": workload.meta,
-        "techniques": techniques,
+        "techniques": chain.names,
+        "technique_area_mm2": chain.area_mm2(),
         "total_cycles": total,
         "seconds": total / system.clock_hz,
         "clock_hz": system.clock_hz,
         "energy_pj": {"total": energy_total, "by_component": energy,
-                      "mac_pj": mac_energy_pj(system), "source": cfg.energy.source},
+                      "mac_pj": default_mac_energy_pj(system), "source": cfg.energy.source},
         "macs": workload.macs,
         "macs_issued": issued,
         "macs_skipped": skipped,
@@ -179,6 +196,7 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
                  "achieved_gbytes_per_s": ((system.dram.stats.bytes_read
                                             + system.dram.stats.bytes_written)
                                            / (total / system.clock_hz) / 1e9) if total else 0.0},
+        "pe_array": array.summary(),
         "interconnect": {"topology": cfg.interconnect.topology,
                          "links": len(system.interconnect.links),
                          "dram_lanes": system.lanes,

@@ -3,17 +3,21 @@
 Edges are derived, never declared: an op depends on the op that wrote each tensor it reads
 (read-after-write), and an op that overwrites a tensor in place depends on every other reader
 of that tensor (write-after-read). Tensors nobody writes are inputs resident in DRAM at start.
+
+GEMM ops without a batch axis of their own get one from the workload's batch
+(``meta["batch"]``, :func:`accelsim.workload.op.batch_axis_of`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 
 import networkx as nx
 
 from accelsim.errors import WorkloadError
-from accelsim.workload.op import PHASES, Op
+from accelsim.workload.op import PHASES, Op, batch_axis_of
 
 
 class Workload:
@@ -30,7 +34,10 @@ class Workload:
         self._order: list[str] = []
         producers: dict[str, str] = {}
         readers: dict[str, list[str]] = {}
+        batch = self.meta.get("batch")
         for op in ops:
+            if op.batch is None and isinstance(batch, int):
+                op = replace(op, batch=batch_axis_of(op, batch))
             if op.name in self.graph:
                 raise WorkloadError(source, f"ops.{op.name}", "unique op names",
                                     got=f"{op.name} defined twice")
@@ -78,6 +85,10 @@ class Workload:
             totals[op.phase.value] += op.macs
         return dict(totals)
 
+    def with_ops(self, ops: Iterable[Op]) -> Workload:
+        """A workload of the same name, source, meta and statistics with other ops."""
+        return Workload(self.name, ops, self.source, self.meta, self.value_stats)
+
     def only_phases(self, phases: Iterable[str]) -> Workload:
         """The sub-workload of the named phases (dependencies on dropped ops disappear)."""
         wanted = set(phases)
@@ -89,4 +100,4 @@ class Workload:
             raise WorkloadError(self.source, "phases", "training phases",
                                 choices=PHASES, got=",".join(sorted(unknown)))
         kept = [self.op(name) for name in self._order if self.op(name).phase.value in wanted]
-        return Workload(self.name, kept, self.source, self.meta, self.value_stats)
+        return self.with_ops(kept)

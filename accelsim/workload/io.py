@@ -45,14 +45,14 @@ path (e.g. ``layers[3].kernel``), what was expected and, for a closed set, the v
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from accelsim.config.loader import read_yaml_mapping
 from accelsim.errors import WorkloadError
+from accelsim.validation import validate
 from accelsim.workload.network import Network, NetworkBuilder
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -202,7 +202,9 @@ LAYER_MODELS: dict[str, type[_Layer]] = {
 #: Every layer kind a workload file may use.
 KINDS = tuple(LAYER_MODELS)
 
-LayerSpec = Annotated[Union[tuple(LAYER_MODELS.values())], Field(discriminator="kind")]
+#: One layer, chosen by its ``kind`` (the title words errors: "expected a known layer kind").
+LayerSpec = Annotated[Union[tuple(LAYER_MODELS.values())],
+                     Field(discriminator="kind", title="layer")]
 
 
 class WorkloadFile(BaseModel):
@@ -217,70 +219,9 @@ class WorkloadFile(BaseModel):
     layers: list[LayerSpec] = Field(min_length=1, description="the layers in execution order")
 
 
-# -- validation errors -> WorkloadError ----------------------------------------------------------
-def _key_path(loc: Iterable[str | int]) -> str:
-    """``('layers', 3, 'conv', 'kernel')`` -> ``layers[3].kernel`` (the union tag dropped)."""
-    text = ""
-    loc = tuple(loc)
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not (i == 2 and loc[0] == "layers" and part in LAYER_MODELS):
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel]:
-    """The model that owns the key at ``loc``."""
-    if len(loc) >= 3 and loc[0] == "layers" and loc[2] in LAYER_MODELS:
-        return LAYER_MODELS[str(loc[2])]
-    return WorkloadFile
-
-
-def _describe(error: dict) -> tuple[str, str, list[str] | None, object]:
-    """(key path, expected, choices, got) of one pydantic error."""
-    loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx") or {}
-    path, got = _key_path(loc), error.get("input")
-    if kind == "union_tag_invalid":
-        return f"{path}.kind", "a known layer kind", list(KINDS), ctx.get("tag")
-    if kind == "union_tag_not_found":
-        return f"{path}.kind", "this required key (the layer kind)", list(KINDS), None
-    if kind == "model_attributes_type":
-        return path, "a mapping of keys to values", None, got
-    if kind == "extra_forbidden":
-        return path, "a known key", list(_model_at(loc).model_fields), None
-    if kind == "missing":
-        field = _model_at(loc).model_fields.get(str(loc[-1]))
-        described = f" ({field.description})" if field is not None and field.description else ""
-        return path, f"this required key{described}", None, None
-    if kind == "too_short":
-        return path, f"at least {ctx['min_length']} items", None, got
-    if kind == "too_long":
-        return path, f"at most {ctx['max_length']} items", None, got
-    if kind == "greater_than":
-        return path, f"a number greater than {ctx['gt']}", None, got
-    if kind == "greater_than_equal":
-        return path, f"a number of at least {ctx['ge']}", None, got
-    return path, error["msg"].removeprefix("Input should be "), None, got
-
-
-def _first_error(exc: ValidationError) -> dict:
-    """The first error, or an unknown key next to it (a misspelt key, not a missing one)."""
-    errors = exc.errors()
-    parent = tuple(errors[0]["loc"])[:-1]
-    for error in errors:
-        if error["type"] == "extra_forbidden" and tuple(error["loc"])[:-1] == parent:
-            return error
-    return errors[0]
-
-
 def parse_workload(data: dict, source: str) -> WorkloadFile:
     """Validate the mapping of a workload file; the first problem is a :class:`WorkloadError`."""
-    try:
-        return WorkloadFile.model_validate(data)
-    except ValidationError as exc:
-        key_path, expected, choices, got = _describe(_first_error(exc))
-        raise WorkloadError(source, key_path, expected, choices, got) from None
+    return validate(WorkloadFile, data, source, WorkloadError)
 
 
 # -- building ------------------------------------------------------------------------------------

@@ -3,12 +3,19 @@
 An op is either a GEMM (``gemm`` set: it runs on the PE array) or an elementwise/reduction op
 over ``elements`` values (it runs on the vector unit, ``vector_ops`` operations per element).
 Tensors are named; the workload graph derives its edges from who writes and who reads a name.
+
+An op may carry its own :class:`Precision` (operand and accumulator datatypes; default: the
+hwconfig's) and a :class:`BatchAxis` (which GEMM dimension carries the samples, and how many).
+A technique may drop chosen samples' work (:meth:`Op.with_samples`): the op then issues the
+GEMM of the kept samples (:attr:`Op.issued_gemm`), while :attr:`Op.macs` stays that of the full
+batch, so the dropped MACs are counted as skipped, never lost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Literal
 
 
 class Phase(str, Enum):
@@ -53,6 +60,39 @@ class Gemm:
         return self.m * self.n * self.k * self.count
 
 
+@dataclass(frozen=True)
+class Precision:
+    """Datatypes of an op's multiplier operands and accumulator (``fp16``, ``int8``, ...)."""
+
+    operand: str
+    accumulator: str
+
+
+#: GEMM dimensions that can carry a batch's samples.
+BATCH_DIMS = ("m", "n", "k", "count")
+
+
+@dataclass(frozen=True)
+class BatchAxis:
+    """The GEMM dimension ``dim`` is ``samples`` equal slices, one per sample."""
+
+    dim: Literal["m", "n", "k", "count"]
+    samples: int
+
+    def __post_init__(self) -> None:
+        if self.dim not in BATCH_DIMS or self.samples < 1:
+            raise ValueError(f"a batch axis needs a dimension of {BATCH_DIMS} and >= 1 "
+                             f"samples, got {self.dim!r} x {self.samples}")
+
+    def shrink(self, gemm: Gemm, kept: int) -> Gemm:
+        """``gemm`` restricted to ``kept`` of its samples."""
+        size = getattr(gemm, self.dim)
+        if size % self.samples:
+            raise ValueError(f"GEMM dimension {self.dim}={size} is not {self.samples} "
+                             "equal samples")
+        return replace(gemm, **{self.dim: size // self.samples * kept})
+
+
 @dataclass
 class Op:
     """One operation of a training iteration.
@@ -76,6 +116,9 @@ class Op:
     vector_ops: float = 0.0
     overwrites: tuple[str, ...] = ()
     attrs: dict = field(default_factory=dict)
+    precision: Precision | None = None  # None: the hwconfig's datatypes
+    batch: BatchAxis | None = None  # GEMM ops: the dimension that carries the samples
+    samples_kept: int | None = None  # samples whose work is issued (None: all)
 
     @property
     def unit(self) -> str:
@@ -84,7 +127,27 @@ class Op:
 
     @property
     def macs(self) -> int:
+        """MACs of the op's full batch (the workload's figure)."""
         return self.gemm.macs if self.gemm is not None else 0
+
+    @property
+    def issued_gemm(self) -> Gemm | None:
+        """The GEMM of the samples whose work is issued (all of them unless some were dropped)."""
+        if self.gemm is None or self.samples_kept is None:
+            return self.gemm
+        return self.batch.shrink(self.gemm, self.samples_kept)
+
+    def with_samples(self, kept: int) -> Op:
+        """This op with only ``kept`` of its batch's samples issued (the rest dropped)."""
+        if self.batch is None:
+            raise ValueError(f"op {self.name} has no batch axis: its samples cannot be dropped")
+        if not 0 <= kept <= self.batch.samples:
+            raise ValueError(f"op {self.name}: {kept} kept samples of {self.batch.samples}")
+        return replace(self, samples_kept=kept)
+
+    def with_precision(self, operand: str, accumulator: str) -> Op:
+        """This op at other datatypes."""
+        return replace(self, precision=Precision(operand, accumulator))
 
     @property
     def bytes_read(self) -> int:
@@ -93,3 +156,20 @@ class Op:
     @property
     def bytes_written(self) -> int:
         return sum(t.bytes for t in self.writes)
+
+
+def batch_axis_of(op: Op, batch: int) -> BatchAxis | None:
+    """The dimension that carries a batch of ``batch`` samples in a GEMM op of a training
+    iteration: ``count`` for batched products (one instance per sample and head), else ``m`` in
+    the forward and backward-data GEMMs (rows are sample x position) and ``k`` in the
+    backward-weight GEMM (the reduction runs over sample x position); None when that dimension
+    is not a whole number of samples (the op is not per sample)."""
+    gemm = op.gemm
+    if gemm is None or batch < 1:
+        return None
+    if gemm.count > 1 and gemm.count % batch == 0:
+        return BatchAxis("count", batch)
+    dim = {Phase.FWD: "m", Phase.BWD_DATA: "m", Phase.BWD_WEIGHT: "k"}.get(op.phase)
+    if dim is None or getattr(gemm, dim) % batch:
+        return None
+    return BatchAxis(dim, batch)

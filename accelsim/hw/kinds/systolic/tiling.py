@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim.errors import SimulationError
-from accelsim.hw.dataflow import Dataflow
+from accelsim.hw.kinds.systolic.dataflow import Dataflow
 from accelsim.workload.op import Gemm
 
 #: Blockings whose estimated time is within this fraction of the best are equally good; among

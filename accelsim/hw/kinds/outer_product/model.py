@@ -1,7 +1,7 @@
 """Cycle model of an SCNN-like outer-product PE grid (Parashar et al., ISCA 2017).
 
 Mapping (SCNN's PlanarTiled-InputStationary-CartesianProduct). Every GEMM op is an
-outer-product convolution (:mod:`accelsim.hw.rcp`): for each *reduction channel* c, the A plane
+outer-product convolution (:mod:`accelsim.hw.kinds.outer_product.rcp`): for each *reduction channel* c, the A plane
 of c is split planarly over the rows x cols PEs (each PE holds a tile of it, compressed), and
 the B planes of (c, k) for the Kc output channels k of the current *output-channel group* are
 broadcast to every PE in chunks of F non-zeros; the PE takes its A non-zeros in chunks of I
@@ -24,26 +24,27 @@ A = dy, B = w (transposed convolution); backward-weight A = x, B = dy (one dy pl
 channel, shared by every channel c). Any other GEMM (linear, attention matmul, grouped conv)
 is a sparse matrix product: a 1x1 convolution whose rows are laid out as a plane.
 
-Inside a tile everything is numpy. The chunk-level figures (chunk pairs, bank conflicts,
-anticipated pairs) are computed exactly on masks of a sample of channels and output channels
+Inside a tile everything is numpy. The chunk-level figures (chunk pairs, bank conflicts) are
+computed exactly on masks of a sample of channels and output channels
 (for planes so large that one pair exceeds :data:`SAMPLE_PRODUCTS`, also on a sample of PEs
 evenly spread over the grid) and scaled to the tile, so every tile of an op of one group size
 has the same figures. The masks come from one of two sources, recorded per op row as
 ``mask_source``:
 
 * ``traced``: a convolution (groups 1) of a traced workload whose layer carries Top-K
-  coordinate masks (:meth:`accelsim.workload.value_stats.ValueStats.masks`, at the last
-  sampled step, the one the graph was traced at). The tracer keeps 2 images and 8 evenly
+  coordinate masks (:meth:`accelsim.workload.value_stats.ValueStats.masks`, at the masked
+  step nearest to the simulated training step; by default the last, the one the graph was
+  traced at). The tracer keeps 2 images and 8 evenly
   spaced channels of x and dy and the matching channels of w, so the sample is those
   (image, channel) planes against those output channels, exact on them; the rest of the op
   is assumed to behave like the sample: products issued and valid per plane pair are the
-  mean of exact counts over every sampled plane pair (:func:`accelsim.hw.rcp.count_exact`),
+  mean of exact counts over every sampled plane pair (:func:`accelsim.hw.kinds.outer_product.rcp.count_exact`),
   and the operand densities (compressed bytes, group size) are those of the sampled masks,
   so that every figure of the op comes from the same masks.
 * ``density``: every other op (no masks; or a linear, attention or grouped-conv product,
   whose planes of matrix rows the sampled masks do not cover): random masks of the operand densities, seeded by the
   geometry (the statistical fallback); product and RCP totals are the exact expectations
-  (:func:`accelsim.hw.rcp.count_expected`).
+  (:func:`accelsim.hw.kinds.outer_product.rcp.count_expected`).
 
 Operand densities of ``density`` ops are an op's ``density`` attribute, else the traced
 densities of the op (Top-K densities when the trace masked at a sparsity, the densities as
@@ -64,8 +65,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from accelsim.config.models import DATATYPE_BYTES, PEArrayParams
-from accelsim.hw.rcp import (
+from accelsim.hw.kinds.outer_product.rcp import (
     Axis,
     Counts,
     conv_axes,
@@ -74,10 +74,6 @@ from accelsim.hw.rcp import (
     matmul_axes,
 )
 from accelsim.workload.op import Op
-
-#: Anticipation granularities (ANT): per product, per chunk pair (bounds of both axes) or per
-#: chunk pair on the row axis alone.
-GRANULARITIES = ("element", "chunk", "row")
 
 #: Products the chunk model of one op evaluates at most; larger ops are sampled by channel and
 #: output channel and scaled.
@@ -120,8 +116,8 @@ _CONV_KEYS = ("cin", "cout", "h", "w", "r", "s", "ho", "wo")
 
 
 def op_geometry(op: Op) -> OpGeometry:
-    """The outer-product geometry of a GEMM op."""
-    attrs, gemm, phase = op.attrs, op.gemm, str(op.phase)
+    """The outer-product geometry of a GEMM op's issued samples."""
+    attrs, gemm, phase = op.attrs, op.issued_gemm, str(op.phase)
     if (op.kind == "conv" and all(k in attrs for k in _CONV_KEYS)
             and int(attrs.get("groups", 1)) == 1
             and phase in ("fwd", "bwd_data", "bwd_weight")):
@@ -140,12 +136,13 @@ def op_geometry(op: Op) -> OpGeometry:
                       phase == "bwd_weight", False)
 
 
-def op_densities(op: Op, default: float, value_stats=None) -> tuple[float, float]:
+def op_densities(op: Op, default: float, value_stats=None, step: int | None = None
+                 ) -> tuple[float, float]:
     """Non-zero fractions of the A and B operands: ``op.attrs["density"]`` (a number, or a
-    mapping with ``a`` and ``b``), else the traced densities of the op in ``value_stats``,
-    else ``default``."""
+    mapping with ``a`` and ``b``), else the traced densities of the op in ``value_stats`` at
+    the sampled step nearest to ``step``, else ``default``."""
     if "density" not in op.attrs:
-        traced = _traced_densities(value_stats, op.name, op_geometry(op))
+        traced = _traced_densities(value_stats, op.name, op_geometry(op), step)
         if traced is not None:
             return traced
     given = op.attrs.get("density", default)
@@ -154,12 +151,8 @@ def op_densities(op: Op, default: float, value_stats=None) -> tuple[float, float
     return float(given), float(given)
 
 
-def _traced_step(stats) -> int | None:
-    """The sampled step the traced graph was captured at (the last one)."""
-    return stats.steps[-1] if stats.steps else None
-
-
-def _traced_densities(stats, op_name: str, geom: OpGeometry) -> tuple[float, float] | None:
+def _traced_densities(stats, op_name: str, geom: OpGeometry, step: int | None
+                      ) -> tuple[float, float] | None:
     """Densities of the A and B operands from a traced op's statistics (Top-K densities when
     the trace masked at a sparsity), or None without them."""
     if stats is None:
@@ -173,7 +166,7 @@ def _traced_densities(stats, op_name: str, geom: OpGeometry) -> tuple[float, flo
         keys = tuple(by_role.get(role) for role in CONV_ROLES[geom.phase])
         if None in keys:
             return None
-    return tuple(stats.density(op_name, key, _traced_step(stats), topk=topk) for key in keys)
+    return tuple(stats.density(op_name, key, step, topk=topk) for key in keys)
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,16 +187,17 @@ class TracedMasks:
 
 
 @lru_cache(maxsize=256)
-def traced_masks(stats, layer: str, geom: OpGeometry) -> TracedMasks | None:
-    """The plane pairs of a convolution from its layer's traced masks (module docstring), or
-    None when ``stats`` has no masks of the layer's operands or they are not whole planes."""
+def traced_masks(stats, layer: str, geom: OpGeometry, step: int | None = None
+                 ) -> TracedMasks | None:
+    """The plane pairs of a convolution from its layer's traced masks (module docstring) at the
+    masked step nearest to ``step`` (None: the last), or None when ``stats`` has no masks of the
+    layer's operands or they are not whole planes."""
     if stats is None or not geom.conv or not stats.has("masks", layer):
         return None
     roles = CONV_ROLES[geom.phase]
     stored = stats.require("masks", layer)
     if any(role not in stored for role in roles):
         return None
-    step = _traced_step(stats)
     masks, index = zip(*(stats.masks(layer, role, step, technique="outer_product")
                          for role in roles))
     if geom.phase == "fwd":  # x (I, C, H, W) against w (K, C, R, S)
@@ -229,16 +223,32 @@ def traced_masks(stats, layer: str, geom: OpGeometry) -> TracedMasks | None:
 
 
 @dataclass(frozen=True)
-class ChunkStats:
-    """Chunk-level figures of a set of plane pairs on the PE grid."""
+class ChunkPairs:
+    """Every chunk pair of a set of plane pairs on the PE grid, one value per pair: the PE that
+    multiplies it, its ``cycles`` (its worst accumulator-bank conflict, at least 1), its
+    ``products``, how many of them pass the coordinate-bound check on both axes
+    (``in_bounds``) and are ``valid``, and the coordinate bounding boxes of its A chunk and B
+    chunk per axis (``a_lo[axis]``, ``a_hi[axis]``, ``b_lo[axis]``, ``b_hi[axis]``)."""
 
-    products: int
-    valid: int
-    pairs: int
-    pe_cycles: np.ndarray  # (PEs,) cycles of all chunk pairs of each PE
-    kept_cycles: dict[str, np.ndarray]  # granularity -> (PEs,) cycles of unanticipated pairs
-    anticipated: dict[str, int]  # granularity -> RCPs anticipated
-    checks: dict[str, int]  # granularity -> coordinate-bound checks made
+    axes: tuple[Axis, Axis]
+    pes: int
+    pe: np.ndarray
+    cycles: np.ndarray
+    products: np.ndarray
+    in_bounds: np.ndarray
+    valid: np.ndarray
+    a_lo: tuple[np.ndarray, np.ndarray]
+    a_hi: tuple[np.ndarray, np.ndarray]
+    b_lo: tuple[np.ndarray, np.ndarray]
+    b_hi: tuple[np.ndarray, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.pe)
+
+    def pe_cycles(self, kept: np.ndarray | None = None) -> np.ndarray:
+        """(PEs,) multiplier cycles of each PE over the pairs (only the ``kept`` ones)."""
+        weights = self.cycles if kept is None else self.cycles * kept
+        return np.bincount(self.pe, weights=weights, minlength=self.pes)
 
 
 def _segments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -261,7 +271,7 @@ def _chunk_bounds(owner_chunk: np.ndarray, coords: list[np.ndarray], chunks: int
 
 def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i: int,
                 banks: int, grid: tuple[int, int],
-                pe_subset: np.ndarray | None = None) -> ChunkStats:
+                pe_subset: np.ndarray | None = None) -> ChunkPairs:
     """Exact chunk-level figures of ``a`` (n, Ha, Wa) A masks, one per channel, against
     ``b`` (n, Kc, Hb, Wb) B masks on a ``grid`` of PEs with F x I multipliers; with
     ``pe_subset`` only those PEs work (the others report 0 cycles)."""
@@ -307,9 +317,7 @@ def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i
     np.maximum.at(conflict, keys // banks, counts)
     cycles = np.maximum(conflict, 1)
     pair_pe = pair_group % pes
-    per_pe = np.bincount(pair_pe, weights=cycles, minlength=pes)
-    products_per_pair = np.bincount(pair_id, minlength=npairs)
-    # anticipation
+    # bounding boxes of each pair's A chunk and B chunk, per axis
     a_chunk_start = np.concatenate(([0], np.cumsum(nca)[:-1]))
     b_chunk_start_c = np.concatenate(([0], np.cumsum(-(-nb_c // f))[:-1]))
     a_chunk = a_chunk_start[group] + a_rank // i
@@ -320,57 +328,40 @@ def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i
     ncb_g = np.maximum(ncb[pair_group], 1)
     pa = a_chunk_start[pair_group] + pair_local // ncb_g
     pb = b_chunk_start_c[pair_group // pes] + pair_local % ncb_g
-    hit_h = h_ax.boxes_may_hit(xh_lo[pa], xh_hi[pa], uh_lo[pb], uh_hi[pb]) if npairs else \
-        np.zeros(0, bool)
-    hit_w = w_ax.boxes_may_hit(xw_lo[pa], xw_hi[pa], uw_lo[pb], uw_hi[pb]) if npairs else \
-        np.zeros(0, bool)
-    element_kept = np.zeros(npairs, dtype=bool)
-    element_kept[pair_id[in_both]] = True
-    kept = {"element": element_kept, "chunk": hit_h & hit_w, "row": hit_h}
-    anticipated = {"element": int((~in_both).sum())}
-    for name in ("chunk", "row"):
-        anticipated[name] = int(products_per_pair[~kept[name]].sum())
-    return ChunkStats(
-        products=int(len(pgroup)), valid=int(valid.sum()), pairs=npairs, pe_cycles=per_pe,
-        kept_cycles={g: np.bincount(pair_pe, weights=cycles * kept[g], minlength=pes)
-                     for g in GRANULARITIES},
-        anticipated=anticipated,
-        checks={"element": int(len(pgroup)), "chunk": npairs, "row": npairs})
+    return ChunkPairs(
+        axes=axes, pes=pes, pe=pair_pe, cycles=cycles,
+        products=np.bincount(pair_id, minlength=npairs),
+        in_bounds=np.bincount(pair_id[in_both], minlength=npairs),
+        valid=np.bincount(pair_id[valid], minlength=npairs),
+        a_lo=(xh_lo[pa], xw_lo[pa]), a_hi=(xh_hi[pa], xw_hi[pa]),
+        b_lo=(uh_lo[pb], uw_lo[pb]), b_hi=(uh_hi[pb], uw_hi[pb]))
 
 
-@dataclass
-class ProductTiles:
-    """Per-tile product figures of an outer-product op (numpy arrays, one value per tile).
+@dataclass(frozen=True)
+class ProductSample:
+    """What a technique needs of an outer-product op (a plan's ``detail``): the chunk pairs of
+    the sampled plane pairs (:class:`ChunkPairs`) and how a PE's sampled cycles become a tile's
+    cycles. A plan's ``pair_scale`` column scales the sample to each tile and its
+    ``halo_cycles`` column holds each tile's halo exchange."""
 
-    ``anticipation[g]`` holds, per ANT granularity g, the tile's ``cycles`` without the
-    anticipated chunk pairs, the RCPs ``anticipated`` and the coordinate-bound ``checks``;
-    ``mask_source`` where the masks behind the figures came from (``traced`` or ``density``,
-    see the module docstring).
-    """
+    pairs: ChunkPairs
 
-    issued: np.ndarray
-    valid: np.ndarray
-    anticipation: dict[str, dict[str, np.ndarray]]
-    anticipated: np.ndarray | None = None  # RCPs a technique anticipated (zeros if None)
-    mask_source: str = "density"
+    @staticmethod
+    def tile_cycles(pe_cycles: np.ndarray, pair_scale: np.ndarray,
+                    halo_cycles: np.ndarray) -> np.ndarray:
+        """Tile cycles from the sampled (PEs,) cycles: the slowest PE scaled to each tile, each
+        halo exchange overlapping the next tile and the last tile's added at the end."""
+        return with_halos(pe_cycles.max(initial=0) * pair_scale, halo_cycles)
 
-    def __post_init__(self) -> None:
-        if self.anticipated is None:
-            self.anticipated = np.zeros(len(self.issued), dtype=np.int64)
 
-    def select(self, keep: np.ndarray) -> ProductTiles:
-        return ProductTiles(self.issued[keep], self.valid[keep],
-                            {g: {k: v[keep] for k, v in t.items()}
-                             for g, t in self.anticipation.items()},
-                            self.anticipated[keep], self.mask_source)
-
-    def totals(self) -> dict[str, int | str]:
-        """The op-row figures: products issued and valid, RCPs, RCPs anticipated, and the
-        source of the masks."""
-        issued, valid = int(self.issued.sum()), int(self.valid.sum())
-        return {"products_issued": issued, "products_valid": valid,
-                "rcps": issued - valid, "rcps_anticipated": int(self.anticipated.sum()),
-                "mask_source": self.mask_source}
+def with_halos(multiplier_cycles: np.ndarray, halo_cycles: np.ndarray) -> np.ndarray:
+    """Tile cycles when each tile's halo exchange overlaps the next tile (module docstring)."""
+    if len(multiplier_cycles) == 0:
+        return np.zeros(0, dtype=np.int64)
+    previous = np.concatenate(([0.0], halo_cycles[:-1]))
+    cycles = np.maximum(np.ceil(multiplier_cycles), previous)
+    cycles[-1] += halo_cycles[-1]
+    return cycles.astype(np.int64)
 
 
 @dataclass
@@ -387,7 +378,12 @@ class OuterProductTiles:
     b_read: np.ndarray  # compressed B bytes broadcast to the PEs (one channel at a time)
     b_resident: np.ndarray  # compressed B bytes of one channel of the group (held on chip)
     out_bytes: np.ndarray
-    products: ProductTiles
+    products_issued: np.ndarray
+    products_valid: np.ndarray
+    pair_scale: np.ndarray  # the sampled chunk pairs' share of each tile (module docstring)
+    halo_cycles: np.ndarray
+    sample: ProductSample
+    mask_source: str  # traced or density
 
     def __len__(self) -> int:
         return len(self.compute_cycles)
@@ -396,13 +392,13 @@ class OuterProductTiles:
 class OuterProductModel:
     """Per-tile figures of ops on an outer-product grid (see the module docstring)."""
 
-    def __init__(self, params: PEArrayParams) -> None:
+    def __init__(self, params, element_bytes: int, psum_bytes: int) -> None:
         self.params = params
         self.grid = (params.rows, params.cols)
         self.f, self.i = params.multipliers_f, params.multipliers_i
         self.banks = params.accumulator_banks
-        self.element_bytes = DATATYPE_BYTES[params.datatype]
-        self.psum_bytes = DATATYPE_BYTES[params.accumulator]
+        self.element_bytes = element_bytes
+        self.psum_bytes = psum_bytes
         self.compressed_bytes = self.element_bytes + params.index_bits / 8
 
     def _reach(self, axis: Axis, grid_dim: int) -> tuple[int, int]:
@@ -433,18 +429,19 @@ class OuterProductModel:
             return elements * self.psum_bytes
         return elements * density * self.compressed_bytes
 
-    def tiles(self, op: Op, capacity: dict[str, float],
-              value_stats=None) -> OuterProductTiles:
-        """The op's tiles; ``capacity``: usable bytes of the ``ifmap``, ``filter`` and
-        ``ofmap`` buffers. The last two bound the output-channel group; A planes that do not
-        all fit ``ifmap`` stream channel by channel, fetched again for every group.
-        ``value_stats``: the workload's traced statistics, if any (masks and densities)."""
+    def tiles(self, op: Op, capacity: dict[str, float], value_stats=None,
+              step: int | None = None, seed: int = 0) -> OuterProductTiles:
+        """The tiles of the op's issued samples; ``capacity``: usable bytes of the ``ifmap``,
+        ``filter`` and ``ofmap`` buffers. The last two bound the output-channel group; A planes
+        that do not all fit ``ifmap`` stream channel by channel, fetched again for every group.
+        ``value_stats``: the workload's traced statistics, if any (masks and densities, at the
+        sampled step nearest to ``step``); ``seed``: mixed into the random masks' seeds."""
         geom = op_geometry(op)
-        masks = traced_masks(value_stats, op.layer, geom)
+        masks = traced_masks(value_stats, op.layer, geom, step)
         da, db = ((masks.density_a, masks.density_b) if masks is not None
-                  else op_densities(op, self.params.operand_density, value_stats))
+                  else op_densities(op, self.params.operand_density, value_stats, step))
         kc = self.group_size(geom, db, capacity)
-        tiles = _tiles(self, geom, da, db, kc, masks)
+        tiles = _tiles(self, geom, da, db, kc, masks, seed)
         if tiles.a_read[0] > capacity["ifmap"]:
             tiles.a_load = tiles.a_read.copy()
             tiles.a_resident = np.ceil(tiles.a_read / geom.channels).astype(np.int64)
@@ -463,12 +460,12 @@ class OuterProductModel:
 
 @lru_cache(maxsize=1024)
 def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: int,
-                  banks: int, grid: tuple[int, int],
-                  masks: TracedMasks | None = None) -> tuple[ChunkStats, int, int]:
+                  banks: int, grid: tuple[int, int], masks: TracedMasks | None = None,
+                  seed: int = 0) -> tuple[ChunkPairs, int, int]:
     """The chunk model on masks of a sample of channels and output channels (and of PEs,
     evenly spread over the grid, when one plane pair alone exceeds the budget): random masks
-    of the densities, or evenly spaced planes of the traced ``masks``; returns the stats and
-    the sampled (planes, output channels)."""
+    of the densities (seeded by the geometry and ``seed``), or evenly spaced planes of the
+    traced ``masks``; returns the chunk pairs and the sampled (planes, output channels)."""
     ha, wa = geom.a_shape
     hb, wb = geom.b_shape
     per_plane_pair = max(1e-9, geom.a_elements * da * hb * wb * db)
@@ -484,7 +481,7 @@ def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: in
         outputs = _spread(masks.b.shape[1], k_sample)
         a, b = masks.a[planes], masks.b[planes][:, outputs]
     else:
-        rng = np.random.default_rng(zlib.crc32(repr((geom, da, db, kc)).encode()))
+        rng = np.random.default_rng(zlib.crc32(repr((geom, da, db, kc)).encode()) ^ seed)
         a = rng.random((c_sample, ha * wa)) < da
         a[:, geom.a_elements:] = False
         a = a.reshape(c_sample, ha, wa)
@@ -500,44 +497,28 @@ def _spread(size: int, count: int) -> np.ndarray:
 
 
 def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
-           kc: int, masks: TracedMasks | None = None) -> OuterProductTiles:
+           kc: int, masks: TracedMasks | None = None, seed: int = 0) -> OuterProductTiles:
     groups = -(-geom.outputs // kc)
     k_of_group = np.minimum(kc, geom.outputs - np.arange(groups) * kc)
     k_tile = np.tile(k_of_group, geom.images)
     first = np.tile(np.arange(groups) == 0, geom.images)
-    stats, c_sample, k_sample = _sample_stats(geom, da, db, kc, model.f, model.i, model.banks,
-                                              model.grid, masks)
+    pairs, c_sample, k_sample = _sample_stats(geom, da, db, kc, model.f, model.i, model.banks,
+                                              model.grid, masks, seed)
     scale = (geom.channels / c_sample) * (k_tile / k_sample)
     halo = model.halo_cycles(geom, k_tile)
-
-    def with_halos(multiplier_cycles: np.ndarray) -> np.ndarray:
-        """Tile cycles with each halo exchange overlapping the next tile (module doc)."""
-        previous = np.concatenate(([0.0], halo[:-1]))
-        cycles = np.maximum(np.ceil(multiplier_cycles), previous)
-        cycles[-1] += halo[-1]
-        return cycles.astype(np.int64)
-
     expected = masks.per_pair if masks is not None else count_expected(
         da * geom.a_elements / (geom.a_shape[0] * geom.a_shape[1]), db, geom.axes)
     plane_pairs = geom.channels * k_tile
     issued = np.rint(expected.issued * plane_pairs).astype(np.int64)
     valid = np.minimum(np.rint(expected.valid * plane_pairs).astype(np.int64), issued)
-    rcps = issued - valid
-    sample_rcps = stats.products - stats.valid
-    anticipation = {}
-    for g in GRANULARITIES:
-        share = stats.anticipated[g] / sample_rcps if sample_rcps else 0.0
-        anticipation[g] = {
-            "cycles": with_halos(stats.kept_cycles[g].max() * scale),
-            "anticipated": np.rint(rcps * share).astype(np.int64),
-            "checks": np.rint(stats.checks[g] * scale).astype(np.int64)}
-    compute = with_halos(stats.pe_cycles.max() * scale)
+    sample = ProductSample(pairs)
     a_bytes = geom.channels * geom.a_elements * da * model.compressed_bytes
     b_plane = geom.b_shape[0] * geom.b_shape[1] * db * model.compressed_bytes
     b_bytes = (k_tile if geom.b_shared else geom.channels * k_tile) * b_plane
     out_bytes = k_tile * model._out_bytes_per_channel(geom, da)
     return OuterProductTiles(
-        compute_cycles=compute, dense_macs=geom.dense_macs,
+        compute_cycles=sample.tile_cycles(pairs.pe_cycles(), scale, halo),
+        dense_macs=geom.dense_macs,
         a_load=np.where(first, np.ceil(a_bytes), 0).astype(np.int64),
         a_read=np.full(len(k_tile), math.ceil(a_bytes), dtype=np.int64),
         a_resident=np.full(len(k_tile), math.ceil(a_bytes), dtype=np.int64),
@@ -545,5 +526,5 @@ def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
         b_read=np.ceil(geom.channels * k_tile * b_plane).astype(np.int64),
         b_resident=np.ceil(k_tile * b_plane).astype(np.int64),
         out_bytes=np.ceil(out_bytes).astype(np.int64),
-        products=ProductTiles(issued, valid, anticipation,
-                              mask_source="density" if masks is None else "traced"))
+        products_issued=issued, products_valid=valid, pair_scale=scale, halo_cycles=halo,
+        sample=sample, mask_source="density" if masks is None else "traced")

@@ -1,0 +1,122 @@
+"""The ``outer_product`` PE-array kind: an SCNN-like grid of PEs (Parashar et al., ISCA 2017).
+
+Its parameters, its lowering (:mod:`accelsim.hw.kinds.outer_product.model` computes the tiles),
+its counters (products issued and valid, redundant Cartesian products (RCPs) multiplied) and its
+energy (a multiply per RCP multiplied, at the op's operand datatype). Op rows gain
+``products_issued``, ``products_valid``, ``rcps``, ``rcps_anticipated`` and ``mask_source``.
+A plan's ``detail`` is the op's :class:`~accelsim.hw.kinds.outer_product.model.ProductSample`
+(its sampled chunk pairs), which techniques such as ANT read; ``rcps_anticipated`` is what a
+technique dropped before the multipliers (zero without one).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from accelsim.config.models import PEArrayParams
+from accelsim.context import RunContext
+from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
+from accelsim.hw.kinds.outer_product.model import OuterProductModel
+from accelsim.plan import TilePlan
+from accelsim.workload.op import Op
+
+ROLES = ("ifmap", "filter", "ofmap")
+
+
+class OuterProductParams(PEArrayParams):
+    """A rows x cols grid of PEs, each with an F x I multiplier array and accumulator banks
+    behind a scatter crossbar (SCNN: 8 x 8 PEs, F = I = 4, 32 banks)."""
+
+    kind: Literal["outer_product"] = Field(description="PE-array kind")
+    rows: int = Field(gt=0, description="rows of the PE grid")
+    cols: int = Field(gt=0, description="columns of the PE grid")
+    multipliers_f: int = Field(
+        gt=0, description="F, weight (B-operand) non-zeros per multiplier-array row, a weight "
+        "chunk")
+    multipliers_i: int = Field(
+        gt=0, description="I, activation (A-operand) non-zeros per multiplier-array column, an "
+        "activation chunk")
+    accumulator_banks: int = Field(
+        gt=0, description="accumulator banks per PE behind the scatter crossbar; one product "
+        "per bank per cycle")
+    accumulator_entries: int = Field(
+        32, gt=0, description="partial sums per accumulator bank; bounds the output-channel "
+        "group Kc of a pass")
+    index_bits: int = Field(
+        4, gt=0, description="bits of coordinate index stored with each non-zero of a "
+        "compressed operand (SCNN: 4-bit zero-run length)")
+    halo_elements_per_cycle: float = Field(
+        1.0, gt=0, description="partial sums a PE sends to its neighbours per cycle in the halo "
+        "exchange after a pass (not published by SCNN: an assumption)")
+    operand_density: float = Field(
+        1.0, gt=0, le=1, description="non-zero fraction of GEMM operands assumed for ops "
+        "without densities of their own (0.1: 90% sparse training)")
+
+
+@PE_ARRAY_KINDS.register("outer_product")
+class OuterProductArray(PEArrayKind):
+    """An SCNN-like grid of rows x cols PEs, each with an F x I multiplier array."""
+
+    name = "outer_product"
+    Params = OuterProductParams
+    description = "SCNN-like sparse outer-product PE grid with exact RCP accounting"
+    counted_columns = ("products_issued", "products_valid", "rcps", "rcps_anticipated")
+
+    def __init__(self, env, params: OuterProductParams, energy) -> None:
+        super().__init__(env, params, energy)
+        self.rows, self.cols = params.rows, params.cols
+        self.f, self.i = params.multipliers_f, params.multipliers_i
+        self._models: dict[tuple[int, int], OuterProductModel] = {}
+        self.rcp_mult_pj = 0.0
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols * self.f * self.i
+
+    def lower(self, op: Op, ctx: RunContext) -> TilePlan:
+        system = ctx.system
+        widths = self.element_bytes(op)
+        if widths not in self._models:
+            self._models[widths] = OuterProductModel(self.params, *widths)
+        srams, buf = system.srams, system.buffer_of_role
+        tiles = self._models[widths].tiles(
+            op, {role: srams[buf[role]].usable_bytes for role in ROLES}, ctx.value_stats,
+            ctx.step, ctx.seed)
+        footprint = {"ifmap": tiles.a_resident, "filter": tiles.b_resident,
+                     "ofmap": tiles.out_bytes}
+        for name, nbytes in system.by_buffer(footprint).items():
+            srams[name].check_fits(int(np.max(nbytes)), op.name)
+        loads = system.by_buffer({"ifmap": tiles.a_load, "filter": tiles.b_bytes})
+        load_visits, load_channels = system.fetch_pattern(sum(loads.values()))
+        store_visits, store_channels = system.fetch_pattern(tiles.out_bytes)
+        valid = tiles.products_valid
+        # the PE's ports deliver one chunk pair per cycle by construction: no SRAM stretch
+        return TilePlan.build(
+            "pe_array", compute_cycles=tiles.compute_cycles, macs=valid,
+            load_visits=load_visits, store_visits=store_visits, load_channels=load_channels,
+            store_channels=store_channels, loads=loads,
+            stores={buf["ofmap"]: tiles.out_bytes},
+            access=system.by_buffer({"ifmap": tiles.a_read, "filter": tiles.b_read,
+                                     "ofmap": tiles.out_bytes}),
+            products_issued=tiles.products_issued, products_valid=valid,
+            rcps=tiles.products_issued - valid, rcps_anticipated=np.zeros_like(valid),
+            pair_scale=tiles.pair_scale, halo_cycles=tiles.halo_cycles,
+            macs_skipped=op.macs - int(valid.sum()), slots=system.slots,
+            row_columns=self.counted_columns, labels={"mask_source": tiles.mask_source},
+            detail=tiles.sample)
+
+    def account(self, op: Op, plan: TilePlan, record) -> None:
+        super().account(op, plan, record)
+        multiplied = int(plan["rcps"].sum() - plan["rcps_anticipated"].sum())
+        self.rcp_mult_pj += multiplied * self.mult_pj(self.precision(op).operand, op.name)
+
+    def energy(self) -> dict[str, float]:
+        return {**super().energy(), "rcp_mult": self.rcp_mult_pj}
+
+    def summary(self) -> dict:
+        counters = self.stats.counters
+        return {**super().summary(),
+                "rcps_multiplied": counters["rcps"] - counters["rcps_anticipated"]}

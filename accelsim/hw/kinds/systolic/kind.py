@@ -1,0 +1,141 @@
+"""The ``systolic`` PE-array kind: rows x cols MAC units running one dataflow (os / ws / is).
+
+A GEMM op is tiled for the SRAM buffers (:mod:`accelsim.hw.kinds.systolic.tiling`); a tile's
+compute cycles follow the dataflow (:mod:`accelsim.hw.kinds.systolic.dataflow`, SCALE-Sim's
+fold formulas) and its ``sram_cycles`` are what the busiest buffer needs to feed it (array
+traffic, slowed by bank conflicts on a strided edge, plus DRAM traffic on single-ported
+buffers). An operand that is an im2col view of a smaller tensor (a convolution's input) is
+fetched once per element of the tensor per block, not once per window: the operand fetcher
+rebuilds the windows on chip (halo overlap between neighbouring blocks is not counted). Each
+tile's DRAM traffic carries its address pattern for the row-buffer model.
+
+Operand and partial-sum widths follow the op's precision (:class:`accelsim.workload.op.Precision`);
+the cycles do not (one MAC per PE per cycle at any datatype).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from accelsim.config.models import PEArrayParams
+from accelsim.context import RunContext
+from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
+from accelsim.hw.kinds.systolic.dataflow import DATAFLOWS
+from accelsim.hw.kinds.systolic.tiling import ArraySpec, GemmTiler, TileArrays
+from accelsim.plan import TilePlan
+from accelsim.workload.op import Op
+
+
+class SystolicParams(PEArrayParams):
+    """A rows x cols systolic array (rows: SCALE-Sim's ArrayHeight, cols: ArrayWidth)."""
+
+    kind: Literal["systolic"] = Field(description="PE-array kind")
+    rows: int = Field(gt=0, description="PE rows (SCALE-Sim's ArrayHeight)")
+    cols: int = Field(gt=0, description="PE columns (SCALE-Sim's ArrayWidth)")
+    dataflow: Literal["os", "ws", "is"] = Field(
+        description="output-, weight- or input-stationary mapping of the GEMM")
+
+
+@PE_ARRAY_KINDS.register("systolic")
+class SystolicArray(PEArrayKind):
+    """A rows x cols systolic array running one dataflow (module docstring)."""
+
+    name = "systolic"
+    Params = SystolicParams
+    description = "rows x cols MAC array, os/ws/is dataflow, SCALE-Sim v3 fold timing"
+    counted_columns = ("folds",)
+
+    def __init__(self, env, params: SystolicParams, energy) -> None:
+        super().__init__(env, params, energy)
+        self.rows, self.cols = params.rows, params.cols
+        self.dataflow = DATAFLOWS.get(params.dataflow)
+        self._tilers: dict[tuple[int, int], object] = {}
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+    def _tiles(self, ctx: RunContext, op: Op, element_bytes: int, psum_bytes: int
+               ) -> TileArrays:
+        """The op's tiles at the given widths (one cached tiler per width pair)."""
+        key = (element_bytes, psum_bytes)
+        if key not in self._tilers:
+            system = ctx.system
+            tiler = GemmTiler(ArraySpec(
+                rows=self.rows, cols=self.cols, dataflow=self.dataflow,
+                element_bytes=element_bytes, psum_bytes=psum_bytes,
+                buffer_of_role=system.buffer_of_role,
+                usable_bytes={n: s.usable_bytes for n, s in system.srams.items()},
+                dram_bytes_per_cycle=system.offchip_bytes_per_cycle))
+            self._tilers[key] = lru_cache(maxsize=4096)(tiler.tiles)
+        return self._tilers[key](op.issued_gemm)
+
+    def lower(self, op: Op, ctx: RunContext) -> TilePlan:
+        system = ctx.system
+        element_bytes, psum_bytes = self.element_bytes(op)
+        tiles = self._tiles(ctx, op, element_bytes, psum_bytes)
+        srams = system.srams
+        for name, nbytes in system.by_buffer(tiles.footprint_bytes).items():
+            srams[name].check_fits(int(np.max(nbytes)), op.name)
+        access = system.by_buffer(tiles.array_access_bytes)
+        n = len(tiles)
+        reuse = operand_reuse(op)
+        loads_by_role, load_visits, load_channels = {}, np.zeros(n), np.zeros(n)
+        for role, nbytes in tiles.load_bytes.items():
+            fetched = np.ceil(nbytes / reuse.get(role, 1.0)).astype(np.int64)
+            loads_by_role[role] = fetched
+            visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
+                                                tiles.block_cols[role], tiles.matrix_cols[role])
+            load_visits += visits
+            load_channels = np.maximum(load_channels, used)
+        store_visits, store_channels = system.fetch_pattern(
+            tiles.store_bytes, tiles.block_rows["ofmap"], tiles.block_cols["ofmap"],
+            tiles.matrix_cols["ofmap"])
+        return TilePlan.build(
+            "pe_array", compute_cycles=tiles.compute_cycles,
+            sram_cycles=self._sram_cycles(ctx, tiles, access, element_bytes),
+            macs=tiles.macs, folds=tiles.folds, load_visits=load_visits,
+            store_visits=store_visits, load_channels=load_channels,
+            store_channels=store_channels, loads=system.by_buffer(loads_by_role),
+            stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,
+            macs_skipped=op.macs - int(tiles.macs.sum()), slots=system.slots)
+
+    def _sram_cycles(self, ctx: RunContext, tiles: TileArrays,
+                     access: dict[str, np.ndarray], element_bytes: int) -> np.ndarray:
+        """Cycles each tile needs from its busiest buffer: array traffic (slowed by bank
+        conflicts on a strided edge), plus DRAM traffic on single-ported buffers."""
+        system = ctx.system
+        srams, flow, buffer_of_role = system.srams, self.dataflow, system.buffer_of_role
+        per_buffer = {name: np.asarray(v, dtype=float) for name, v in access.items()}
+        if flow.strided_edge is not None:
+            role = flow.strided_edge
+            name = buffer_of_role[role]
+            lanes = self.rows if role == flow.row_edge else self.cols
+            edge_bytes = np.asarray(tiles.array_access_bytes[role], dtype=float)
+            slowdown = srams[name].column_read_slowdown(
+                lanes, element_bytes, tiles.block_cols[role] * element_bytes)
+            per_buffer[name] = per_buffer[name] + edge_bytes * (slowdown - 1.0)
+        dram = system.by_buffer(tiles.load_bytes)
+        dram_out = {buffer_of_role["ofmap"]: tiles.store_bytes}
+        cycles = np.zeros(len(tiles), dtype=float)
+        for name, nbytes in per_buffer.items():
+            moved = dram.get(name, 0) + dram_out.get(name, 0)
+            cycles = np.maximum(cycles, srams[name].array_cycles(nbytes, moved))
+        return cycles
+
+    def summary(self) -> dict:
+        return {**super().summary(), "dataflow": self.dataflow.name}
+
+
+def operand_reuse(op: Op) -> dict[str, float]:
+    """Uses of each fetched element of an operand: > 1 for an im2col view of a tensor (taken
+    from the op's full batch: the ratio is the same per sample)."""
+    gemm = op.gemm
+    operand_elements = {"ifmap": gemm.m * gemm.k * gemm.count,
+                        "filter": gemm.k * gemm.n * gemm.count}
+    return {role: max(1.0, operand_elements[role] / max(tensor.elements, 1))
+            for role, tensor in zip(("ifmap", "filter"), op.reads)}

@@ -161,6 +161,9 @@ def test_geometry_of_the_training_convolutions():
             fwd.out_shape) == (3, 8, 4, (16, 16), (3, 3), (8, 8))
     assert (data.channels, data.outputs, data.a_shape, data.b_shape,
             data.out_shape) == (4, 8, (8, 8), (3, 3), (16, 16))
+    # every phase runs once per image: 3, although the stride-2 bwd_data GEMM has 4x the
+    # forward's MACs (it is written over the zero-inserted gradient)
+    assert (fwd.images, data.images, wgrad.images) == (3, 3, 3)
     assert (wgrad.channels, wgrad.outputs, wgrad.a_shape, wgrad.b_shape, wgrad.out_shape,
             wgrad.b_shared) == (8, 4, (16, 16), (8, 8), (3, 3), True)
 

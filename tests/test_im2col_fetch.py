@@ -79,12 +79,6 @@ SAME_3X3 = conv(2, 3, 10, 8, 3, 1, 1)
 # im2col view of 6,075 elements over x's 507 (reuse 6075/507, not an exact binary fraction).
 PAD2_3X3 = conv(1, 3, 13, 8, 3, 1, 2)
 
-FLOAT_REUSE_BUG = (
-    "reuse = 6075/507 is rounded in floating point: ceil(12150 B / (6075/507)) = "
-    "ceil(1014.0000000000001) = 1015 B for x, where x is 507 elements = 1,014 B: 1447 B read "
-    "instead of 1014 + 432 = 1446 (an odd byte count for 2-byte elements)")
-
-
 @pytest.mark.parametrize("g, phase, read, written", [
     # fwd: A = im2col(x), 200 x 27 = 5,400 elements over x's 600; B = w. Read x + w.
     (SAME_3X3, "fwd", 1200 + 432, 3200),
@@ -92,8 +86,8 @@ FLOAT_REUSE_BUG = (
     (SAME_3X3, "bwd_data", 3200 + 432, 1200),
     # bwd_weight: A = dy (8 x 200, the tensor itself); B = im2col(x), 200 x 27 over x's 600.
     (SAME_3X3, "bwd_weight", 3200 + 1200, 432),
-    pytest.param(PAD2_3X3, "fwd", 1014 + 432, 225 * 8 * 2,
-                 marks=pytest.mark.xfail(strict=True, reason=FLOAT_REUSE_BUG)),
+    # reuse 6075/507 is no exact binary fraction: x is still exactly its 507 elements
+    (PAD2_3X3, "fwd", 1014 + 432, 225 * 8 * 2),
 ], ids=["same3x3-fwd", "same3x3-bwd_data", "same3x3-bwd_weight", "pad2-fwd"])
 def test_unsplit_conv_reads_the_tensors_not_the_im2col_view(g, phase, read, written):
     """With buffers that hold every operand (one tile), a convolution reads the bytes of the
@@ -158,13 +152,8 @@ def test_blocked_conv_fetches_each_block_once_per_tensor_element(g, tiles, read)
 #   the 4-row block 108 / 6.25 = 17.28 -> 18: 3*139 + 18 = 435 elements = 870 B, + w 432 B =
 #   1,302 B.
 FRACTIONAL = conv(1, 3, 12, 8, 3, 1, 0)
-BYTE_ROUNDING_BUG = (
-    "the lowering rounds bytes, not elements: ceil(1728 B / 6.25) = 277 B per 32-row block and "
-    "ceil(216 B / 6.25) = 35 B for the last (half elements), 3*277 + 35 + 432 = 1298 B instead "
-    "of 2*(3*139 + 18) + 432 = 1302 B")
 
 
-@pytest.mark.xfail(strict=True, reason=BYTE_ROUNDING_BUG)
 def test_blocked_conv_rounds_up_to_whole_elements():
     """Each block's fetch is rounded up to whole elements (a DRAM fetch of fp16 data is an
     even number of bytes): FRACTIONAL reads 1,302 B (hand count in the comment above)."""

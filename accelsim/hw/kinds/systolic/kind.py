@@ -83,10 +83,9 @@ class SystolicArray(PEArrayKind):
             srams[name].check_fits(int(np.max(nbytes)), op.name)
         access = system.by_buffer(tiles.array_access_bytes)
         n = len(tiles)
-        reuse = operand_reuse(op)
         loads_by_role, load_visits, load_channels = {}, np.zeros(n), np.zeros(n)
         for role, nbytes in tiles.load_bytes.items():
-            fetched = np.ceil(nbytes / reuse.get(role, 1.0)).astype(np.int64)
+            fetched = fetched_bytes(op, role, nbytes, element_bytes)
             loads_by_role[role] = fetched
             visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
                                                 tiles.block_cols[role], tiles.matrix_cols[role])
@@ -131,11 +130,19 @@ class SystolicArray(PEArrayKind):
         return {**super().summary(), "dataflow": self.dataflow.name}
 
 
-def operand_reuse(op: Op) -> dict[str, float]:
-    """Uses of each fetched element of an operand: > 1 for an im2col view of a tensor (taken
-    from the op's full batch: the ratio is the same per sample)."""
+def fetched_bytes(op: Op, role: str, block_bytes: np.ndarray, element_bytes: int
+                  ) -> np.ndarray:
+    """DRAM bytes of fetching operand blocks of ``block_bytes``: for an operand that is an
+    im2col view of a smaller tensor (more operand elements than tensor elements), each block
+    costs its share of the tensor's elements, rounded up to whole elements (exact integer
+    arithmetic); any other operand its own bytes. The share is taken from the op's full batch
+    (it is the same per sample)."""
+    if role not in ("ifmap", "filter") or len(op.reads) < 2:
+        return block_bytes
     gemm = op.gemm
-    operand_elements = {"ifmap": gemm.m * gemm.k * gemm.count,
-                        "filter": gemm.k * gemm.n * gemm.count}
-    return {role: max(1.0, operand_elements[role] / max(tensor.elements, 1))
-            for role, tensor in zip(("ifmap", "filter"), op.reads)}
+    operand = (gemm.m * gemm.k if role == "ifmap" else gemm.k * gemm.n) * gemm.count
+    tensor = op.reads[0 if role == "ifmap" else 1].elements
+    if tensor >= operand:
+        return block_bytes
+    elements = np.asarray(block_bytes, dtype=np.int64) // element_bytes
+    return -(-(elements * tensor) // operand) * element_bytes

@@ -89,12 +89,12 @@ GAP_METRIC = {"anticipated_share": "anticipated"}
 
 
 def simulate(network: str, batch: int, techniques: tuple[str, ...],
-             overrides: tuple[str, ...] = ()) -> dict:
+             overrides: tuple[str, ...] = (), seed: int = 0) -> dict:
     config = load_hwconfig(HW, overrides)
     options = TrainingOptions(batch=batch, element_bytes=config.element_bytes)
     workload = load_workload(network, options)
     specs = [TechniqueSpec.parse(text) for text in techniques]
-    return Simulation(config, workload, specs).run().data
+    return Simulation(config, workload, specs, seed=seed).run().data
 
 
 def pe_energy(result: dict) -> float:
@@ -182,16 +182,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override a hwconfig key, e.g. "
                         "pe_array.halo_elements_per_cycle=4 (repeatable)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random masks (the statistical fallback)")
     args = parser.parse_args(argv)
     names = [n for n in args.networks.split(",") if n]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {(n, t): pool.submit(simulate, n, args.batch, t, tuple(args.overrides))
+        futures = {(n, t): pool.submit(simulate, n, args.batch, t, tuple(args.overrides),
+                                           args.seed)
                    for n in names for t in ((), ("ant",))}
         results = {key: future.result() for key, future in futures.items()}
     changed = f" with {', '.join(args.overrides)}" if args.overrides else ""
-    print(f"ANT reproduction on {HW.name}{changed}, batch {args.batch}, masks: {MASKS}\n")
+    print(f"ANT reproduction on {HW.name}{changed}, batch {args.batch}, masks: {MASKS}, "
+          f"seed {args.seed}\n")
     all_phases, networks = [], []
     for name in names:
         base, ant = results[(name, ())], results[(name, ("ant",))]

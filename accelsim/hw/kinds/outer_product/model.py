@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -467,7 +467,7 @@ def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: in
                   seed: int = 0) -> tuple[ChunkPairs, int, int]:
     """The chunk model on masks of a sample of channels and output channels (and of PEs,
     evenly spread over the grid, when one plane pair alone exceeds the budget): random masks
-    of the densities (seeded by the geometry and ``seed``), or evenly spaced planes of the
+    of the densities (seeded by the geometry of one image and ``seed``), or evenly spaced planes of the
     traced ``masks``; returns the chunk pairs and the sampled (planes, output channels)."""
     ha, wa = geom.a_shape
     hb, wb = geom.b_shape
@@ -484,7 +484,8 @@ def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: in
         outputs = _spread(masks.b.shape[1], k_sample)
         a, b = masks.a[planes], masks.b[planes][:, outputs]
     else:
-        rng = np.random.default_rng(zlib.crc32(repr((geom, da, db, kc)).encode()) ^ seed)
+        per_image = replace(geom, images=1, dense_macs=0)  # the same masks at any batch
+        rng = np.random.default_rng(zlib.crc32(repr((per_image, da, db, kc)).encode()) ^ seed)
         a = rng.random((c_sample, ha * wa)) < da
         a[:, geom.a_elements:] = False
         a = a.reshape(c_sample, ha, wa)

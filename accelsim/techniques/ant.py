@@ -93,7 +93,7 @@ class Ant(Technique):
         scale = plan["pair_scale"]
         anticipated = np.rint(plan["rcps"] * share).astype(np.int64)
         latency = np.where(anticipated > 0, self.params.comparator_latency_cycles, 0)
-        cycles = sample.tile_cycles(pairs.pe_cycles(kept), scale, plan["halo_cycles"])
+        cycles = sample.tile_cycles(sample.slowest_pe(kept), scale, plan["halo_cycles"])
         compute = np.minimum(plan["compute_cycles"], cycles + latency)
         self.checks += int(np.rint(checks * scale).sum())
         self.cycles_saved += int((plan["compute_cycles"] - compute).sum())

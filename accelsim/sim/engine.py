@@ -16,7 +16,7 @@ from accelsim.hw.system import System
 from accelsim.sim.driver import Driver
 from accelsim.stats.footprint import check_capacity, footprint, planned_footprint
 from accelsim.stats.invariants import check_invariants
-from accelsim.stats.result import RunResult, build_result
+from accelsim.stats.result import RunResult, TechniqueFigures, build_result
 from accelsim.techniques.chain import TechniqueChain, TechniqueSpec
 from accelsim.workload.graph import Workload
 
@@ -66,8 +66,9 @@ class Simulation:
         check_capacity(usage, self.config.dram.capacity, workload, self.config.source)
         technique_stats: dict = {}
         chain.finalize(technique_stats)
-        return build_result(system, workload, driver.records, total, invariants,
-                            chain=chain, technique_stats=technique_stats,
+        techniques = TechniqueFigures(chain.names, technique_stats, chain.energy_pj(),
+                                      chain.area_mm2())
+        return build_result(system, workload, driver.records, total, invariants, techniques,
                             events=scheduled_events(env), footprint=usage,
                             run={"step": self.step, "seed": self.seed,
                                  "techniques": [t.as_dict() for t in self.techniques],

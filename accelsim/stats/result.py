@@ -19,7 +19,6 @@ from accelsim import __version__
 from accelsim.hw.energy import default_mac_energy_pj, energy_by_component
 from accelsim.hw.system import System
 from accelsim.stats.records import STALL_CAUSES, OpRecord
-from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import PHASES
 
@@ -123,13 +122,24 @@ def versions() -> dict[str, str]:
             "simpy": simpy.__version__, "numpy": np.__version__}
 
 
+@dataclass(frozen=True)
+class TechniqueFigures:
+    """What the techniques of a run report: their names in order, their figures, their own
+    hardware's energy (pJ by action, per ``technique.<name>``) and area (mm2 by name)."""
+
+    names: list[str]
+    stats: dict
+    energy_pj: dict[str, dict[str, float]]
+    area_mm2: dict[str, float]
+
+
 def build_result(system: System, workload: Workload, records: list[OpRecord], total: float,
-                 invariants: dict, chain: TechniqueChain, technique_stats: dict,
-                 events: int, footprint: dict, run: dict) -> RunResult:
+                 invariants: dict, techniques: TechniqueFigures, events: int, footprint: dict,
+                 run: dict) -> RunResult:
     """The result of a finished run; ``run``: how it was asked for (spec, command, step, seed,
     techniques with every parameter)."""
     cfg = system.config
-    energy = {**energy_by_component(system), **chain.energy_pj()}
+    energy = {**energy_by_component(system), **techniques.energy_pj}
     energy_total = sum(sum(actions.values()) for actions in energy.values())
     issued = sum(r.macs for r in records)
     skipped = sum(r.macs_skipped for r in records)
@@ -159,8 +169,8 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "hwconfig_resolved": cfg.model_dump(mode="json"),
         "workload": workload.name,
         "workload_meta": workload.meta,
-        "techniques": chain.names,
-        "technique_area_mm2": chain.area_mm2(),
+        "techniques": techniques.names,
+        "technique_area_mm2": techniques.area_mm2,
         "total_cycles": total,
         "seconds": total / system.clock_hz,
         "clock_hz": system.clock_hz,
@@ -211,7 +221,7 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "simulation": {"simpy_events": events, "ops": len(records),
                        "tiles": sum(r.tiles for r in records)},
         "invariants": invariants,
-        "technique_stats": technique_stats,
+        "technique_stats": techniques.stats,
         "mask_sources": dict(Counter(r.extras["mask_source"] for r in records
                                      if "mask_source" in r.extras)),
         "approximations": list(APPROXIMATIONS),

@@ -135,15 +135,11 @@ class TilePlan:
         figures, or MACs issued + skipped different from the op's workload MACs."""
         problems = []
         length = len(self)
-        for name, values in self.columns.items():
-            if len(values) != length:
-                problems.append(f"column {name} has {len(values)} values for {length} tiles")
-            elif not values.size:
-                continue
-            elif values.dtype.kind == "f" and not np.isfinite(values).all():
-                problems.append(f"column {name} has non-finite values")
-            elif values.min() < 0:
-                problems.append(f"column {name} has negative values (min {values.min()})")
+        lengths_ok = all(len(values) == length for values in self.columns.values())
+        every = np.concatenate(list(self.columns.values()))
+        if not lengths_ok or (every.size and not (np.isfinite(every).all()
+                                                  and every.min() >= 0)):
+            problems += _column_problems(self.columns, length)  # the slow path names them
         if self.macs_skipped < 0:
             problems.append(f"macs_skipped is negative ({self.macs_skipped})")
         if not problems and self.macs_issued + self.macs_skipped != op_macs:
@@ -154,6 +150,21 @@ class TilePlan:
         if problems:
             raise SimulationError(f"{after} left an invalid plan for op {op_name}: "
                                   + "; ".join(problems))
+
+
+def _column_problems(columns: Mapping[str, np.ndarray], length: int) -> list[str]:
+    """What is wrong with each column: its length, non-finite or negative values."""
+    problems = []
+    for name, values in columns.items():
+        if len(values) != length:
+            problems.append(f"column {name} has {len(values)} values for {length} tiles")
+        elif not values.size:
+            continue
+        elif not np.isfinite(values).all():
+            problems.append(f"column {name} has non-finite values")
+        elif values.min() < 0:
+            problems.append(f"column {name} has negative values (min {values.min()})")
+    return problems
 
 
 def _total(tables, length: int) -> np.ndarray:

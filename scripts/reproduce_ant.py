@@ -7,7 +7,7 @@ For each network (DenseNet-121, ResNet-18, VGG-16, Wide ResNet, ResNet-50 from t
 full training iteration runs on ``hwconfigs/scnn_like.yaml`` at 90% sparsity of weights,
 activations and output gradients, without and with ``--technique ant`` (chunk granularity).
 Zoo workloads carry no coordinate masks, so the chunk-level figures come from the
-statistical fallback (random masks at density 0.1, :mod:`accelsim.hw.outer_product`); the
+statistical fallback (random masks at density 0.1, :mod:`accelsim.hw.kinds.outer_product`); the
 output says so. Prints per network and phase the RCP share of the products, the share of
 RCPs anticipated and the PE-array speedup, then per network the iteration speedup and the
 energy reduction, and the geometric means beside the paper's (>90% anticipated, 3.71x

@@ -58,6 +58,8 @@ class System:
                                                                 config.energy)
         self.srams = {name: Sram(name, params, config.clock)
                       for name, params in config.sram.items()}
+        #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
+        self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}
         self.dram = Dram(config.dram, config.clock)
         self.vector = VectorUnit(env, config.vector_unit)
         self.interconnect = Interconnect(config.interconnect, config.clock,
@@ -71,11 +73,6 @@ class System:
 
     def unit(self, name: str):
         return self.pe_array if name == "pe_array" else self.vector
-
-    @property
-    def buffer_of_role(self) -> dict[str, str]:
-        """The SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)."""
-        return {role: self.config.buffer_for(role) for role in OPERAND_ROLES}
 
     def by_buffer(self, by_role: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per-role figures added up per SRAM buffer."""

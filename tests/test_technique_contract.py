@@ -19,7 +19,7 @@ from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
 from accelsim.sim.lowering import lower
 from accelsim.spec import load_spec
-from accelsim.techniques.base import Technique, TechniqueParams
+from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
 from accelsim.techniques.chain import TechniqueChain, TechniqueSpec
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Phase
@@ -177,3 +177,30 @@ def test_hwconfig_and_spec_survive_pickling():
     config = load_hwconfig(HWCONFIGS / "scnn_like.yaml", ["dram.latency=45ns"])
     again = pickle.loads(pickle.dumps(config))
     assert again == config and again.source == config.source
+
+
+class HalveCompute(Technique):
+    """Halves every tile's compute cycles (as a faster datapath would)."""
+
+    name = "halve_compute"
+
+    def transform(self, op, plan):
+        return plan.with_columns(compute_cycles=plan["compute_cycles"] // 2)
+
+
+def test_shorter_compute_keeps_the_sram_stretch():
+    """A 64x64x64 GEMM on an 8x8 os array whose ifmap buffer feeds 1 B/cycle: the array reads
+    A down its rows once per column fold, 64 * 64 * 8 folds * 2 B = 65,536 B, so the tile
+    lasts 65,536 cycles while it computes 64 folds x (64 + 14) = 4,992. Halving the compute
+    leaves the tile at 65,536 cycles; the SRAM stall grows by the 2,496 cycles saved."""
+    buffers = {role: {"capacity": "64MiB", "holds": [role], "bandwidth": "4096B/cycle"}
+               for role in ("ifmap", "filter", "ofmap")}
+    buffers["ifmap"]["bandwidth"] = "1B/cycle"
+    config = make_config(sram=buffers)
+    base = Simulation(config, gemm_workload(64, 64, 64)).run()["ops"][0]
+    with TECHNIQUES.temporarily("halve_compute", HalveCompute):
+        fast = Simulation(config, gemm_workload(64, 64, 64),
+                          [TechniqueSpec("halve_compute")]).run()["ops"][0]
+    assert base["compute_cycles"] == 4992 and fast["compute_cycles"] == 2496
+    assert base["cycles"] == fast["cycles"] == 65536
+    assert fast["stalls"]["sram"] - base["stalls"]["sram"] == 2496

@@ -1,32 +1,83 @@
 """The command line: ``accelsim run | workloads | techniques | kinds | trace``. The only module
 that prints.
 
-Every user error (bad hwconfig, bad workload, impossible run) is one message on stderr and
-exit code 2; no traceback.
+Exit codes: 0 done; 2 the user's input (bad hwconfig, workload, option, an output path that
+would cost a file): one line ``error: ...`` on stderr, no traceback; 3 a bug in accelsim: one
+line naming the exception and a log file (traceback, command line, versions) in the temporary
+folder; 130 Ctrl-C and 143 SIGTERM: one line (files being written are left as they were).
+
+``accelsim run`` checks every output path before it simulates (:mod:`accelsim.outputs`) and
+writes each output atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shlex
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from accelsim import __version__
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, ConfigError, clip
+from accelsim.outputs import atomic_write_text, check_outputs
 from accelsim.stats.result import RunResult
 from accelsim.stats.timeline_trace import write_trace
 from accelsim.workload.op import PHASES
 from accelsim.workload.training import OPTIMIZERS
 
 EXIT_USER_ERROR = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+#: Longest error text printed (a ConfigError is at most errors.MAX_MESSAGE; a deadlock lists
+#: up to ten ops on lines of their own).
+MAX_ERROR_TEXT = 2000
+#: Packages whose versions an internal-error log records.
+LOGGED_PACKAGES = ("accelsim", "simpy", "numpy", "networkx", "pyyaml", "pydantic", "rich",
+                   "matplotlib", "torch")
+
+
+class UsageError(AccelsimError):
+    """A command line argparse refuses (unknown option, bad value, missing argument)."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that writes in progress remove their temporary
+    files (a BaseException: no ``except Exception`` swallows it)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error form: one line and exit code 2 (no usage dump)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="accelsim",
         description="Discrete-event simulator of DNN training accelerators.")
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
@@ -61,7 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", help="write the per-op CSV here")
     run.add_argument("--timeline", dest="trace_out", metavar="FILE.json",
                      help="write a Chrome/Perfetto timeline trace here")
-    run.add_argument("--top", type=int, default=10, help="ops shown in the summary")
+    run.add_argument("--force", action="store_true",
+                     help="replace existing files that are not earlier accelsim outputs")
+    run.add_argument("--top", type=_count, default=10, help="ops shown in the summary (>= 0)")
 
     commands.add_parser("workloads", help="list the model zoo with MAC counts")
     commands.add_parser("techniques", help="list the technique controllers and their "
@@ -180,10 +233,55 @@ def _run_spec(args: argparse.Namespace):
     return spec_from_mapping(data, base.source, base.folder)
 
 
+def _extends_chain(name: object, folder: Path) -> Iterator[Path]:
+    """The file ``name`` (relative to ``folder``) and every base its ``extends:`` names, as far
+    as they exist and read; the hwconfig loader reports what does not."""
+    from accelsim.config.loader import read_yaml_mapping
+
+    seen: set[Path] = set()
+    while isinstance(name, str):
+        path = (folder / name).resolve()
+        if path in seen or not path.is_file():
+            return
+        seen.add(path)
+        yield path
+        try:
+            name = read_yaml_mapping(path).get("extends")
+        except ConfigError:
+            return
+        folder = path.parent
+
+
+def _run_inputs(args: argparse.Namespace, spec) -> dict[Path, str]:
+    """Every file the run reads, with what it is: no output may be written onto one."""
+    inputs: dict[Path, str] = {}
+    if args.spec:
+        inputs[Path(args.spec)] = "the run-spec file"
+    if isinstance(spec.hwconfig, str):
+        files = list(_extends_chain(spec.path(spec.hwconfig), Path.cwd()))
+        if files:
+            inputs[files.pop(0)] = "the hwconfig file"
+    else:
+        files = list(_extends_chain(spec.hwconfig.get("extends"), spec.folder))
+    for base in files:
+        inputs.setdefault(base, "a base the hwconfig extends")
+    workload = Path(spec.path(spec.workload))
+    if workload.is_file():
+        inputs.setdefault(workload, "the workload file")
+    elif workload.is_dir():
+        for path in sorted(workload.rglob("*")):
+            if path.is_file():
+                inputs.setdefault(path, f"a file of the workload folder {workload}")
+    return inputs
+
+
 def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None:
     from accelsim.api import simulate
 
-    result = simulate(_run_spec(args), command=["accelsim", *argv])
+    spec = _run_spec(args)
+    check_outputs({"--out": args.out, "--csv": args.csv, "--timeline": args.trace_out},
+                  _run_inputs(args, spec), args.force)
+    result = simulate(spec, command=["accelsim", *argv])
     if args.out:
         result.write_json(args.out)
     if args.csv:
@@ -288,24 +386,76 @@ def _kinds(console: Console) -> None:
         console.print(_parameter_table(f"pe_array keys of kind {name}", kind.Params))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    console = Console()
+def _package_versions() -> str:
+    found = []
+    for name in LOGGED_PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def _report_bug(error: Exception, argv: Sequence[str]) -> str:
+    """Write the traceback, command line and versions to a log in the temporary folder; the
+    one line that tells the user."""
+    message = " ".join(clip(str(error), 1000).split())
+    head = (f"internal error in accelsim {__version__}: {type(error).__name__}: "
+            f"{clip(message, 300)}")
+    log = Path(tempfile.gettempdir()) / (f"accelsim-{datetime.now():%Y%m%d-%H%M%S-%f}-"
+                                         f"{os.getpid()}.log")
+    text = "\n".join([
+        head, f"command: {shlex.join(['accelsim', *argv])}", f"folder: {os.getcwd()}",
+        f"python: {sys.version.split()[0]} on {sys.platform}", f"packages: {_package_versions()}",
+        "", *traceback.format_exception(error)])
     try:
-        if args.command == "run":
-            _run(args, console, argv)
-        elif args.command == "workloads":
-            _workloads(console)
-        elif args.command == "techniques":
-            _techniques(console)
-        elif args.command == "kinds":
-            _kinds(console)
-        elif args.command == "trace":
-            _trace(args, console)
+        atomic_write_text(log, text)
+    except AccelsimError as failed:
+        return (f"{head} (a bug: please report it with the command line; no log could be "
+                f"written: {failed})")
+    return f"{head} (a bug: please report it with the command line and the log {log})"
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated
+
+
+def _dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None:
+    if args.command == "run":
+        _run(args, console, argv)
+    elif args.command == "workloads":
+        _workloads(console)
+    elif args.command == "techniques":
+        _techniques(console)
+    elif args.command == "kinds":
+        _kinds(console)
+    elif args.command == "trace":
+        _trace(args, console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code (module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        args = _parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        _dispatch(args, Console(), argv)
     except AccelsimError as error:
-        sys.stderr.write(f"error: {error}\n")
+        sys.stderr.write(f"error: {clip(str(error), MAX_ERROR_TEXT)}\n")
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted (Ctrl-C)\n")
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        sys.stderr.write("terminated (SIGTERM)\n")
+        return EXIT_TERMINATED
+    except Exception as error:  # noqa: BLE001 - the last resort: a bug, told in one line
+        sys.stderr.write(_report_bug(error, argv) + "\n")
+        return EXIT_BUG
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return 0

@@ -12,13 +12,15 @@ The *knee* is the lowest swept bandwidth whose iteration time is within ``--knee
 compute-bound. Writes ``sweep.csv``, ``iteration_time.png``, ``roofline.png`` (every op at
 the hwconfig's own bandwidth: arithmetic intensity, achieved throughput, the compute and
 bandwidth ceilings) and ``dram_bandwidth.png`` (achieved bandwidth over the iteration).
-Needs matplotlib (``pip install '.[plot]'``).
+Needs matplotlib (a dependency of accelsim). The output folder (``--out``) is created and
+checked before the sweep runs; every file in it is written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accelsim.config.loader import load_hwconfig  # noqa: E402
+from accelsim.errors import AccelsimError  # noqa: E402
+from accelsim.outputs import atomic_write_bytes, atomic_write_text, prepare_folder  # noqa: E402
 from accelsim.sim.engine import Simulation  # noqa: E402
 from accelsim.workload.loader import load_workload  # noqa: E402
 from accelsim.workload.training import TrainingOptions  # noqa: E402
@@ -62,8 +66,10 @@ def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, grid: bool 
     if grid:
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    atomic_write_bytes(path, image.getvalue())
 
 
 def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> None:
@@ -103,7 +109,25 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
           "achieved DRAM bandwidth over the iteration", grid=False)
 
 
-def main() -> int:
+def ready(out: str) -> Path:
+    """The output folder, created and writable, and matplotlib importable: checked before the
+    sweep, so that a bad --out or a missing package never costs a finished sweep. Exits with
+    one line and code 2 otherwise."""
+    try:
+        folder = prepare_folder("--out", out)
+    except AccelsimError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise SystemExit(2) from None
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError:
+        sys.stderr.write("error: matplotlib: expected the package installed (it is a "
+                         "dependency of accelsim: pip install .)\n")
+        raise SystemExit(2) from None
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hw", default=str(ROOT / "hwconfigs/tpu_like_128x128.yaml"))
     parser.add_argument("--workload", default="resnet50")
@@ -113,9 +137,8 @@ def main() -> int:
     parser.add_argument("--knee-tolerance", type=float, default=0.10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="out/bandwidth_study")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args = parser.parse_args(argv)
+    out = ready(args.out)
     bandwidths = sorted(args.bandwidths)
     jobs = [(args.hw, args.workload, args.batch, (f"dram.bandwidth={bw:g}GB/s",))
             for bw in bandwidths] + [(args.hw, args.workload, args.batch, ())]
@@ -124,15 +147,16 @@ def main() -> int:
     *swept, base = results
     seconds = [r["seconds"] for r in swept]
     knee_at = knee(bandwidths, seconds, args.knee_tolerance)
-    with open(out / "sweep.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["dram_gbytes_per_s", "iteration_ms", "pe_utilization",
-                         "dram_stall_cycles", "achieved_gbytes_per_s"])
-        for bandwidth, r in zip(bandwidths, swept):
-            stalls = r["stall_cycles"]
-            writer.writerow([bandwidth, r["seconds"] * 1e3, r["utilization"]["pe_array"],
-                             stalls["dram_bandwidth"] + stalls["dram_latency"],
-                             r["dram"]["achieved_gbytes_per_s"]])
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["dram_gbytes_per_s", "iteration_ms", "pe_utilization",
+                     "dram_stall_cycles", "achieved_gbytes_per_s"])
+    for bandwidth, r in zip(bandwidths, swept):
+        stalls = r["stall_cycles"]
+        writer.writerow([bandwidth, r["seconds"] * 1e3, r["utilization"]["pe_array"],
+                         stalls["dram_bandwidth"] + stalls["dram_latency"],
+                         r["dram"]["achieved_gbytes_per_s"]])
+    atomic_write_text(out / "sweep.csv", table.getvalue())
     config = load_hwconfig(args.hw)
     base["vector_lanes"] = config.vector_unit.lanes
     plot(out, f"{args.workload} (batch {args.batch}) on {Path(args.hw).stem}", bandwidths,

@@ -1,6 +1,6 @@
 """Reproduce ANT (Lew et al., ISCA 2022) on the SCNN-like outer-product baseline.
 
-    python scripts/reproduce_ant.py                       # five networks, batch 2, out/ant
+    python scripts/reproduce_ant.py                       # five networks, batch 2, ./out/ant
     python scripts/reproduce_ant.py --networks resnet18 --batch 1 --out /tmp/ant
 
 For each network (DenseNet-121, ResNet-18, VGG-16, Wide ResNet, ResNet-50 from the zoo) one
@@ -13,13 +13,16 @@ RCPs anticipated and the PE-array speedup, then per network the iteration speedu
 energy reduction, and the geometric means beside the paper's (>90% anticipated, 3.71x
 speedup, 4.40x energy). Writes ``ant_reproduction.csv`` and ``ant_reproduction.png``.
 Where a figure differs from the paper's by more than 20% the output says which assumption
-of the model explains it (see ``GAPS``). Needs matplotlib for the chart.
+of the model explains it (see ``GAPS``). Needs matplotlib (a dependency of accelsim) for the
+chart. The output folder (``--out``, default ``out/ant`` in the current folder) is created and
+checked before the sweep runs; every file in it is written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accelsim.config.loader import load_hwconfig  # noqa: E402
+from accelsim.errors import AccelsimError  # noqa: E402
+from accelsim.outputs import atomic_write_bytes, atomic_write_text, prepare_folder  # noqa: E402
 from accelsim.sim.engine import Simulation  # noqa: E402
 from accelsim.techniques.chain import TechniqueSpec  # noqa: E402
 from accelsim.workload.loader import load_workload  # noqa: E402
@@ -146,6 +151,33 @@ def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def csv_text(rows: list[dict]) -> str:
+    """``rows`` as CSV, header from the first row's keys."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def ready(out: str) -> Path:
+    """The output folder, created and writable, and matplotlib importable: checked before the
+    sweep, so that a bad --out or a missing package never costs a finished sweep. Exits with
+    one line and code 2 otherwise."""
+    try:
+        folder = prepare_folder("--out", out)
+    except AccelsimError as error:
+        sys.stderr.write(f"error: {error}\n")
+        raise SystemExit(2) from None
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError:
+        sys.stderr.write("error: matplotlib: expected the package installed (it is a "
+                         "dependency of accelsim: pip install .)\n")
+        raise SystemExit(2) from None
+    return folder
+
+
 def chart(networks: list[dict], means: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -169,15 +201,18 @@ def chart(networks: list[dict], means: dict, path: Path) -> None:
     ax.set_title("ANT on the SCNN-like baseline, 90% sparse training")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    atomic_write_bytes(path, image.getvalue())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--networks", default=",".join(NETWORKS))
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--out", default=str(ROOT / "out" / "ant"))
+    parser.add_argument("--out", default=str(Path("out") / "ant"),
+                        help="output folder (default: out/ant in the current folder)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override a hwconfig key, e.g. "
@@ -186,8 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seed of the random masks (the statistical fallback)")
     args = parser.parse_args(argv)
     names = [n for n in args.networks.split(",") if n]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ready(args.out)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(n, t): pool.submit(simulate, n, args.batch, t, tuple(args.overrides),
                                            args.seed)
@@ -241,16 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nDifferences from the paper above 20%, and the assumption behind each:")
         for key in gaps:
             print(f"- {GAPS[key]}")
-    with open(out / "ant_reproduction.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(all_phases[0]))
-        writer.writeheader()
-        writer.writerows(all_phases)
-    with open(out / "ant_networks.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(networks[0]))
-        writer.writeheader()
-        writer.writerows(networks)
-        writer.writerow({"network": "geomean", **means,
-                         "ant_area_mm2": networks[0]["ant_area_mm2"]})
+    atomic_write_text(out / "ant_reproduction.csv", csv_text(all_phases))
+    atomic_write_text(out / "ant_networks.csv", csv_text(
+        [*networks, {"network": "geomean", **means,
+                     "ant_area_mm2": networks[0]["ant_area_mm2"]}]))
     chart(networks, means, out / "ant_reproduction.png")
     print(f"\nwrote {out / 'ant_reproduction.csv'}, {out / 'ant_networks.csv'}, "
           f"{out / 'ant_reproduction.png'}")

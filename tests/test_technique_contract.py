@@ -204,3 +204,14 @@ def test_shorter_compute_keeps_the_sram_stretch():
     assert base["compute_cycles"] == 4992 and fast["compute_cycles"] == 2496
     assert base["cycles"] == fast["cycles"] == 65536
     assert fast["stalls"]["sram"] - base["stalls"]["sram"] == 2496
+
+
+def test_ideal_dram_on_a_preset_config_reports_ideal():
+    """`--set dram.ideal=true` on a hwconfig with a DRAM preset makes every transfer free: the
+    result names the model it ran, ideal, not the preset's row-buffer model."""
+    from accelsim.config.loader import load_hwconfig
+
+    config = load_hwconfig(HWCONFIGS / "edge_16x16.yaml", ["dram.ideal=true"])
+    result = Simulation(config, gemm_workload(64, 64, 64)).run()
+    assert result["dram"]["model"] == "ideal"
+    assert result["stall_cycles"]["dram_bandwidth"] == result["stall_cycles"]["dram_latency"] == 0

@@ -104,14 +104,23 @@ class RunResult:
         return self.data["total_cycles"]
 
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.data, indent=1) + "\n")
+        """Write ``data`` as JSON, all or nothing (:mod:`accelsim.outputs`)."""
+        from accelsim.outputs import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.data, indent=1) + "\n")
 
     def write_csv(self, path: str | Path) -> None:
-        with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for row in self.data["ops"]:
-                writer.writerow(row)
+        """Write one row per op (``CSV_COLUMNS``), all or nothing (:mod:`accelsim.outputs`)."""
+        import io
+
+        from accelsim.outputs import atomic_write_text
+
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in self.data["ops"]:
+            writer.writerow(row)
+        atomic_write_text(path, text.getvalue())
 
 
 def versions() -> dict[str, str]:
@@ -193,8 +202,8 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "phase_stats": phase_detail,
         "stall_cycles": stalls,
         "stall_cycles_by_unit": stalls_by_unit,
-        "dram": {"model": "row_buffer" if system.dram.timing else
-                 ("ideal" if system.dram.ideal else "peak_bandwidth"),
+        "dram": {"model": "ideal" if system.dram.ideal else
+                 ("row_buffer" if system.dram.timing else "peak_bandwidth"),
                  "preset": cfg.dram.preset,
                  "timing_source": system.dram.timing.source if system.dram.timing else None,
                  "peak_gbytes_per_s": (None if system.dram.ideal

@@ -5,6 +5,10 @@ unit show their ops as spans (named by op, category = training phase, with MACs,
 and stall cycles as arguments); the DRAM track shows every transfer's bus time. Times are in
 microseconds of simulated time, as the format wants. Open the file in https://ui.perfetto.dev
 or chrome://tracing.
+
+The document opens with ``"otherData": {"generator": "accelsim", ...}`` (metadata the format
+allows), so that :mod:`accelsim.outputs` recognises an earlier timeline from the start of the
+file; it is written atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from accelsim.outputs import GENERATOR, atomic_write_text
 from accelsim.stats.result import RunResult
 
 TRACKS = {"pe_array": 1, "vector": 2, "dram": 3}
@@ -38,9 +43,12 @@ def trace_events(result: RunResult) -> dict:
         events.append({"ph": "X", "pid": 1, "tid": TRACKS["dram"], "name": "transfer",
                        "cat": "dram", "ts": start * to_us, "dur": (end - start) * to_us,
                        "args": {"bytes": nbytes}})
-    return {"traceEvents": events, "displayTimeUnit": "ns",
-            "otherData": {"schema": d["schema"], "total_cycles": d["total_cycles"]}}
+    # otherData first: the marker is then in the file's first bytes.
+    return {"otherData": {"generator": GENERATOR, "schema": d["schema"],
+                          "total_cycles": d["total_cycles"]},
+            "traceEvents": events, "displayTimeUnit": "ns"}
 
 
 def write_trace(result: RunResult, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(trace_events(result)) + "\n")
+    """Write the trace-event document of ``result`` to ``path``, all or nothing."""
+    atomic_write_text(path, json.dumps(trace_events(result)) + "\n")

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from accelsim.config.loader import read_yaml_mapping
 from accelsim.errors import ConfigError
-from accelsim.techniques.chain import TechniqueSpec
+from accelsim.techniques.chain import TechniqueSpec, check_unique
 from accelsim.validation import validate
 from accelsim.workload.op import PHASES
 from accelsim.workload.training import OPTIMIZERS
@@ -38,7 +38,7 @@ Optimizer = Literal[tuple(sorted(OPTIMIZERS))]
 class TechniqueEntry(BaseModel):
     """A technique with parameters, as a run spec writes it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     name: str = Field(description="a registered technique (see `accelsim techniques`)")
     params: dict[str, Any] = Field(default_factory=dict,
@@ -48,15 +48,16 @@ class TechniqueEntry(BaseModel):
 class RunSpec(BaseModel):
     """Everything a run depends on (module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     hwconfig: str | dict[str, Any] = Field(
         description="hwconfig file, or an inline hwconfig mapping (``extends:`` allowed)")
     overrides: list[str] = Field(default_factory=list,
                                  description="hwconfig overrides, key.path=value")
     workload: str = Field(description="zoo name, workload YAML, SCALE-Sim CSV or traced folder")
-    batch: int | None = Field(None, gt=0, description="batch size (default: chosen by the "
-                              "workload source: 1 for SCALE-Sim CSV files, else 32)")
+    batch: int | None = Field(None, gt=0, le=65536, description="batch size (default: chosen "
+                              "by the workload source: 1 for SCALE-Sim CSV files, else 32; at "
+                              "most 65536, the largest published large-batch training runs)")
     phases: list[Phase] = Field(default_factory=lambda: list(PHASES), min_length=1,
                                 description="training phases kept")
     optimizer: Optimizer = Field("momentum", description="weight-update op")
@@ -64,7 +65,8 @@ class RunSpec(BaseModel):
         default_factory=list, description="technique controllers, in order")
     step: int | None = Field(None, ge=0, description="training step simulated (default: the "
                              "trace's last step with statistics)")
-    seed: int = Field(0, description="seed of every random choice of the run")
+    seed: int = Field(0, ge=0, le=2**64 - 1, description="seed of every random choice of the "
+                      "run (a 64-bit unsigned integer, as numpy's generators take)")
     _folder: Path | None = PrivateAttr(None)
     _source: str = PrivateAttr("run spec")
 
@@ -81,6 +83,7 @@ class RunSpec(BaseModel):
                 specs.append(TechniqueSpec.parse(entry, where))
             else:
                 specs.append(TechniqueSpec(entry.name, dict(entry.params), where))
+        check_unique(specs)
         return specs
 
     def path(self, value: str) -> str:

@@ -9,13 +9,20 @@ The key path and the choices come from walking the model's annotations along the
 location: nested models, lists and tuples, ``dict[str, Model]``, ``Optional``, ``Annotated`` and
 discriminated unions. For a discriminated union pydantic puts the tag into the location
 (``('pe_array', 'systolic', 'rows')``); the walk drops it (``pe_array.rows``) and continues in
-the member model whose ``Literal`` discriminator field holds that tag.
+the member model whose ``Literal`` discriminator field holds that tag. A bad key of a mapping
+(pydantic's ``('energy', 'mult_pj', 'fp64', '[key]')``) is reported at the key
+(``energy.mult_pj.fp64``) against the mapping's key type (its choices, for a ``Literal``).
+
+Every float a model accepted must be finite: a model that allows NaN and infinity (a technique's
+``Params`` with pydantic's default) still gets one error naming the key
+(``ant.comparator_energy_pj: expected a finite number, got nan``).
 """
 
 from __future__ import annotations
 
+import math
 import types
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar, Union, get_args, get_origin
 
@@ -74,10 +81,32 @@ def validate(model: type[M], data: object, source: str, error: type[ConfigError]
     key is unknown.
     """
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
         raise translate(exc, model, source, error, key_prefix=key_prefix, key_types=key_types,
                         wording=wording) from None
+    found = next(_non_finite(result, []), None)
+    if found is not None:
+        keys, value = found
+        raise error(source, _key_path(key_prefix, keys, wording), "a finite number", got=value)
+    return result
+
+
+def _non_finite(value: object, keys: list) -> Iterator[tuple[list, float]]:
+    """(key path, value) of every NaN or infinite float in a validated model, in field
+    order."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            yield keys, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _non_finite(getattr(value, name), [*keys, name])
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _non_finite(item, [*keys, key])
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, [*keys, index])
 
 
 def translate(exc: ValidationError, model: type[BaseModel], source: str,
@@ -90,7 +119,8 @@ def translate(exc: ValidationError, model: type[BaseModel], source: str,
     kind, ctx, got = problem["type"], problem.get("ctx") or {}, problem.get("input")
     if isinstance(ctx.get("error"), CrossFieldError):
         cross = ctx["error"]
-        return error(source, _joined(key_prefix, cross.key_path), cross.expected, got=cross.got)
+        return error(source, printable(_joined(key_prefix, cross.key_path)),
+                     printable(cross.expected), got=cross.got)
     if kind in ("union_tag_invalid", "union_tag_not_found") and slot.discriminator:
         tag_path = _joined(path, slot.discriminator)
         tags = [str(tag) for tag in slot.members_by_tag()]
@@ -106,7 +136,7 @@ def translate(exc: ValidationError, model: type[BaseModel], source: str,
     if kind == "literal_error":
         choices = [str(value) for value in _literal_values(slot.annotation)]
         return error(source, path, "one of the valid choices", choices, got)
-    return error(source, path, _expectation(problem, wording),
+    return error(source, path, printable(_expectation(problem, wording)),
                  got=None if isinstance(got, dict) else got)
 
 
@@ -123,7 +153,13 @@ def _expectation(problem: dict, wording: Wording) -> str:
     kind, ctx = problem["type"], problem.get("ctx") or {}
     if kind in _BOUNDS:
         relation, limit = _BOUNDS[kind]
-        return f"{wording.bounded} {relation} {ctx[limit]}"
+        bound = ctx[limit]
+        if isinstance(bound, float) and bound.is_integer() and abs(bound) < 1e15:
+            bound = int(bound)  # a float field's bound 0.0 reads as 0, as an int field's
+        got = problem.get("input")
+        if isinstance(got, float) and not math.isfinite(got):  # NaN fails every bound
+            return f"a finite number {relation} {bound}"
+        return f"{wording.bounded} {relation} {bound}"
     if kind == "too_short":
         return f"at least {ctx['min_length']} items"
     if kind == "too_long":
@@ -240,16 +276,22 @@ def _walk(model: type[BaseModel], loc: Sequence) -> tuple[list, _Slot, type[Base
     """(the keys of ``loc`` without union tags, the slot it points at, the model owning its
     last key) for an error location inside ``model``."""
     keys: list = []
-    slot, owner = _Slot(model), None
+    slot, owner, mapping = _Slot(model), None, None
     for part in loc:
-        if slot.discriminator and part in (members := slot.members_by_tag()):
+        if part == "[key]" and mapping is not None:  # the key itself, not its value, is bad
+            slot = _Slot.of(get_args(mapping.annotation)[0])
+        elif slot.discriminator and part in (members := slot.members_by_tag()):
             slot = _Slot(members[part])
         elif _is_union(slot.annotation):  # pydantic names the member of a plain union it tried
             slot = slot.member_named(part)
         else:
             keys.append(part)
             owner = slot.annotation if _is_model(slot.annotation) else None
+            origin = get_origin(slot.annotation)
+            mapping = slot if isinstance(origin, type) and issubclass(origin, Mapping) else None
             slot = slot.child(part)
+            continue
+        mapping = None
     return keys, slot, owner
 
 
@@ -257,11 +299,21 @@ def _joined(head: str, tail: str) -> str:
     return f"{head}.{tail}" if head and tail else head or tail
 
 
+def printable(text: object) -> str:
+    """``text`` with every character that is not printable escaped (``a\\nb`` for a line
+    break), so that a key or a name from the input keeps an error message on one line."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _key_path(prefix: str, keys: list, wording: Wording) -> str:
     """``['layers', 3, 'kernel']`` -> ``layers[3].kernel`` (after ``prefix`` if given)."""
     path = prefix
     for key in keys:
-        path = path + wording.index.format(key) if isinstance(key, int) else _joined(path, key)
+        path = (path + wording.index.format(key) if isinstance(key, int)
+                else _joined(path, printable(key)))
     return path
 
 

@@ -78,6 +78,21 @@ CASES = [
      "energy.mult_pj: expected an entry for fp16"),
     ("bad_duration", _set("dram.latency", "soon"),
      "dram.latency: expected a duration such as '100ns' or '20cycles', got 'soon'"),
+    ("bare_bandwidth", _set("dram.bandwidth", 20),
+     "dram.bandwidth: expected a bandwidth such as '64B/cycle' or '256GB/s', with its unit (a "
+     "bare number could be per cycle or per second), got 20"),
+    ("string_rows", _set("pe_array.rows", "32"),
+     "pe_array.rows: expected a valid integer, got '32'"),
+    ("string_yes", _set("sram.ifmap.double_buffered", "yes"),
+     "sram.ifmap.double_buffered: expected true or false, got 'yes'"),
+    ("holds_a_string", _set("sram.ifmap.holds", "ifmap"),
+     "sram.ifmap.holds: expected a list, got 'ifmap'"),
+    ("unknown_energy_datatype", _set("energy", {"add_pj": {"fp32": 1, "fp64": 2}}),
+     "energy.add_pj.fp64: expected one of the valid choices, got 'fp64' (valid choices: bf16, "
+     "fp16, fp32, int32, int8)"),
+    ("memory_node_outside", _set("interconnect", {"topology": "mesh", "bandwidth": "8B/cycle",
+                                                 "memory_node": [2, 0]}),
+     "interconnect.memory_node: expected a router inside the 2x2 mesh, got [2, 0]"),
 ]
 
 
@@ -154,3 +169,13 @@ def test_cli_exit_code_2_and_one_line(tmp_path, capsys):
         f"error: {path}: pe_array.dataflow: expected one of the valid choices, got 'xs' "
         "(valid choices: is, os, ws)"]
     assert "Traceback" not in err
+
+
+def test_duplicate_key_names_both_lines(tmp_path):
+    """A key written twice in one mapping is refused (YAML readers let the last win)."""
+    path = tmp_path / "twice.yaml"
+    path.write_text("name: a\npe_array:\n  rows: 8\n  rows: 16\n")
+    with pytest.raises(ConfigError) as caught:
+        load_hwconfig(path)
+    assert str(caught.value) == (f"{path}: pe_array.rows: expected each key once in a mapping, "
+                                 "got it again at line 4, column 3 (first at line 3, column 3)")

@@ -48,3 +48,34 @@ def test_horowitz_sram_points():
     assert horowitz_sram_energy(8 * 1024) == pytest.approx(10.0)
     assert horowitz_sram_energy(32 * 1024) == pytest.approx(20.0)
     assert horowitz_sram_energy(1024 * 1024) == pytest.approx(100.0)
+
+
+def test_set_clock_as_a_bare_number_of_hertz():
+    """--set values are YAML 1.2: 1e9 is a number, and a bare frequency is hertz."""
+    config = load_hwconfig(HWCONFIGS / "scalesim_32x32_os.yaml", ["clock=1e9"])
+    assert config.clock == 1e9
+
+
+def test_yaml_1_2_scalars(tmp_path):
+    """A hwconfig reads as YAML 1.2: 010 is ten (YAML 1.1: eight), 5e8 a number (YAML 1.1: a
+    string), and a merge key fills a buffer from an anchored one."""
+    (tmp_path / "hw.yaml").write_text(
+        f"extends: {HWCONFIGS / 'scalesim_32x32_os.yaml'}\nclock: 5e8\n"
+        "pe_array: {rows: 010}\n"
+        "sram:\n  ifmap: &buf {capacity: 8KiB, holds: [ifmap], bandwidth: 8B/cycle}\n"
+        "  filter: {<<: *buf, holds: [filter]}\n")
+    config = load_hwconfig(tmp_path / "hw.yaml")
+    assert config.clock == 5e8 and config.pe_array.rows == 10
+    assert (config.sram["filter"].capacity, config.sram["filter"].holds) == (8192, ["filter"])
+
+
+def test_largest_values_within_the_bounds_load(tmp_path):
+    """Every bound is inclusive: a 64 x 64 mesh, 1024 DRAM channels, 65536 vector lanes, a
+    1024 x 1024 array, a 1 PiB DRAM, a 100 GHz clock and 1 s of latency load."""
+    config = load_hwconfig(HWCONFIGS / "scalesim_32x32_os.yaml", [
+        "interconnect.topology=mesh", "interconnect.mesh_rows=64", "interconnect.mesh_cols=64",
+        "interconnect.memory_node=[63, 63]", "dram.channels=1024", "vector_unit.lanes=65536",
+        "pe_array.rows=1024", "pe_array.cols=1024", "dram.capacity=1024TiB", "clock=100GHz",
+        "dram.latency=1s", "dram.bandwidth=1000TB/s", "interconnect.bandwidth=1e6B/cycle"])
+    assert (config.interconnect.mesh_rows * config.interconnect.mesh_cols,
+            config.dram.capacity, config.clock) == (4096, 2**50, 1e11)

@@ -186,3 +186,42 @@ def test_given_error_class_and_wording():
                  wording=Wording(index=".{}", bounded="a value that is"))
     assert str(caught.value) == ("net.yaml: layers.0.rows: expected a value that is greater "
                                  "than 0, got 0")
+
+
+class Energies(Closed):
+    pj: dict[Literal["fp32", "fp16"], Annotated[float, Field(ge=0)]] = {}
+
+
+def test_bad_mapping_key_is_reported_at_the_key_with_its_choices():
+    """pydantic's ('pj', 'fp64', '[key]') is the key pj.fp64, checked against the mapping's
+    Literal key type, whose values are the choices."""
+    assert message({"pj": {"fp64": 1.0}}, Energies) == (
+        "pj.fp64: expected one of the valid choices, got 'fp64' (valid choices: fp16, fp32)")
+
+
+def test_float_bound_reads_as_written():
+    """A float field's bound 0 is 0, not 0.0."""
+    assert message({"pj": {"fp32": -1.0}}, Energies) == (
+        "pj.fp32: expected a number greater than or equal to 0, got -1.0")
+
+
+def test_non_finite_float_refused_in_a_model_that_allows_it():
+    """A model with pydantic's default (NaN and infinity allowed, as a technique's Params)
+    still gets one error per non-finite float, at its key path."""
+    assert message({"scale": float("inf")}, AntLikeParams, key_prefix="ant") == (
+        "ant.scale: expected a finite number, got inf")
+    assert message({**CHIP, "clocks": [1.0, float("nan")]}) == (
+        "clocks[1]: expected a finite number, got nan")
+
+
+def test_nan_against_a_bound_is_a_finite_number():
+    """NaN fails every comparison: the bound's message says the number must be finite."""
+    data = {"scale": 1.0, "comparator_energy_pj": float("nan")}
+    assert message(data, AntLikeParams) == ("comparator_energy_pj: expected a finite number "
+                                            "greater than or equal to 0, got nan")
+
+
+def test_key_with_a_line_break_keeps_the_message_on_one_line():
+    """A key from the input with a control character is shown escaped."""
+    data = {**CHIP, "buffers": {"a\nb": {"size": 0}}}
+    assert message(data) == "buffers.a\\nb.size: expected a number greater than 0, got 0"

@@ -1,9 +1,12 @@
 """Loads a hwconfig: YAML -> ``extends:`` chain merged -> ``--set`` overrides -> validated model.
 
 ``extends: base.yaml`` (relative to the file) names a base whose keys the file overrides,
-mapping by mapping. ``--set dram.bandwidth=256GB/s`` overrides one key after that; the value
-is read as YAML, so ``--set dram.ideal=true`` gives a boolean. Every failure becomes one
-:class:`ConfigError` naming the file, the key path, what was expected and the valid choices.
+mapping by mapping (at most :data:`MAX_EXTENDS` files in a chain). ``--set
+dram.bandwidth=256GB/s`` overrides one key after that; the value is read as YAML
+(:func:`accelsim.yaml_io.parse_yaml_value`), so ``--set dram.ideal=true`` gives a boolean and
+``--set clock=1e9`` a number; a value that is not YAML at all is taken as its text. Every
+failure becomes one :class:`ConfigError` naming the file, the key path, what was expected and
+the valid choices.
 """
 
 from __future__ import annotations
@@ -12,32 +15,17 @@ import copy
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
+from accelsim import yaml_io
 from accelsim.config.models import HwConfig, hwconfig_model
 from accelsim.errors import ConfigError
 from accelsim.validation import Wording, validate
 
 
 def read_yaml_mapping(path: Path, error: type[ConfigError] = ConfigError) -> dict:
-    """The top-level mapping of a YAML file, or one clear error."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise error(str(path), "", "an existing file") from None
-    except OSError as exc:
-        raise error(str(path), "", "a readable file", got=exc.strerror) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise error(str(path), where, "valid YAML",
-                    got=getattr(exc, "problem", None) or str(exc)) from None
-    if not isinstance(data, dict):
-        raise error(str(path), "", "a mapping of keys to values at the top level",
-                    got=type(data).__name__)
-    return data
+    """The top-level mapping of a YAML file, or one clear error (read by
+    :func:`accelsim.yaml_io.read_yaml_mapping`: size, encoding, duplicate keys, nesting and
+    aliases bounded)."""
+    return yaml_io.read_yaml_mapping(path, error)
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -50,11 +38,18 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
+#: Longest ``extends:`` chain (a file, its base, its base's base, ...).
+MAX_EXTENDS = 16
+
+
 def _resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     path = path.resolve()
     if path in seen:
         raise ConfigError(str(path), "extends", "a chain of bases without a cycle",
                           got=" -> ".join(p.name for p in (*seen, path)))
+    if len(seen) >= MAX_EXTENDS:
+        raise ConfigError(str(seen[-1]), "extends", f"a chain of at most {MAX_EXTENDS} "
+                          "files (a file, its base, its base's base, ...)")
     return _merge_base(read_yaml_mapping(path), path.parent, str(path), (*seen, path))
 
 
@@ -84,10 +79,7 @@ def apply_override(data: dict, assignment: str, source: str) -> None:
             raise ConfigError(source, ".".join(keys[:depth + 1]),
                               "a mapping to set a key inside", got=child)
         node = child
-    try:
-        node[keys[-1]] = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        node[keys[-1]] = raw
+    node[keys[-1]] = yaml_io.parse_yaml_value(raw, source)
 
 
 #: hwconfig key paths write list indices dotted (``sram.ifmap.holds.0``, as ``--set`` writes

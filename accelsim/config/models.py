@@ -1,8 +1,11 @@
 """Pydantic models of a hardware configuration (hwconfig).
 
 Every field has a unit, a description and, where a physically motivated default exists, that
-default with its source. Unknown keys are errors. Quantities are written as strings with
-units (see :mod:`accelsim.units`) and stored as parsed values.
+default with its source. Unknown keys are errors, types are not coerced and every number is
+finite (:class:`accelsim.config.base.Strict`). Quantities are written as strings with units
+(see :mod:`accelsim.units`, which bounds them) and stored as parsed values. Counts have upper
+bounds, each in its field's description with the reason, so that an absurd value is one clear
+error instead of hours, gigabytes or an overflow: the bound is in the error message.
 """
 
 from __future__ import annotations
@@ -12,15 +15,25 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, PrivateAttr, SerializeAsAny, create_model, model_validator
 
-from accelsim.config.base import (DATATYPE_BYTES, Accumulator, Bytes, CrossFieldError,
-                                  Datatype, Hertz, Rate, Strict, Time)
-from accelsim.units import parse_duration
+from accelsim.config.base import (DATATYPE_BYTES, Accumulator, AnyDatatype, Bytes,
+                                  CrossFieldError, Datatype, EnergyPj, Hertz, Rate, Router,
+                                  Strict, Time, int_choice)
+from accelsim.hw.dram_timing import PRESETS
+from accelsim.units import MIN_BYTES_PER_CYCLE, parse_duration
 
 __all__ = ["DATATYPE_BYTES", "Accumulator", "CrossFieldError", "Datatype", "HwConfig",
            "PEArrayParams", "hwconfig_model"]
 
 OPERAND_ROLES = ("ifmap", "filter", "ofmap")
 Role = Literal["ifmap", "filter", "ofmap"]
+
+#: Most routers of a mesh, 64 x 64: a hwconfig has at most 65 endpoints (64 SRAM buffers and
+#: the vector unit), so more routers would only lengthen the routes.
+MAX_MESH_ROUTERS = 4096
+#: Most DRAM lanes (DRAM peak / link bandwidth on a crossbar or mesh): a transfer picks the
+#: first free lane, so lanes beyond the few transfers in flight at once (two tiles' operands
+#: per endpoint) stay idle, and each costs time on every transfer.
+MAX_DRAM_LANES = 256
 
 
 class PEArrayParams(Strict):
@@ -34,20 +47,25 @@ class PEArrayParams(Strict):
 
 
 class SramParams(Strict):
-    capacity: Bytes = Field(description="bytes of storage")
-    holds: list[Role] = Field(description="GEMM operand roles kept in this buffer "
-                              "(ifmap = A (M x K), filter = B (K x N), ofmap = C (M x N))")
-    banks: int = Field(1, gt=0, description="independently addressed banks, interleaved "
-                       "every bank_width bytes")
-    bank_width: Bytes = Field(8, gt=0, description="bytes one bank delivers per cycle")
-    ports: Literal[1, 2] = Field(2, description="1: fills from DRAM and writebacks share the "
-                                 "port the array uses; 2: a separate port for DRAM traffic")
+    capacity: Bytes = Field(gt=0, description="bytes of storage")
+    holds: list[Role] = Field(max_length=3, description="GEMM operand roles kept in this "
+                              "buffer (ifmap = A (M x K), filter = B (K x N), ofmap = C "
+                              "(M x N))")
+    banks: int = Field(1, gt=0, le=4096, description="independently addressed banks, "
+                       "interleaved every bank_width bytes (at most 4096: twice the 2048 "
+                       "accumulator banks of SCNN's 64 PEs)")
+    bank_width: Bytes = Field(8, gt=0, le=4096, description="bytes one bank delivers per "
+                              "cycle (at most 4096: a 32768-bit bank port)")
+    ports: int_choice(1, 2) = Field(2, description="1: fills from DRAM and writebacks share "
+                                    "the port the array uses; 2: a separate port for DRAM "
+                                    "traffic")
     bandwidth: Rate = Field(description="read bandwidth towards the PE array")
     double_buffered: bool = Field(True, description="half the capacity is filled while the "
                                   "other half is computed on")
-    access_energy_pj_per_64b: float | None = Field(
-        None, ge=0, description="energy of one 64-bit access; default: interpolated from "
-        "Horowitz ISSCC 2014 (8 KiB 10 pJ, 32 KiB 20 pJ, 1 MiB 100 pJ) by capacity")
+    access_energy_pj_per_64b: EnergyPj | None = Field(
+        None, description="energy of one 64-bit access in pJ (0 to 1e6); default: "
+        "interpolated from Horowitz ISSCC 2014 (8 KiB 10 pJ, 32 KiB 20 pJ, 1 MiB 100 pJ) by "
+        "capacity")
 
 
 class DramParams(Strict):
@@ -55,7 +73,9 @@ class DramParams(Strict):
     preset: Literal["ddr4_3200", "lpddr4_4266", "hbm2", "hbm3"] | None = Field(
         None, description="device timing (accelsim.hw.dram_timing.PRESETS): transfers are "
         "timed by the row-buffer model; without a preset DRAM is a peak-bandwidth server")
-    channels: int = Field(1, gt=0, description="independent channels, address-interleaved")
+    channels: int = Field(1, gt=0, le=1024, description="independent channels, "
+                          "address-interleaved (at most 1024: 32 HBM3 stacks of 32 "
+                          "pseudo-channels)")
     bandwidth: Rate | None = Field(
         None, description="peak bandwidth of all channels together; required without a "
         "preset, optional with one (then it rescales the preset's data rate)")
@@ -68,9 +88,9 @@ class DramParams(Strict):
         "contiguous) or row_major (a block is rows of a matrix, strided by its row length)")
     capacity: Bytes | None = Field(None, gt=0, description="bytes of DRAM; the iteration's "
                                    "peak footprint must fit (not checked when absent)")
-    access_energy_pj_per_64b: float = Field(
-        ge=0, description="energy of one 64-bit access (Horowitz ISSCC 2014: 1300-2600 pJ "
-        "for DDR-class DRAM)")
+    access_energy_pj_per_64b: EnergyPj = Field(
+        description="energy of one 64-bit access in pJ, 0 to 1e6 (Horowitz ISSCC 2014: "
+        "1300-2600 pJ for DDR-class DRAM)")
 
     @model_validator(mode="after")
     def _bandwidth_known(self) -> DramParams:
@@ -84,21 +104,42 @@ class InterconnectParams(Strict):
         "bus", description="bus: one link shared by every on-chip endpoint; crossbar: a port "
         "per endpoint; mesh: a 2D mesh of links with XY routing from the memory node")
     bandwidth: Rate = Field(description="bytes per cycle of each link (bus, port, mesh hop)")
-    latency: Time = Field(parse_duration(1), description="latency of one hop")
-    mesh_rows: int = Field(2, gt=0, description="mesh only: rows of routers")
-    mesh_cols: int = Field(2, gt=0, description="mesh only: columns of routers")
-    memory_node: tuple[int, int] = Field((0, 0), description="mesh only: router of the "
-                                         "memory controller")
-    placement: dict[str, tuple[int, int]] = Field(
+    latency: Time = Field(parse_duration("1cycle"), description="latency of one hop")
+    mesh_rows: int = Field(2, gt=0, le=MAX_MESH_ROUTERS, description="mesh only: rows of "
+                           f"routers (mesh_rows x mesh_cols at most {MAX_MESH_ROUTERS}: a "
+                           "hwconfig has at most 65 endpoints to place)")
+    mesh_cols: int = Field(2, gt=0, le=MAX_MESH_ROUTERS, description="mesh only: columns of "
+                           f"routers (mesh_rows x mesh_cols at most {MAX_MESH_ROUTERS}: a "
+                           "hwconfig has at most 65 endpoints to place)")
+    memory_node: Router = Field((0, 0), description="mesh only: router of the memory "
+                                "controller, [row, column] inside the mesh")
+    placement: dict[str, Router] = Field(
         default_factory=dict, description="mesh only: router of each endpoint (SRAM buffer "
-        "names and vector_unit); unplaced endpoints fill the routers after the memory node "
-        "in row-major order")
+        "names and vector_unit), [row, column] inside the mesh; unplaced endpoints fill the "
+        "routers after the memory node in row-major order")
+
+    @model_validator(mode="after")
+    def _routers_inside(self) -> InterconnectParams:
+        rows, cols = self.mesh_rows, self.mesh_cols
+        if rows * cols > MAX_MESH_ROUTERS:
+            raise CrossFieldError("interconnect.mesh_cols", f"mesh_rows x mesh_cols at most "
+                                  f"{MAX_MESH_ROUTERS} routers (64 x 64)",
+                                  got=f"{rows} x {cols}")
+        nodes = {"memory_node": self.memory_node,
+                 **{f"placement.{name}": node for name, node in self.placement.items()}}
+        for key, (row, col) in nodes.items():
+            if not (0 <= row < rows and 0 <= col < cols):
+                raise CrossFieldError(f"interconnect.{key}", f"a router inside the "
+                                      f"{rows}x{cols} mesh", got=[row, col])
+        return self
 
 
 class VectorUnitParams(Strict):
-    lanes: int = Field(gt=0, description="elementwise operations per cycle")
-    buffer: Bytes = Field(gt=0, description="local buffer; data streams through it in "
-                          "double-buffered chunks of half this size")
+    lanes: int = Field(gt=0, le=65536, description="elementwise operations per cycle (at "
+                       "most 65536: 64x a TPUv2 core's 1024)")
+    buffer: Bytes = Field(ge=8, description="local buffer; data streams through it in "
+                          "double-buffered chunks of half this size (at least 8 bytes: two "
+                          "chunks of one fp32 element)")
 
 
 class EnergyParams(Strict):
@@ -106,13 +147,15 @@ class EnergyParams(Strict):
 
     source: str = Field("Horowitz, Computing's energy problem, ISSCC 2014 (45 nm)",
                         description="where the numbers come from")
-    mult_pj: dict[str, float] = Field(
+    mult_pj: dict[AnyDatatype, EnergyPj] = Field(
         default_factory=lambda: {"fp32": 3.7, "fp16": 1.1, "bf16": 1.1, "int8": 0.2},
-        description="one multiply by operand datatype (bf16 taken as fp16: same width)")
-    add_pj: dict[str, float] = Field(
+        description="one multiply by operand datatype, 0 to 1e6 pJ (bf16 taken as fp16: same "
+        "width)")
+    add_pj: dict[AnyDatatype, EnergyPj] = Field(
         default_factory=lambda: {"fp32": 0.9, "fp16": 0.4, "int32": 0.1, "int8": 0.03},
-        description="one add by accumulator datatype")
-    vector_op_pj: float = Field(0.9, ge=0, description="one vector-unit operation (fp32 add)")
+        description="one add by accumulator datatype, 0 to 1e6 pJ")
+    vector_op_pj: EnergyPj = Field(0.9, description="one vector-unit operation (fp32 add), "
+                                   "0 to 1e6 pJ")
 
 
 class HwConfig(Strict):
@@ -122,7 +165,8 @@ class HwConfig(Strict):
     description: str = Field("", description="free text")
     clock: Hertz = Field(description="clock frequency of the accelerator")
     pe_array: SerializeAsAny[PEArrayParams]
-    sram: dict[str, SramParams] = Field(description="on-chip buffers by name")
+    sram: dict[str, SramParams] = Field(max_length=64, description="on-chip buffers by name "
+                                        "(at most 64)")
     dram: DramParams
     interconnect: InterconnectParams
     vector_unit: VectorUnitParams
@@ -142,20 +186,41 @@ class HwConfig(Strict):
                 raise CrossFieldError("sram", f"the {role} role held by exactly one buffer",
                                       got=f"held by {holders or 'none'}")
         endpoints = [*self.sram, "vector_unit"]
-        link = self.interconnect
-        for name, (row, col) in link.placement.items():
+        for name in self.interconnect.placement:
             if name not in endpoints:
                 raise CrossFieldError(f"interconnect.placement.{name}",
                                       f"an endpoint, one of {', '.join(endpoints)}")
-            if not (0 <= row < link.mesh_rows and 0 <= col < link.mesh_cols):
-                raise CrossFieldError(f"interconnect.placement.{name}",
-                                      f"a router inside the {link.mesh_rows}x{link.mesh_cols} "
-                                      "mesh", got=[row, col])
         for table, key in (("mult_pj", self.pe_array.datatype),
                            ("add_pj", self.pe_array.accumulator)):
             if key not in getattr(self.energy, table):
                 raise CrossFieldError(f"energy.{table}", f"an entry for {key}")
+        self._bandwidths_at_clock()
         return self
+
+    def _bandwidths_at_clock(self) -> None:
+        """Every bandwidth is at least :data:`~accelsim.units.MIN_BYTES_PER_CYCLE` at the
+        clock, and the DRAM's peak at most :data:`MAX_DRAM_LANES` links of the interconnect
+        (the lanes of :class:`accelsim.hw.system.System`)."""
+        rates = {f"sram.{name}.bandwidth": buf.bandwidth for name, buf in self.sram.items()}
+        rates["dram.bandwidth"] = self.dram.bandwidth
+        rates["interconnect.bandwidth"] = self.interconnect.bandwidth
+        for key, rate in rates.items():
+            if rate is not None and rate.bytes_per_cycle(self.clock) < MIN_BYTES_PER_CYCLE:
+                raise CrossFieldError(key, f"at least {MIN_BYTES_PER_CYCLE:g} B/cycle at the "
+                                      f"{_hertz(self.clock)} clock", got=rate.text())
+        dram = self.dram
+        if dram.ideal or self.interconnect.topology == "bus":
+            return
+        if dram.bandwidth is not None:
+            peak = dram.bandwidth.bytes_per_cycle(self.clock)
+        else:
+            peak = dram.channels * PRESETS[dram.preset].channel_bandwidth / self.clock
+        link = self.interconnect.bandwidth.bytes_per_cycle(self.clock)
+        if peak / link > MAX_DRAM_LANES:
+            raise CrossFieldError(
+                "interconnect.bandwidth", f"at least 1/{MAX_DRAM_LANES} of the DRAM's peak "
+                f"({peak:g} B/cycle) on a {self.interconnect.topology}: a link per DRAM lane, "
+                f"at most {MAX_DRAM_LANES} lanes", got=self.interconnect.bandwidth.text())
 
     def __reduce__(self):
         """Pickle as the resolved values and the source: the class itself is built per set of
@@ -169,6 +234,14 @@ class HwConfig(Strict):
     @property
     def element_bytes(self) -> int:
         return DATATYPE_BYTES[self.pe_array.datatype]
+
+
+def _hertz(value: float) -> str:
+    """``1e9`` -> ``1 GHz``, ``7e8`` -> ``700 MHz``."""
+    for scale, unit in ((1e9, "GHz"), (1e6, "MHz"), (1e3, "kHz")):
+        if value >= scale:
+            return f"{value / scale:g} {unit}"
+    return f"{value:g} Hz"
 
 
 def hwconfig_model() -> type[HwConfig]:

@@ -2,7 +2,9 @@
 
 Operands stream from DRAM through the unit's local buffer in chunks (half the buffer each
 when double-buffered): a chunk's inputs are loaded, computed in ceil(elements * ops / lanes)
-cycles, and its outputs written back.
+cycles, and its outputs written back. Each chunk is simulated as a tile (about 15 us of
+simulation each), so an op may take at most :data:`MAX_CHUNKS` of them: a buffer too small for
+the workload (``vector_unit.buffer: 8``) is one error instead of hours.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import numpy as np
 import simpy
 
 from accelsim.config.models import VectorUnitParams
+from accelsim.errors import SimulationError
 from accelsim.hw.sram import horowitz_sram_energy
+
+#: Most chunks one op may stream through the buffer (80x what the largest vector op of
+#: ResNet-50 at batch 32 takes on edge_16x16's 16 KiB buffer).
+MAX_CHUNKS = 1_000_000
 
 
 @dataclass
@@ -53,6 +60,12 @@ class VectorUnit:
         """Split an op into equal chunks that fit half the buffer (the last may be smaller)."""
         chunks = max(1, -(-(read_bytes + write_bytes) // self.chunk_bytes))
         chunks = min(chunks, max(elements, 1))
+        if chunks > MAX_CHUNKS:
+            raise SimulationError(
+                f"a vector op streaming {read_bytes + write_bytes:,} bytes through chunks of "
+                f"{self.chunk_bytes:,} bytes (half of vector_unit.buffer) takes {chunks:,} "
+                f"chunks, more than the {MAX_CHUNKS:,} an op may take: give the vector unit a "
+                "larger buffer")
 
         def split(total: int) -> np.ndarray:
             base, extra = divmod(int(total), chunks)

@@ -3,7 +3,9 @@
 A :class:`TechniqueSpec` is what a run names: ``ant`` or ``ant:granularity=row,
 comparator_energy_pj=0.2`` on the command line, or ``{name: ant, params: {...}}`` in a run spec.
 Its parameters are validated against the technique's ``Params`` when the spec is made, so a bad
-name or value fails before any simulation. :meth:`TechniqueChain.start` makes a fresh instance
+name or value fails before any simulation (a NaN or infinite number too). A run names each
+technique at most once (:func:`check_unique`): a chain holds one instance of each, whose
+figures are reported under its name. :meth:`TechniqueChain.start` makes a fresh instance
 of every technique for one run and refuses a technique named on a PE-array kind it does not
 apply to. The chain calls the hooks in the order the run names the techniques, checks the tile
 plan after every ``transform``, and gathers the techniques' energy and area.
@@ -11,26 +13,46 @@ plan after every ``transform``, and gathers the techniques' energy and area.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from accelsim.context import RunContext
 from accelsim.errors import ConfigError
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
-from accelsim.validation import validate
+from accelsim.validation import printable, validate
+
+#: Longest integer a command-line parameter is read as (longer digits stay text).
+_MAX_INT_DIGITS = 100
 
 
 def parse_scalar(text: str) -> object:
-    """A command-line parameter value: an integer, a number, true/false, or the text itself."""
+    """A command-line parameter value: an integer (at most 100 digits), a number (``nan`` and
+    ``inf`` too, which every technique then refuses by name), true/false, or the text
+    itself."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    for kind in (int, float):
+    kinds = (int, float) if len(text) <= _MAX_INT_DIGITS + 2 else (float,)
+    for kind in kinds:
         try:
             return kind(text)
         except ValueError:
             continue
     return text.strip()
+
+
+def check_unique(specs: Sequence[TechniqueSpec]) -> None:
+    """Refuse a technique named twice in one run (one instance of each per chain)."""
+    first: dict[str, TechniqueSpec] = {}
+    for spec in specs:
+        if spec.name in first:
+            earlier = first[spec.name].source
+            file, _, where = earlier.partition(": ")
+            if where and spec.source.startswith(f"{file}: "):
+                earlier = where  # "techniques[0]", not the file again
+            raise ConfigError(spec.source, "", f"each technique at most once in a run, got "
+                              f"{spec.name!r} again (first: {earlier})")
+        first[spec.name] = spec
 
 
 @dataclass(frozen=True)
@@ -53,7 +75,7 @@ class TechniqueSpec:
         for item in filter(None, (part.strip() for part in rest.split(","))):
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
-                raise ConfigError(f"{source} {text}", name.strip(),
+                raise ConfigError(printable(f"{source} {text}"), printable(name.strip()),
                                   "parameters written as key=value, separated by commas",
                                   got=item)
             params[key.strip()] = parse_scalar(value)
@@ -63,13 +85,15 @@ class TechniqueSpec:
     def technique_class(self) -> type[Technique]:
         technique_class = TECHNIQUES.get(self.name)
         if technique_class is None:
-            raise ConfigError(self.source, self.name or "(empty)", "a registered technique",
+            raise ConfigError(self.source, printable(self.name) or "(empty)",
+                              "a registered technique",
                               choices=TECHNIQUES.names() or ["(none registered)"])
         return technique_class
 
     def validated(self) -> TechniqueParams:
         return validate(self.technique_class.Params, dict(self.params),
-                        f"{self.source} {self.text}", key_prefix=self.name, key_types=True)
+                        printable(f"{self.source} {self.text}"), key_prefix=self.name,
+                        key_types=True)
 
     @property
     def text(self) -> str:
@@ -91,6 +115,8 @@ class TechniqueChain:
 
     @classmethod
     def start(cls, specs: Iterable[TechniqueSpec], ctx: RunContext) -> TechniqueChain:
+        specs = list(specs)
+        check_unique(specs)
         kind = ctx.system.pe_array.name
         chosen = []
         for spec in specs:

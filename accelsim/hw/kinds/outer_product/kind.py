@@ -28,29 +28,36 @@ ROLES = ("ifmap", "filter", "ofmap")
 
 class OuterProductParams(PEArrayParams):
     """A rows x cols grid of PEs, each with an F x I multiplier array and accumulator banks
-    behind a scatter crossbar (SCNN: 8 x 8 PEs, F = I = 4, 32 banks)."""
+    behind a scatter crossbar (SCNN: 8 x 8 PEs, F = I = 4, 32 banks).
+
+    Each count is bounded, the bound in its description and in the error; F and I at most 64
+    each (16x SCNN's 4: a PE of 4096 multipliers).
+    """
 
     kind: Literal["outer_product"] = Field(description="PE-array kind")
-    rows: int = Field(gt=0, description="rows of the PE grid")
-    cols: int = Field(gt=0, description="columns of the PE grid")
+    rows: int = Field(gt=0, le=64, description="rows of the PE grid (at most 64: 8x SCNN's "
+                      "8)")
+    cols: int = Field(gt=0, le=64, description="columns of the PE grid (at most 64: 8x "
+                      "SCNN's 8)")
     multipliers_f: int = Field(
-        gt=0, description="F, weight (B-operand) non-zeros per multiplier-array row, a weight "
-        "chunk")
+        gt=0, le=64, description="F, weight (B-operand) non-zeros per multiplier-array row, a "
+        "weight chunk")
     multipliers_i: int = Field(
-        gt=0, description="I, activation (A-operand) non-zeros per multiplier-array column, an "
-        "activation chunk")
+        gt=0, le=64, description="I, activation (A-operand) non-zeros per multiplier-array "
+        "column, an activation chunk")
     accumulator_banks: int = Field(
-        gt=0, description="accumulator banks per PE behind the scatter crossbar; one product "
-        "per bank per cycle")
+        gt=0, le=8192, description="accumulator banks per PE behind the scatter crossbar; one "
+        "product per bank per cycle (at most 8192: SCNN's 2 x F x I at F = I = 64)")
     accumulator_entries: int = Field(
-        32, gt=0, description="partial sums per accumulator bank; bounds the output-channel "
-        "group Kc of a pass")
+        32, gt=0, le=65536, description="partial sums per accumulator bank; bounds the "
+        "output-channel group Kc of a pass (at most 65536: a 16-bit bank address)")
     index_bits: int = Field(
-        4, gt=0, description="bits of coordinate index stored with each non-zero of a "
-        "compressed operand (SCNN: 4-bit zero-run length)")
+        4, gt=0, le=32, description="bits of coordinate index stored with each non-zero of a "
+        "compressed operand (SCNN: 4-bit zero-run length; at most 32, a full coordinate)")
     halo_elements_per_cycle: float = Field(
-        1.0, gt=0, description="partial sums a PE sends to its neighbours per cycle in the halo "
-        "exchange after a pass (not published by SCNN: an assumption)")
+        1.0, ge=0.001, le=1024, description="partial sums a PE sends to its neighbours per "
+        "cycle in the halo exchange after a pass (not published by SCNN: an assumption; from "
+        "0.001, one per 1000 cycles, to 1024, a 2 KiB-wide link of fp16)")
     operand_density: float = Field(
         1.0, gt=0, le=1, description="non-zero fraction of GEMM operands assumed for ops "
         "without densities of their own (0.1: 90% sparse training)")

@@ -34,8 +34,10 @@ class SystolicParams(PEArrayParams):
     """A rows x cols systolic array (rows: SCALE-Sim's ArrayHeight, cols: ArrayWidth)."""
 
     kind: Literal["systolic"] = Field(description="PE-array kind")
-    rows: int = Field(gt=0, description="PE rows (SCALE-Sim's ArrayHeight)")
-    cols: int = Field(gt=0, description="PE columns (SCALE-Sim's ArrayWidth)")
+    rows: int = Field(gt=0, le=1024, description="PE rows (SCALE-Sim's ArrayHeight; at most "
+                      "1024, 4x the 256 of TPUv1's 256x256 array)")
+    cols: int = Field(gt=0, le=1024, description="PE columns (SCALE-Sim's ArrayWidth; at most "
+                      "1024, 4x the 256 of TPUv1's 256x256 array)")
     dataflow: Literal["os", "ws", "is"] = Field(
         description="output-, weight- or input-stationary mapping of the GEMM")
 

@@ -209,19 +209,21 @@ def test_missing_file():
 
 
 def test_malformed_csv_row(tmp_path):
-    """A CSV row with too few columns names its line and the columns expected."""
+    """A CSV row with too few columns names its line, the first missing column and the
+    columns expected."""
     path = write(tmp_path, "t.csv", TINY_CSV.replace("c2,9,9,3,3,8,16,2,", "c2,9,9,3,"))
     assert error_of(scalesim_workload, path) == (
-        f"{path}: row 3: expected 8 comma-separated values (Layer name, IFMAP Height, "
-        "IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides) and an "
-        "optional Sparsity ratio, got 'c2,9,9,3'")
+        f"{path}: row 3.Filter Width: expected a value (a row holds 8 comma-separated values: "
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+        "Num Filter, Strides; and an optional Sparsity ratio), got 'c2,9,9,3'")
 
 
 def test_bad_csv_value(tmp_path):
-    """A CSV cell that is not a positive integer names row and column."""
+    """A CSV cell that is not a positive integer names row and column, and the bound."""
     path = write(tmp_path, "t.csv", TINY_CSV.replace("c1,10,10,3,", "c1,10,10,x,"))
     assert error_of(scalesim_workload, path) == (
-        f"{path}: row 2.Filter Height: expected a positive integer, got 'x'")
+        f"{path}: row 2.Filter Height: expected a positive integer of at most "
+        "16,777,216 (2^24), got 'x'")
 
 
 def test_csv_filter_larger_than_ifmap(tmp_path):

@@ -38,7 +38,13 @@ loss                 input: softmax cross-entropy over these logits; the last la
 ==================== ===================================================================
 
 The defaults in this table are the only ones; every other key is required and an unknown key
-is an error. Any problem is one :class:`~accelsim.errors.WorkloadError` naming the file, the key
+is an error. Values are strict: integers are integers (not ``'32'``, ``true`` or ``3.0``), and
+every size is bounded (:mod:`accelsim.workload.bounds`): a dimension given or implied (output
+sizes, a convolution's ``Cin*R*S``, a linear layer's flattened input) at most 2^24, at most
+16,384 layers, names of at most 256 characters; at the run's batch, tensors of at most 2^36
+elements and at most 2^53 MACs per training iteration. A layer may read the same tensor twice
+(``concat`` of ``[x, x]``, ``matmul`` of ``x`` by itself): each use contributes to the
+gradient. Any problem is one :class:`~accelsim.errors.WorkloadError` naming the file, the key
 path (e.g. ``layers[3].kernel``), what was expected and, for a closed set, the valid choices.
 """
 
@@ -53,11 +59,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from accelsim.config.loader import read_yaml_mapping
 from accelsim.errors import WorkloadError
 from accelsim.validation import validate
+from accelsim.workload.bounds import MAX_DIM, MAX_LAYERS, MAX_NAME
 from accelsim.workload.network import Network, NetworkBuilder
 
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-TensorName = Annotated[str, Field(min_length=1)]
+#: A per-layer dimension: 1 .. MAX_DIM (strict: no strings, no bools, no floats).
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_DIM)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_DIM)]
+TensorName = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 
 
 class _Layer(BaseModel):
@@ -184,7 +192,8 @@ class AddLayer(_TwoInputs):
 
 class ConcatLayer(_Layer):
     kind: Literal["concat"]
-    inputs: list[TensorName] = Field(min_length=2, description="the feature maps to join")
+    inputs: list[TensorName] = Field(min_length=2, max_length=MAX_LAYERS,
+                                     description="the feature maps to join")
 
     def references(self) -> list[tuple[str, str]]:
         return [(f"inputs[{i}]", name) for i, name in enumerate(self.inputs)]
@@ -216,7 +225,8 @@ class WorkloadFile(BaseModel):
     input: list[PositiveInt] = Field(min_length=1, max_length=3,
                                      description="per-sample input shape: [C, H, W], [T, F] "
                                      "or [F]")
-    layers: list[LayerSpec] = Field(min_length=1, description="the layers in execution order")
+    layers: list[LayerSpec] = Field(min_length=1, max_length=MAX_LAYERS,
+                                    description="the layers in execution order")
 
 
 def parse_workload(data: dict, source: str) -> WorkloadFile:
@@ -228,16 +238,18 @@ def parse_workload(data: dict, source: str) -> WorkloadFile:
 def _check_names(spec: WorkloadFile, source: str, input_name: str) -> None:
     """Layer names are unique and every tensor read is the input or an earlier layer."""
     defined = [input_name]
+    known = set(defined)
     for i, layer in enumerate(spec.layers):
         for key, tensor in layer.references():
-            if tensor not in defined:
+            if tensor not in known:
                 raise WorkloadError(source, f"layers[{i}].{key}",
                                     "the network input or an earlier layer's name",
                                     choices=defined, got=tensor)
-        if layer.name in defined:
+        if layer.name in known:
             raise WorkloadError(source, f"layers[{i}].name",
                                 "a name not used by the input or an earlier layer", got=layer.name)
         defined.append(layer.name)
+        known.add(layer.name)
 
 
 def build_network(spec: WorkloadFile, source: str) -> Network:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from accelsim.errors import WorkloadError
+from accelsim.workload.bounds import MAX_DIM, power_of_two
 
 #: Layer kinds that run as GEMMs on the PE array.
 GEMM_KINDS = ("conv", "linear", "matmul")
@@ -46,13 +48,13 @@ class Network:
     input_shape: tuple[int, ...]
     layers: tuple[Layer, ...]
 
+    @cached_property
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
+        return {self.input_name: self.input_shape,
+                **{layer.output: layer.out_shape for layer in self.layers}}
+
     def shape(self, tensor: str) -> tuple[int, ...]:
-        if tensor == self.input_name:
-            return self.input_shape
-        for layer in self.layers:
-            if layer.output == tensor:
-                return layer.out_shape
-        raise KeyError(tensor)
+        return self._shapes[tensor]
 
     @property
     def params(self) -> int:
@@ -107,11 +109,19 @@ class NetworkBuilder:
         if any(d <= 0 for d in out_shape):
             raise WorkloadError(self.source, f"layers.{name}", "a positive output shape",
                                 got=out_shape)
+        self._bounded(name, "output dimensions", max(out_shape), out_shape)
         for tensor in inputs:
             self.shape(tensor)
         self._layers.append(Layer(name, kind, inputs, name, tuple(out_shape), params, geometry))
         self._shapes[name] = tuple(out_shape)
         return name
+
+    def _bounded(self, layer: str, what: str, size: int, got: object) -> None:
+        """A dimension the layer implies (its output's, its GEMM's) within the per-layer bound
+        :data:`~accelsim.workload.bounds.MAX_DIM`."""
+        if size > MAX_DIM:
+            raise WorkloadError(self.source, f"layers.{layer}",
+                                f"{what} of at most {power_of_two(MAX_DIM)}", got=got)
 
     def _feature_map(self, x: str, layer: str) -> tuple[int, int, int]:
         shape = self.shape(x)
@@ -127,6 +137,8 @@ class NetworkBuilder:
         cin, h, w = self._feature_map(x, name)
         ho = (h + 2 * padding - kernel) // stride + 1
         wo = (w + 2 * padding - kernel) // stride + 1
+        self._bounded(name, "a convolution window Cin*R*S", cin * kernel * kernel,
+                      f"{cin}*{kernel}*{kernel}")
         params = cout * cin * kernel * kernel + (cout if bias else 0)
         return self._add("conv", name, (x,), (cout, ho, wo), params=params,
                          cin=cin, cout=cout, h=h, w=w, r=kernel, s=kernel, stride=stride,
@@ -137,6 +149,8 @@ class NetworkBuilder:
         in_features = shape[-1] if len(shape) <= 2 else math.prod(shape)
         tokens = shape[0] if len(shape) == 2 else 1
         out_shape = (tokens, out_features) if len(shape) == 2 else (out_features,)
+        self._bounded(name or f"linear{len(self._layers)}", "input features (the flattened "
+                      "input)", in_features, shape)
         params = in_features * out_features + (out_features if bias else 0)
         return self._add("linear", name, (x,), out_shape, params=params, tokens=tokens,
                          in_features=in_features, out_features=out_features)

@@ -16,8 +16,23 @@ linear layer over M tokens with K input and N output features. Both forms may ca
 sparsity column (``N:M``); only dense ratios (N = M, as SCALE-Sim's default ``1:1``) are
 accepted, since accelsim does not model SCALE-Sim's structured sparsity. As in SCALE-Sim, the
 first line is the header, rows end with a comma (optional here), a conv row whose name contains
-``DP`` is a depthwise conv run as one single-channel layer per channel (named
-``<name>Channel_<i>``), and blank lines are skipped. Row numbers in errors are file line numbers.
+``DP`` is a depthwise conv run as one single-channel layer per channel, and blank lines are
+skipped. Row numbers in errors are file line numbers.
+
+Strict input. The file is UTF-8 text (a leading byte-order mark is allowed) of at most 64 MiB
+with at most 16,384 layer rows; a header names its form and may add only the Sparsity column.
+Every number is a positive integer of ASCII digits, at most 2^24 (16,777,216); a name is at most
+256 printable characters. At the run's batch a tensor holds at most 2^36 elements and the
+iteration at most 2^53 MACs (:mod:`accelsim.workload.bounds`). Anything else is one
+:class:`~accelsim.errors.WorkloadError` naming the file, the row (its line number) and the
+column: ``net.csv: row 3.Channels: expected a positive integer ..., got '-4'``.
+
+Depthwise rows. SCALE-Sim expands a ``DP`` row of C channels into C layers
+``<name>Channel_<i>`` of one channel each (with the row's filters). accelsim keeps the same
+arithmetic without C Python objects: the row is one layer ``<name>`` whose GEMMs are those of
+one single-channel layer with ``count`` = C (C independent products, the ``channels`` attr), so
+its MACs, tensors and parameters are C times one channel's, and a million channels cost what one
+does to load.
 
 Design. SCALE-Sim layers are independent: no row's output feeds the next, so the rows do not
 form a :class:`~accelsim.workload.network.Network` (which chains shapes from one input). Each row
@@ -31,131 +46,179 @@ resident in DRAM. The first row is taken to be the network's first layer and get
 op; bwd_data covers the IFMAP size as given, i.e. including the padding SCALE-Sim folds in.
 Without ``training`` only the forward GEMMs remain: exactly what SCALE-Sim simulates.
 Batch B = 1 unless the options say otherwise (SCALE-Sim has no batch; a batch multiplies the
-M dimension). Weights have no bias; ops carry the same ``attrs`` geometry keys as the conv and
-linear layers of a Network.
+M dimension; every op's batch axis is set: M of fwd and bwd_data, K of bwd_weight). Weights
+have no bias; ops carry the same ``attrs`` geometry keys as the conv and linear layers of a
+Network (plus ``channels`` for a depthwise row).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from accelsim.errors import WorkloadError
+from accelsim.workload.bounds import (MAX_DIM, MAX_FILE_BYTES, MAX_LAYERS, MAX_NAME, check_ops,
+                                      power_of_two)
 from accelsim.workload.graph import Workload
-from accelsim.workload.op import Gemm, Op, Phase, Tensor
+from accelsim.workload.op import BatchAxis, Gemm, Op, Phase, Tensor
 from accelsim.workload.training import TrainingOptions, layer_gemms, update_op
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
 GEMM_COLUMNS = ("Layer", "M", "N", "K")
 SPARSITY_COLUMN = "Sparsity"
+#: A number cell: ASCII digits only (``int`` would take ``+5``, ``1_0`` or Arabic-Indic digits).
+_DIGITS = re.compile(r"[0-9]+")
+#: Expected text of every number cell.
+_DIMENSION = f"a positive integer of at most {power_of_two(MAX_DIM)}"
+#: The GEMM dimension that carries the batch's samples, by phase (as batch_axis_of).
+_BATCH_DIM = {Phase.FWD: "m", Phase.BWD_DATA: "m", Phase.BWD_WEIGHT: "k"}
 
 
 @dataclass(frozen=True)
 class TopologyLayer:
     """One SCALE-Sim layer: a ``conv`` or ``linear`` with the geometry keys of network.py.
 
-    ``row`` is the file line it came from (a depthwise row gives several layers).
+    ``row`` is the file line it came from. ``channels`` > 1 is a depthwise (``DP``) row:
+    ``channels`` independent single-channel convolutions of this geometry (``cin`` = 1).
     """
 
     name: str
     kind: str
     geometry: dict
     row: int
+    channels: int = 1
 
     @property
     def params(self) -> int:
         g = self.geometry
         if self.kind == "conv":
-            return g["cout"] * g["cin"] * g["r"] * g["s"]
+            return self.channels * g["cout"] * g["cin"] * g["r"] * g["s"]
         return g["in_features"] * g["out_features"]
 
     def gemm(self, phase: Phase, batch: int) -> Gemm:
         """The GEMM of ``phase`` (training.py's table) at batch size ``batch``."""
-        return layer_gemms(self.kind, self.geometry, batch)[phase]
+        return replace(layer_gemms(self.kind, self.geometry, batch)[phase], count=self.channels)
 
     def elements(self, batch: int) -> tuple[int, int]:
         """(input, output) activation elements at batch size ``batch``."""
         g = self.geometry
         if self.kind == "conv":
-            return (batch * g["cin"] * g["h"] * g["w"], batch * g["cout"] * g["ho"] * g["wo"])
+            return (batch * self.channels * g["cin"] * g["h"] * g["w"],
+                    batch * self.channels * g["cout"] * g["ho"] * g["wo"])
         return batch * g["tokens"] * g["in_features"], batch * g["tokens"] * g["out_features"]
 
 
-# -- parsing -------------------------------------------------------------------------------------
+# -- reading -------------------------------------------------------------------------------------
+def _read_lines(path: Path, source: str) -> list[str]:
+    """The file's lines (split on newlines only, so that row numbers are line numbers)."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise WorkloadError(source, "", "an existing file") from None
+    except OSError as exc:
+        raise WorkloadError(source, "", "a readable file", got=exc.strerror) from None
+    except ValueError:  # a path with a NUL character
+        raise WorkloadError(source, "", "a file path without NUL characters") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise WorkloadError(source, "", "a SCALE-Sim topology file of at most "
+                            f"{MAX_FILE_BYTES // 2**20} MiB", got="a larger file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise WorkloadError(source, f"row {line}", "UTF-8 text (a SCALE-Sim topology CSV)",
+                            got=f"byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _cells(line: str) -> list[str]:
     cells = [cell.strip() for cell in line.strip().split(",")]
     return cells[:-1] if cells and cells[-1] == "" else cells
 
 
 def _form(header: list[str], source: str) -> tuple[str, ...]:
+    """The columns of the header's form; only the Sparsity column may follow them."""
     norm = [cell.lower().replace(" ", "") for cell in header]
     if norm[1:4] == ["m", "n", "k"]:
-        return GEMM_COLUMNS
-    if len(norm) > 1 and norm[1].startswith("ifmap"):
-        return CONV_COLUMNS
-    raise WorkloadError(source, "row 1", "a SCALE-Sim header: conv form ("
-                        + ", ".join(CONV_COLUMNS) + ") or GEMM form (" + ", ".join(GEMM_COLUMNS)
-                        + ")", got=", ".join(header))
+        columns = GEMM_COLUMNS
+    elif len(norm) > 1 and norm[1].startswith("ifmap"):
+        columns = CONV_COLUMNS
+    else:
+        raise WorkloadError(source, "row 1", "a SCALE-Sim header: conv form ("
+                            + ", ".join(CONV_COLUMNS) + ") or GEMM form ("
+                            + ", ".join(GEMM_COLUMNS) + ")", got=", ".join(header))
+    n = len(columns)
+    if len(header) < n:
+        raise WorkloadError(source, f"row 1.{columns[len(header)]}",
+                            "this column of the header", got=", ".join(header))
+    if len(header) > n and (len(header) > n + 1 or norm[n] != SPARSITY_COLUMN.lower()):
+        raise WorkloadError(source, f"row 1.column {n + 1}", "the end of the header or the "
+                            f"optional {SPARSITY_COLUMN} column", got=header[n])
+    return columns
 
 
-def _positive(cell: str, source: str, where: str) -> int:
-    try:
-        value = int(cell)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise WorkloadError(source, where, "a positive integer", got=cell)
-    return value
+def _dimension(cell: str, source: str, where: str) -> int:
+    """A positive integer of ASCII digits, at most MAX_DIM."""
+    if not _DIGITS.fullmatch(cell) or len(cell) > 12 or not 1 <= int(cell) <= MAX_DIM:
+        raise WorkloadError(source, where, _DIMENSION, got=cell)
+    return int(cell)
 
 
 def _check_dense(cell: str, source: str, where: str) -> None:
-    n, sep, m = cell.partition(":")
-    if not (sep and n.strip().isdigit() and n.strip() == m.strip() and int(n) > 0):
+    n, sep, m = (part.strip() for part in cell.partition(":"))
+    if not (sep and _DIGITS.fullmatch(n) and n == m and int(n) > 0):
         raise WorkloadError(source, where, "a dense sparsity ratio N:N such as 1:1 (accelsim "
                             "does not model SCALE-Sim's N:M sparsity)", got=cell)
 
 
 def _parse_row(cells: list[str], columns: tuple[str, ...], source: str,
-               row: int) -> list[TopologyLayer]:
-    if len(cells) not in (len(columns), len(columns) + 1):
-        raise WorkloadError(source, f"row {row}", f"{len(columns)} comma-separated values ("
-                            + ", ".join(columns) + f") and an optional {SPARSITY_COLUMN} ratio",
+               row: int) -> TopologyLayer:
+    n = len(columns)
+    if len(cells) < n:
+        raise WorkloadError(source, f"row {row}.{columns[len(cells)]}",
+                            f"a value (a row holds {n} comma-separated values: "
+                            + ", ".join(columns) + f"; and an optional {SPARSITY_COLUMN} ratio)",
                             got=",".join(cells))
+    if len(cells) > n + 1:
+        raise WorkloadError(source, f"row {row}.column {n + 2}",
+                            f"the end of the row (a row holds {n} comma-separated values and an "
+                            f"optional {SPARSITY_COLUMN} ratio)", got=cells[n + 1])
     name = cells[0]
-    if not name:
-        raise WorkloadError(source, f"row {row}.{columns[0]}", "a layer name")
-    if len(cells) > len(columns):
-        _check_dense(cells[-1], source, f"row {row}.{SPARSITY_COLUMN}")
-    values = [_positive(cell, source, f"row {row}.{column}")
-              for cell, column in zip(cells[1:], columns[1:])]
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise WorkloadError(source, f"row {row}.{columns[0]}",
+                            f"a layer name of 1 to {MAX_NAME} printable characters", got=name)
+    values = [_dimension(cell, source, f"row {row}.{column}")
+              for cell, column in zip(cells[1:n], columns[1:])]
+    if len(cells) > n:
+        _check_dense(cells[n], source, f"row {row}.{SPARSITY_COLUMN}")
     if columns is GEMM_COLUMNS:
-        m, n, k = values
-        geometry = dict(tokens=m, in_features=k, out_features=n)
-        return [TopologyLayer(name, "linear", geometry, row)]
+        m, n_out, k = values
+        return TopologyLayer(name, "linear", dict(tokens=m, in_features=k, out_features=n_out),
+                             row)
     h, w, r, s, cin, cout, stride = values
     for size, kernel, column in ((h, r, "Filter Height"), (w, s, "Filter Width")):
         if kernel > size:
             raise WorkloadError(source, f"row {row}.{column}",
                                 f"at most the IFMAP size ({size})", got=kernel)
-    geometry = dict(cin=cin, cout=cout, h=h, w=w, r=r, s=s, stride=stride, pad=0,
-                    ho=(h - r) // stride + 1, wo=(w - s) // stride + 1)
-    if "DP" in name:  # SCALE-Sim runs a depthwise conv as one layer per channel
-        return [TopologyLayer(f"{name}Channel_{i}", "conv", {**geometry, "cin": 1}, row)
-                for i in range(cin)]
-    return [TopologyLayer(name, "conv", geometry, row)]
+    depthwise = "DP" in name  # SCALE-Sim: one single-channel layer per channel
+    window = (1 if depthwise else cin) * r * s
+    if window > MAX_DIM:
+        raise WorkloadError(source, f"row {row}.Channels", "a convolution window "
+                            f"Channels*Filter Height*Filter Width of at most "
+                            f"{power_of_two(MAX_DIM)}", got=f"{cin}*{r}*{s}")
+    geometry = dict(cin=1 if depthwise else cin, cout=cout, h=h, w=w, r=r, s=s, stride=stride,
+                    pad=0, ho=(h - r) // stride + 1, wo=(w - s) // stride + 1)
+    return TopologyLayer(name, "conv", geometry, row, channels=cin if depthwise else 1)
 
 
 def read_topology(path: str | Path) -> list[TopologyLayer]:
-    """The layers of a SCALE-Sim topology file, in file order."""
+    """The layers of a SCALE-Sim topology file, in file order (one per row)."""
     path, source = Path(path), str(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise WorkloadError(source, "", "an existing file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(source, "", "a readable text file", got=str(exc)) from None
-    if not lines or not lines[0].strip():
+    lines = _read_lines(path, source)
+    if not lines[0].strip():
         raise WorkloadError(source, "row 1", "a SCALE-Sim header line")
     columns = _form(_cells(lines[0]), source)
     layers: list[TopologyLayer] = []
@@ -163,12 +226,15 @@ def read_topology(path: str | Path) -> list[TopologyLayer]:
     for row, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
-        for layer in _parse_row(_cells(line), columns, source, row):
-            if layer.name in seen:
-                raise WorkloadError(source, f"row {row}.{columns[0]}",
-                                    "a layer name not used in an earlier row", got=layer.name)
-            seen.add(layer.name)
-            layers.append(layer)
+        if len(layers) == MAX_LAYERS:
+            raise WorkloadError(source, f"row {row}", f"at most {MAX_LAYERS:,} layer rows",
+                                got=f"row {row} beyond them")
+        layer = _parse_row(_cells(line), columns, source, row)
+        if layer.name in seen:
+            raise WorkloadError(source, f"row {row}.{columns[0]}",
+                                "a layer name not used in an earlier row", got=layer.name)
+        seen.add(layer.name)
+        layers.append(layer)
     if not layers:
         raise WorkloadError(source, "", "at least one layer row after the header")
     return layers
@@ -181,18 +247,20 @@ def _layer_ops(layer: TopologyLayer, options: TrainingOptions, training: bool,
     n_in, n_out = layer.elements(B)
     ifmap, ofmap = Tensor(f"{L}/ifmap", n_in, eb), Tensor(f"{L}/ofmap", n_out, eb)
     weight = Tensor(f"{L}/weight", layer.params, eb)
-    attrs = dict(layer.geometry)
+    attrs = dict(layer.geometry, **({"channels": layer.channels} if layer.channels > 1 else {}))
 
     def gemm_op(phase: Phase, reads: tuple[Tensor, ...], writes: tuple[Tensor, ...]) -> Op:
         return Op(f"{L}.{phase.value}", L, phase, layer.kind, reads, writes,
-                  gemm=layer.gemm(phase, B), attrs=dict(attrs))
+                  gemm=layer.gemm(phase, B), attrs=dict(attrs),
+                  batch=BatchAxis(_BATCH_DIM[phase], B))
 
     ops = [gemm_op(Phase.FWD, (ifmap, weight), (ofmap,))]
     if not training:
         return ops
     d_ofmap = Tensor(f"grad({L}/ofmap)", n_out, eb)
     if not first:
-        ops.append(gemm_op(Phase.BWD_DATA, (d_ofmap, weight), (Tensor(f"grad({L}/ifmap)", n_in, eb),)))
+        ops.append(gemm_op(Phase.BWD_DATA, (d_ofmap, weight),
+                           (Tensor(f"grad({L}/ifmap)", n_in, eb),)))
     grad = Tensor(f"{L}/weight.grad", layer.params, eb)
     ops.append(gemm_op(Phase.BWD_WEIGHT, (d_ofmap, ifmap), (grad,)))
     ops.append(update_op(L, layer.kind, layer.params, grad, options))
@@ -207,7 +275,9 @@ def scalesim_workload(path: str | Path, options: TrainingOptions | None = None,
     options.validate(source)
     layers = read_topology(path)
     ops = [op for layer in layers
-           for op in _layer_ops(layer, options, training, first=layer.row == layers[0].row)]
+           for op in _layer_ops(layer, options, training, first=layer is layers[0])]
+    rows = {layer.name: layer.row for layer in layers}
+    check_ops(ops, source, lambda op: f"row {rows[op.layer]}", "", options.batch)
     fwd_macs = sum(layer.gemm(Phase.FWD, 1).macs for layer in layers)
     return Workload(Path(path).stem, ops, source,
                     meta={"batch": options.batch, "element_bytes": options.element_bytes,

@@ -14,8 +14,9 @@ bwd_weight  Cout x (Cin*R*S) x (B*Ho*Wo) dW = conv(X, dY)
 =========== ============================ =====================
 
 Activations written by the forward pass stay in memory and are read again by the backward
-ops that need them (that is the activation footprint). A tensor used by several layers gets
-its gradient contributions summed by a ``grad_accumulate`` op. Non-GEMM layers run on the
+ops that need them (that is the activation footprint). A tensor used several times (by several
+layers, or twice by one layer: ``concat`` of ``[x, x]``, ``matmul`` of ``x`` by itself) gets
+one gradient contribution per use, summed by a ``grad_accumulate`` op. Non-GEMM layers run on the
 vector unit; ``VECTOR_OPS`` gives their operation counts per element, an approximation of the
 arithmetic in the usual formulations (PyTorch's native kernels), each documented below.
 
@@ -29,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 from accelsim.errors import WorkloadError
+from accelsim.workload.bounds import MAX_BATCH, check_ops, power_of_two
 from accelsim.workload.graph import Workload
 from accelsim.workload.network import Layer, Network
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
@@ -104,11 +106,21 @@ class TrainingOptions:
     optimizer: str = "momentum"
 
     def validate(self, source: str) -> None:
-        if self.batch is None or self.batch < 1:
-            raise WorkloadError(source, "batch", "a positive batch size", got=self.batch)
+        """One :class:`WorkloadError` for a batch outside 1..:data:`MAX_BATCH`, an element size
+        outside 1..8 bytes or an unknown optimizer (integers only: no bools, no strings)."""
+        if not _is_int(self.batch) or not 1 <= self.batch <= MAX_BATCH:
+            raise WorkloadError(source, "batch", "a batch size from 1 to "
+                                f"{power_of_two(MAX_BATCH)}", got=self.batch)
+        if not _is_int(self.element_bytes) or not 1 <= self.element_bytes <= 8:
+            raise WorkloadError(source, "element_bytes", "an element size from 1 to 8 bytes",
+                                got=self.element_bytes)
         if self.optimizer not in OPTIMIZERS:
             raise WorkloadError(source, "optimizer", "a known optimizer", choices=OPTIMIZERS,
                                 got=self.optimizer)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class _Expander:
@@ -180,17 +192,27 @@ class _Expander:
                            vector_ops=float(len(parts) - 1)))
         return total
 
-    def input_gradient_names(self, layer: Layer) -> list[tuple[str, Tensor]]:
-        """(input name, tensor the input gradient is written to) for inputs that need one."""
+    def input_gradients(self, layer: Layer) -> list[tuple[int, str, str, Tensor]]:
+        """(position in ``layer.inputs``, input name, op-name suffix, tensor the gradient is
+        written to) of every input that needs a gradient (all but the network input).
+
+        A tensor with one use gets its gradient written directly (``grad(x)``). A tensor with
+        several uses (read by several layers, or twice by one: ``torch.cat([x, x])``,
+        ``x @ x``) gets one contribution per use, ``grad(x)@layer`` (``grad(x)@layer[i]`` for
+        the input at position i of a layer reading it more than once; the op writing it is
+        suffixed ``x[i]`` likewise), and :meth:`output_gradient` sums them.
+        """
         result = []
-        for x in layer.inputs:
+        for position, x in enumerate(layer.inputs):
             if x == self.net.input_name:
                 continue
-            if len(self.consumers[x]) == 1:
-                result.append((x, self.grad(x)))
-            else:
-                t = self.grad(x)
-                result.append((x, Tensor(f"{t.name}@{layer.name}", t.elements, t.element_bytes)))
+            t = self.grad(x)
+            repeated = layer.inputs.count(x) > 1
+            suffix = f"{x}[{position}]" if repeated else x
+            if len(self.consumers[x]) > 1:
+                use = f"{layer.name}[{position}]" if repeated else layer.name
+                t = Tensor(f"{t.name}@{use}", t.elements, t.element_bytes)
+            result.append((position, x, suffix, t))
         return result
 
     def backward(self, layer: Layer, contributions: dict[str, list[Tensor]]) -> None:
@@ -211,40 +233,41 @@ class _Expander:
                     contributions.setdefault(x, []).append(dy)
             return
         g, B = layer.geometry, self.opt.batch
-        targets = self.input_gradient_names(layer)
-        for x, t in targets:
+        targets = self.input_gradients(layer)
+        for _, x, _, t in targets:
             contributions.setdefault(x, []).append(t)
         if kind in ("conv", "linear"):
             x_act = self.act(layer.inputs[0])
             gemms = layer_gemms(kind, g, B)
             data, wgrad = gemms[Phase.BWD_DATA], gemms[Phase.BWD_WEIGHT]
             if targets:
-                self.emit(layer, Phase.BWD_DATA, [dy, self.weight(layer)], [targets[0][1]],
+                self.emit(layer, Phase.BWD_DATA, [dy, self.weight(layer)], [targets[0][3]],
                           gemm=data, attrs=dict(g))
             dw = self.weight(layer, "weight.grad")
             self.emit(layer, Phase.BWD_WEIGHT, [dy, x_act], [dw], gemm=wgrad, attrs=dict(g))
             self.update(layer, dw)
         elif kind == "matmul":
             a, b = (self.act(x) for x in layer.inputs)
-            grads = dict(targets)
             count = B * g["count"]
-            # dA = dC . B^T (A-side operand dC), dB = A^T . dC (A-side operand A)
-            for x, operands, gemm in (
-                    (layer.inputs[0], (dy, b), Gemm(g["m"], g["k"], g["n"], count)),
-                    (layer.inputs[1], (a, dy), Gemm(g["k"], g["n"], g["m"], count))):
-                if x in grads:
-                    self.ops.append(Op(f"{layer.name}.bwd_data.{x}", layer.name, Phase.BWD_DATA,
-                                       kind, operands, (grads[x],), gemm=gemm, attrs=dict(g)))
+            # dA = dC . B^T (A-side operand dC), dB = A^T . dC (A-side operand A); for x @ x
+            # both are contributions to the gradient of x
+            by_position = {0: ((dy, b), Gemm(g["m"], g["k"], g["n"], count)),
+                           1: ((a, dy), Gemm(g["k"], g["n"], g["m"], count))}
+            for position, _, suffix, t in targets:
+                operands, gemm = by_position[position]
+                self.ops.append(Op(f"{layer.name}.bwd_data.{suffix}", layer.name,
+                                   Phase.BWD_DATA, kind, operands, (t,), gemm=gemm,
+                                   attrs=dict(g)))
         elif kind == "concat":  # the gradient is split along channels: copy each slice
-            for x, t in targets:
+            for _, _, suffix, t in targets:
                 part = Tensor(dy.name, t.elements, dy.element_bytes)
-                self.ops.append(Op(f"{layer.name}.bwd_data.{x}", layer.name, Phase.BWD_DATA,
-                                   kind, (part,), (t,), elements=t.elements,
+                self.ops.append(Op(f"{layer.name}.bwd_data.{suffix}", layer.name,
+                                   Phase.BWD_DATA, kind, (part,), (t,), elements=t.elements,
                                    vector_ops=VECTOR_OPS["concat"][1]))
         elif kind in ("maxpool", "avgpool"):
             reads = [dy] + ([Tensor(f"{layer.name}/argmax", dy.elements, 1)]
                             if kind == "maxpool" else [])
-            for _, t in targets:
+            for _, _, _, t in targets:
                 self.emit(layer, Phase.BWD_DATA, reads, [t], elements=t.elements, vector_ops=1.0)
         elif kind in ("batchnorm", "layernorm"):
             x_act = self.act(layer.inputs[0])
@@ -253,12 +276,12 @@ class _Expander:
                       vector_ops=NORM_WEIGHT_GRAD_OPS)
             if targets:
                 self.emit(layer, Phase.BWD_DATA, [x_act, dy, dparams, self.weight(layer)],
-                          [targets[0][1]], elements=dy.elements,
+                          [targets[0][3]], elements=dy.elements,
                           vector_ops=VECTOR_OPS[kind][1])
             self.update(layer, dparams)
         else:  # relu, gelu, softmax: elementwise with a saved tensor
             saved = self.act(layer.output if kind in ("relu", "softmax") else layer.inputs[0])
-            for _, t in targets:
+            for _, _, _, t in targets:
                 self.emit(layer, Phase.BWD_DATA, [dy, saved], [t], elements=dy.elements,
                           vector_ops=VECTOR_OPS[kind][1])
 
@@ -276,10 +299,16 @@ class _Expander:
 
 def training_iteration(network: Network, options: TrainingOptions | None = None,
                        source: str = "<zoo>") -> Workload:
-    """The workload of one full training iteration of ``network``."""
+    """The workload of one full training iteration of ``network``; a tensor above
+    :data:`~accelsim.workload.bounds.MAX_ELEMENTS` elements at the run's batch or more than
+    :data:`~accelsim.workload.bounds.MAX_MACS` MACs in all is a :class:`WorkloadError` naming
+    the layer (``layers[i]``, its index in the network)."""
     options = options or TrainingOptions()
     options.validate(source)
     ops = _Expander(network, options).expand()
+    index = {layer.name: i for i, layer in enumerate(network.layers)}
+    check_ops(ops, source, lambda op: (f"layers[{index[op.layer]}]" if op.layer in index
+                                       else f"layers.{op.layer}"), "layers", options.batch)
     return Workload(network.name, ops, source,
                     meta={"batch": options.batch, "element_bytes": options.element_bytes,
                           "optimizer": options.optimizer,

@@ -14,16 +14,30 @@ techniques call the module function :func:`require`, which words that case too.
 Statistics are sampled at training steps ``steps`` (the training phase of the technique
 schedules is the step index, or the epoch ``epoch_of(step)``). Accessors taking ``step`` use the
 sampled step nearest to it, and the mean over all sampled steps when ``step`` is None.
+
+:func:`load_value_stats` reads a folder's statistics strictly, all at load time: ``stats.json``
+validated against :class:`StatsFile` (pydantic, through :func:`accelsim.validation.validate`:
+strict types, finite numbers, fractions in [0, 1], unknown keys an error at every depth), both
+``.npz`` archives read whole (:func:`accelsim.workload.files.read_npz`), and the two checked
+against each other: one entry per sampled step in every per-step list, tables of the grid's
+shape, and every array ``stats.json`` names present in its archive with the shape it implies.
+A damaged folder is one :class:`~accelsim.errors.WorkloadError` naming the file and the key;
+an accessor never meets a missing array or a list of the wrong length.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+import math
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accelsim.errors import WorkloadError
+from accelsim.validation import validate
+from accelsim.workload.bounds import MAX_BATCH, MAX_ELEMENTS, MAX_NAME
+from accelsim.workload.files import read_json_object, read_npz
 
 STATS_FORMAT = "accelsim.traced.stats/1"
 STATS_JSON = "stats.json"
@@ -45,12 +59,17 @@ STATISTICS: dict[str, tuple[str, str]] = {
 
 
 class ValueStats:
-    """The value statistics of one traced workload folder (see the module docstring)."""
+    """The value statistics of one traced workload folder (see the module docstring):
+    ``data`` the validated ``stats.json``, ``arrays`` and ``masks`` the arrays of ``stats.npz``
+    and ``masks.npz``."""
 
-    def __init__(self, folder: str | Path, data: dict) -> None:
+    def __init__(self, folder: str | Path, data: dict, arrays: dict[str, np.ndarray],
+                 masks: dict[str, np.ndarray]) -> None:
         self.folder = Path(folder)
         self.source = str(folder)
         self.data = data
+        self._arrays = arrays
+        self._masks = masks
         #: Sampled training steps (the phase index of every per-step list).
         self.steps: list[int] = list(data.get("steps", []))
         self.params: dict = dict(data.get("params", {}))
@@ -199,24 +218,6 @@ class ValueStats:
                 "p_true": arrays["confidence/p_true"][step].astype(np.float32),
                 "label": arrays["confidence/label"][step].astype(np.int64)}
 
-    # -- lazily read arrays --------------------------------------------------------------------
-    @cached_property
-    def _arrays(self):
-        return _load_npz(self.folder / STATS_NPZ, self.source)
-
-    @cached_property
-    def _masks(self):
-        return _load_npz(self.folder / MASKS_NPZ, self.source)
-
-
-def _load_npz(path: Path, source: str):
-    if not path.is_file():
-        raise WorkloadError(source, path.name, "the value-statistics array file",
-                            got="missing")
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
-
-
 def _floor_index(grid: list[int], value: int) -> int:
     """Index of the largest grid value not above ``value`` (the first one if all are above)."""
     below = [i for i, g in enumerate(grid) if g <= value]
@@ -243,3 +244,269 @@ def require(workload, name: str, target: str | None = None, technique: str = "a 
                             + f", which only traced workloads carry (recorded by {provider}; "
                             "see workloads/traced/FORMAT.md)", got="no value statistics")
     return stats.require(name, target, technique)
+
+
+# -- reading a folder's statistics strictly ---------------------------------------------------
+#: Training steps of a trace: at most 16,777,216.
+MAX_STEPS = 2**24
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Optional(_Strict):
+    """A model whose fields may be absent (the statistic was not recorded) but never null."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("a value (leave the key out when the statistic is absent)")
+        return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Step = Annotated[int, Field(ge=0, le=MAX_STEPS)]
+Count = Annotated[int, Field(ge=0, le=MAX_ELEMENTS)]
+Positive = Annotated[int, Field(ge=1, le=MAX_ELEMENTS)]
+Bits = Annotated[int, Field(ge=0, le=64)]
+#: One value per sampled step.
+PerStep = list[Fraction]
+#: The index keys of each mask role, one per leading axis of the mask.
+MASK_INDEX = {"x": ("images", "channels"), "dy": ("images", "channels"),
+              "w": ("out_channels", "in_channels")}
+Role = Literal["x", "w", "dy", "a", "b"]
+
+
+class AcrtcParams(_Strict):
+    k: list[Bits] = Field(min_length=1, description="masked low mantissa bits measured")
+    entries: list[Positive] = Field(min_length=1, description="reuse-buffer sizes measured")
+    granularities: list[Literal["scalar", "dot4"]] = Field(min_length=1)
+    mantissa_bits: Bits
+
+
+class DaaParams(_Strict):
+    gap_bins: Annotated[int, Field(ge=1, le=1024)]
+
+
+class MquansParams(_Strict):
+    bits: list[Annotated[int, Field(ge=1, le=64)]] = Field(min_length=1)
+    critical_fraction: Fraction
+    pair_distance: Positive
+
+
+class MaskParams(_Strict):
+    images: Count
+    channels: Count
+
+
+class StatsParams(_Strict):
+    sparsity: Fraction
+    sparse_training: bool
+    acrtc: AcrtcParams
+    daa: DaaParams
+    mquans: MquansParams
+    masks: MaskParams
+
+
+class Operands(_Strict):
+    a: Role
+    b: Role
+
+
+class Density(_Strict):
+    a: PerStep
+    b: PerStep
+    out: PerStep
+
+
+class TopkDensity(_Strict):
+    a: PerStep
+    b: PerStep
+
+
+class AcrtcHitRate(_Strict):
+    scalar: list[list[list[Fraction]]] = Field(description="per step a [k][entries] table")
+    dot4: list[list[list[Fraction]]] = Field(description="per step a [k][entries] table")
+
+
+class Daa(_Strict):
+    both_nonzero: PerStep
+    one_nonzero: PerStep
+    none: PerStep
+    mean_ratio: PerStep
+    exponent_gap_hist: list[list[Fraction]]
+
+
+class OpStats(_Optional):
+    operands: Operands
+    density: Density | None = None
+    topk_density: TopkDensity | None = None
+    acrtc_hit_rate: AcrtcHitRate | None = None
+    daa: Daa | None = None
+
+
+class MquansChangeRate(_Strict):
+    pairs: list[Annotated[tuple[Step, Step], Field(strict=False)]] = Field(min_length=1)
+    rate: dict[Literal["all", "critical", "tolerant"], list[list[Fraction]]]
+
+
+class MaskEntry(_Strict):
+    shape: list[Positive] = Field(min_length=1, max_length=6)
+    index: dict[Literal["images", "channels", "out_channels", "in_channels"], list[Count]]
+    steps: list[Step] = Field(min_length=1)
+
+
+class LayerStats(_Optional):
+    sensitivity: dict[Literal["dy", "dx"], Name] | None = None
+    mquans_change_rate: MquansChangeRate | None = None
+    masks: dict[Literal["x", "w", "dy"], MaskEntry] | None = None
+
+
+class Confidence(_Strict):
+    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)]
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)]
+    accuracy: list[Fraction]
+    loss: list[NonNegative]
+    mean_p_max: list[Fraction]
+    confident_threshold: Fraction
+    confident_share: list[Fraction]
+    confident_correct_share: list[Fraction]
+
+
+class StatsFile(_Strict):
+    """``stats.json`` (format ``accelsim.traced.stats/1``, workloads/traced/FORMAT.md)."""
+
+    format: Literal["accelsim.traced.stats/1"]
+    steps: list[Step] = Field(min_length=1, description="the sampled training steps")
+    steps_per_epoch: Annotated[int, Field(ge=1, le=MAX_STEPS)]
+    params: StatsParams
+    ops: dict[Name, OpStats]
+    layers: dict[Name, LayerStats]
+    confidence: Confidence
+
+
+def load_value_stats(folder: str | Path, conv2d_layers: frozenset[str] = frozenset()
+                     ) -> ValueStats:
+    """The value statistics of ``folder`` (``stats.json``, ``stats.npz``, ``masks.npz``), read
+    and checked at once (see the module docstring). The masks of ``conv2d_layers`` (layers of
+    2-D convolutions, whose planes the outer-product kind reads) must have 4 axes."""
+    folder = Path(folder)
+    path = folder / STATS_JSON
+    data = read_json_object(path, "value statistics")
+    if data.get("format") != STATS_FORMAT:
+        raise WorkloadError(str(path), "format", f"format {STATS_FORMAT!r}",
+                            got=data.get("format"))
+    stats = validate(StatsFile, data, str(path), WorkloadError)
+    arrays = read_npz(folder / STATS_NPZ, "value-statistics arrays written with stats.json")
+    masks = read_npz(folder / MASKS_NPZ, "coordinate masks written with stats.json")
+    _Consistency(folder, stats, arrays, masks, conv2d_layers).check()
+    return ValueStats(folder, data, arrays, masks)
+
+
+class _Consistency:
+    """``stats.json`` against itself (list lengths, table shapes) and against its arrays."""
+
+    def __init__(self, folder: Path, stats: StatsFile, arrays: dict[str, np.ndarray],
+                 masks: dict[str, np.ndarray], conv2d_layers: frozenset[str]) -> None:
+        self.conv2d_layers = conv2d_layers
+        self.json = str(folder / STATS_JSON)
+        self.npz = str(folder / STATS_NPZ)
+        self.masks_npz = str(folder / MASKS_NPZ)
+        self.stats, self.arrays, self.masks = stats, arrays, masks
+
+    def length(self, key: str, values: list, size: int, what: str) -> None:
+        if len(values) != size:
+            raise WorkloadError(self.json, key, f"{size} values, {what}",
+                                got=f"{len(values)} values")
+
+    def check(self) -> None:
+        stats = self.stats
+        steps = len(stats.steps)
+        per_step = f"one per sampled step (steps holds {steps})"
+        grid = stats.params.acrtc
+        for name, op in stats.ops.items():
+            at = f"ops.{name}"
+            for stat in ("density", "topk_density", "daa"):
+                for field, values in (getattr(op, stat) or {}):
+                    self.length(f"{at}.{stat}.{field}", values, steps, per_step)
+            if op.daa is not None:
+                for i, hist in enumerate(op.daa.exponent_gap_hist):
+                    self.length(f"{at}.daa.exponent_gap_hist[{i}]", hist,
+                                stats.params.daa.gap_bins, "one per exponent gap (gap_bins)")
+            for granularity, tables in (op.acrtc_hit_rate or {}):
+                self.length(f"{at}.acrtc_hit_rate.{granularity}", tables, steps, per_step)
+                for i, table in enumerate(tables):
+                    self.length(f"{at}.acrtc_hit_rate.{granularity}[{i}]", table, len(grid.k),
+                                "one row per masked-bit count of params.acrtc.k")
+                    for j, row in enumerate(table):
+                        self.length(f"{at}.acrtc_hit_rate.{granularity}[{i}][{j}]", row,
+                                    len(grid.entries),
+                                    "one per buffer size of params.acrtc.entries")
+        for name, layer in stats.layers.items():
+            self.layer(f"layers.{name}", name, layer, steps)
+        self.confidence()
+
+    def layer(self, at: str, name: str, layer: LayerStats, steps: int) -> None:
+        bits = self.stats.params.mquans.bits
+        if layer.mquans_change_rate is not None:
+            pairs = layer.mquans_change_rate.pairs
+            for neuron_class, rows in layer.mquans_change_rate.rate.items():
+                key = f"{at}.mquans_change_rate.rate.{neuron_class}"
+                self.length(key, rows, len(pairs), "one row per pair of pairs")
+                for i, row in enumerate(rows):
+                    self.length(f"{key}[{i}]", row, len(bits),
+                                "one per bit-width of params.mquans.bits")
+        for which, array_name in (layer.sensitivity or {}).items():
+            array = self.array(self.arrays, self.npz, array_name,
+                               f"{at}.sensitivity.{which}")
+            if array.ndim != 2 or array.shape[0] != steps:
+                raise WorkloadError(self.npz, array_name, f"an array of one row per sampled "
+                                    f"step ({steps} x neurons)", got=f"shape {array.shape}")
+        for role, entry in (layer.masks or {}).items():
+            if name in self.conv2d_layers and len(entry.shape) != 4:
+                raise WorkloadError(self.json, f"{at}.masks.{role}.shape", "4 axes, the mask "
+                                    "of a 2-D convolution (samples or output channels, "
+                                    "channels, height, width)", got=entry.shape)
+            for axis, key in enumerate(MASK_INDEX[role]):
+                where = f"{at}.masks.{role}.index.{key}"
+                if key not in entry.index:
+                    raise WorkloadError(self.json, where, f"this required key (which "
+                                        f"{key.replace('_', ' ')} of the tensor axis {axis} of "
+                                        "the mask samples)")
+                if len(entry.shape) <= axis or len(entry.index[key]) != entry.shape[axis]:
+                    raise WorkloadError(self.json, where, f"one index per entry of axis {axis} "
+                                        f"of the mask's shape {tuple(entry.shape)}",
+                                        got=f"{len(entry.index[key])} indices")
+            bits_per_mask = math.prod(entry.shape)
+            for step in entry.steps:
+                key = f"{name}/{role}/{step}"
+                packed = self.array(self.masks, self.masks_npz, key, f"{at}.masks.{role}")
+                if (packed.dtype != np.uint8 or packed.ndim != 1
+                        or packed.size != -(-bits_per_mask // 8)):
+                    raise WorkloadError(self.masks_npz, key, f"{-(-bits_per_mask // 8)} "
+                                        f"packed bytes (uint8) of a mask of shape "
+                                        f"{tuple(entry.shape)}",
+                                        got=f"{packed.dtype} of shape {packed.shape}")
+
+    def array(self, arrays: dict, file: str, key: str, named_at: str) -> np.ndarray:
+        if key not in arrays:
+            raise WorkloadError(file, key, f"the array {STATS_JSON} names at {named_at}",
+                                got="missing")
+        return arrays[key]
+
+    def confidence(self) -> None:
+        conf = self.stats.confidence
+        for field in ("accuracy", "loss", "mean_p_max", "confident_share",
+                      "confident_correct_share"):
+            self.length(f"confidence.{field}", getattr(conf, field), conf.steps,
+                        "one per traced step (confidence.steps)")
+        for key in ("correct", "p_max", "p_true", "label"):
+            array = self.array(self.arrays, self.npz, f"confidence/{key}", "confidence")
+            if array.shape != (conf.steps, conf.batch):
+                raise WorkloadError(self.npz, f"confidence/{key}", "an array of one row per "
+                                    f"step and one column per sample ({conf.steps} x "
+                                    f"{conf.batch})", got=f"shape {array.shape}")

@@ -268,3 +268,14 @@ def test_deadlock_names_unfinished_ops(edge):
     assert message.startswith(f"deadlock: {len(workload)} of {len(workload)} ops did not finish")
     assert "fc1.fwd: inputs ready but never completed on its unit" in message
     assert "waits on unfinished fc1.fwd" in message
+
+
+def test_run_tile_budget(monkeypatch):
+    """A run is refused once its ops need more tiles than the run budget (set to 10 here: the
+    32x32x32 GEMM on an 8x8 array with 512 usable bytes per buffer is 16 tiles)."""
+    from accelsim.sim import driver
+
+    monkeypatch.setattr(driver, "MAX_TILES_PER_RUN", 10)
+    with pytest.raises(SimulationError, match=r"the run needs more than 10 tiles \(op g.fwd "
+                       r"brings it to 16\)"):
+        Simulation(make_config(capacity="1KiB"), gemm_workload(32, 32, 32)).run()

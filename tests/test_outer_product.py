@@ -257,3 +257,18 @@ def test_sampled_op_agrees_with_the_whole_op():
         whole = chunk_model(a, b, op_geometry(op).axes, f=4, i=4, banks=32, grid=(8, 8))
         slowest.append(whole.pe_cycles().max())
     assert row["compute_cycles"] - 320 == pytest.approx(np.mean(slowest), rel=0.03)
+
+
+def test_per_axis_stride_and_dilation():
+    """A traced convolution records stride and padding per axis: a [2, 1]-strided 3x3 conv
+    on 16x16 (pad [1, 0]) has an 8 x 14 output, so its forward axes divide by 2 on the height
+    and by 1 on the width. A dilated conv is not a plain outer-product convolution: it runs as
+    a sparse matrix product (every product valid)."""
+    op = conv_op(Phase.FWD)
+    op.attrs.update(stride=[2, 1], pad=[1, 0], ho=8, wo=14)
+    height, width = op_geometry(op).axes
+    assert (height.divisor, height.offset, height.out_size) == (2, 1, 8)
+    assert (width.divisor, width.offset, width.out_size) == (1, 0, 14)
+    dilated = conv_op(Phase.FWD)
+    dilated.attrs["dilation"] = [2, 2]
+    assert not op_geometry(dilated).conv

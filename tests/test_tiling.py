@@ -96,3 +96,20 @@ def test_too_small_buffer_is_an_error():
                 "{'a': 16, 'b': 16, 'c': 16}")
     with pytest.raises(SimulationError, match=re.escape(expected)):
         tiler.choose(Gemm(64, 64, 64))
+
+
+def test_tile_budget_refuses_before_building_arrays():
+    """A 4096^3 GEMM on an 8x8 os array with 256 usable bytes per buffer (8 x 16 fp16 blocks of
+    A and B, an 8 x 8 fp32 block of C) would be 512 * 512 * 256 = 67,108,864 tiles: refused at
+    once, naming the count and the limit."""
+    import time
+
+    from accelsim.errors import SimulationError
+    from accelsim.sim.engine import Simulation
+    from tests.conftest import gemm_workload, make_config
+
+    start = time.process_time()
+    with pytest.raises(SimulationError, match=r"needs 67,108,864 tiles .* more than the "
+                       r"1,000,000 an op may take"):
+        Simulation(make_config(capacity="512B"), gemm_workload(4096, 4096, 4096)).run()
+    assert time.process_time() - start < 5

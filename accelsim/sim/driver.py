@@ -22,6 +22,11 @@ from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.op import Op
 
 
+#: Tiles one run may replay: about 15 us and a few hundred bytes each on this engine, so the
+#: budget bounds a run to roughly two minutes and a gigabyte before it is refused.
+MAX_TILES_PER_RUN = 5_000_000
+
+
 class Driver:
     def __init__(self, ctx: RunContext, chain: TechniqueChain) -> None:
         self.ctx = ctx
@@ -30,6 +35,7 @@ class Driver:
         self.chain = chain
         self.records: list[OpRecord] = []
         self.done = {}
+        self.tiles = 0
 
     def start(self) -> None:
         env = self.system.env
@@ -49,6 +55,7 @@ class Driver:
             start = env.now
             op = self.chain.prepare(op)
             plan = self.chain.transform(op, lower(op, self.ctx))
+            self._count_tiles(op, plan)
             times = yield from run_tiles(system, plan)
             end = env.now
         record = OpRecord(
@@ -65,6 +72,14 @@ class Driver:
         self.records.append(record)
         self.chain.on_complete(op, record, end)
         self.done[op.name].succeed()
+
+    def _count_tiles(self, op: Op, plan: TilePlan) -> None:
+        self.tiles += len(plan)
+        if self.tiles > MAX_TILES_PER_RUN:
+            raise SimulationError(
+                f"the run needs more than {MAX_TILES_PER_RUN:,} tiles (op {op.name} brings it "
+                f"to {self.tiles:,}): its buffers are too small for the workload; give the SRAM "
+                "buffers or the vector unit's buffer more capacity, or run fewer phases")
 
     def _account(self, op: Op, plan: TilePlan, record: OpRecord) -> None:
         """Add what the op did to the counters of the components that did it."""

@@ -19,10 +19,10 @@ gradient every channel's outputs are partial over the PEs, so its "halo" is the 
 all of them. Stride is handled as SCNN does: products whose output coordinate is not a
 multiple of the stride are invalid (RCPs) rather than pre-filtered.
 
-Convolutions (groups 1) use their geometry per phase: forward A = x, B = w; backward-data
-A = dy, B = w (transposed convolution); backward-weight A = x, B = dy (one dy plane per output
-channel, shared by every channel c). Any other GEMM (linear, attention matmul, grouped conv)
-is a sparse matrix product: a 1x1 convolution whose rows are laid out as a plane.
+Convolutions (groups 1, no dilation; stride and padding per axis) use their geometry per
+phase: forward A = x, B = w; backward-data A = dy, B = w (transposed convolution);
+backward-weight A = x, B = dy (one dy plane per output channel, shared by every channel c).
+Any other GEMM (linear, attention matmul, grouped or dilated conv) is a sparse matrix product: a 1x1 convolution whose rows are laid out as a plane.
 
 Inside a tile everything is numpy. The chunk-level figures (chunk pairs, bank conflicts) are
 computed exactly on masks of a sample of channels and output channels
@@ -74,6 +74,7 @@ from accelsim.hw.kinds.outer_product.rcp import (
     count_exact,
     count_expected,
     matmul_axes,
+    per_axis,
 )
 from accelsim.workload.op import Op
 
@@ -120,8 +121,9 @@ _CONV_KEYS = ("cin", "cout", "h", "w", "r", "s", "ho", "wo")
 def op_geometry(op: Op) -> OpGeometry:
     """The outer-product geometry of a GEMM op's issued samples."""
     attrs, gemm, phase = op.attrs, op.issued_gemm, str(op.phase)
+    undilated = all(per_axis(attrs.get("dilation", 1), axis) == 1 for axis in (0, 1))
     if (op.kind == "conv" and all(k in attrs for k in _CONV_KEYS)
-            and int(attrs.get("groups", 1)) == 1
+            and int(attrs.get("groups", 1)) == 1 and undilated
             and phase in ("fwd", "bwd_data", "bwd_weight")):
         axes = conv_axes(attrs, phase)
         cin, cout = int(attrs["cin"]), int(attrs["cout"])
@@ -205,6 +207,8 @@ def traced_masks(stats, layer: str, geom: OpGeometry, step: int | None = None
         return None
     masks, index = zip(*(stats.masks(layer, role, step, technique="outer_product")
                          for role in roles))
+    if any(mask.ndim != 4 for mask in masks):  # a 1-D or 3-D convolution's masks
+        return None
     if geom.phase == "fwd":  # x (I, C, H, W) against w (K, C, R, S)
         x, w = masks
         aligned = index[0]["channels"] == index[1]["in_channels"]

@@ -70,13 +70,22 @@ class Axis:
         return (high >= 0) & (low <= (self.out_size - 1) * self.divisor)
 
 
+def per_axis(value, axis: int) -> int:
+    """A stride or padding of one spatial axis: a number (both axes), or per axis as a list
+    (``[height, width]``, as traced convolutions record them)."""
+    if isinstance(value, (list, tuple)):
+        return int(value[axis] if len(value) > axis else value[-1])
+    return int(value)
+
+
 def conv_axes(attrs: dict, phase: str) -> tuple[Axis, Axis]:
     """The (height, width) axes of a convolution's ``phase`` from its geometry attributes
-    (``h w r s stride pad ho wo``)."""
-    stride, pad = int(attrs.get("stride", 1)), int(attrs.get("pad", 0))
+    (``h w r s stride pad ho wo``; stride and pad a number or one per axis)."""
     axes = []
-    for size, kernel, out in (("h", "r", "ho"), ("w", "s", "wo")):
+    for axis, (size, kernel, out) in enumerate((("h", "r", "ho"), ("w", "s", "wo"))):
         n, k, o = int(attrs[size]), int(attrs[kernel]), int(attrs[out])
+        stride = per_axis(attrs.get("stride", 1), axis)
+        pad = per_axis(attrs.get("pad", 0), axis)
         if phase == "fwd":
             axes.append(Axis(n, k, 1, -1, pad, stride, o))
         elif phase == "bwd_data":

@@ -36,6 +36,11 @@ from accelsim.workload.op import Gemm
 #: them the one with the fewest tiles wins (fewer, larger transfers and fewer events).
 ESTIMATE_TOLERANCE = 0.01
 
+#: Tiles one op may be lowered to. Each tile costs about 15 us of simulation and ~150 bytes of
+#: per-tile arrays, so a million tiles is ~15 s and ~150 MB: buffers so small that an op needs
+#: more are refused before any array is built.
+MAX_TILES = 1_000_000
+
 #: Which GEMM dimensions index each operand role.
 OPERAND_DIMS = {"ifmap": ("m", "k"), "filter": ("k", "n"), "ofmap": ("m", "n")}
 
@@ -233,6 +238,11 @@ class GemmTiler:
         order = (blocking.outer, inner, flow.stream_dim)
         groups = -(-gemm.count // blocking.instances)
         shape = (groups, nblk[order[0]], nblk[order[1]], nblk[order[2]])
+        if math.prod(shape) > MAX_TILES:
+            raise SimulationError(
+                f"a {gemm.m}x{gemm.n}x{gemm.k} GEMM (x{gemm.count}) needs {math.prod(shape):,} "
+                f"tiles with these buffers ({spec.usable_bytes} usable bytes), more than the "
+                f"{MAX_TILES:,} an op may take: give the SRAM buffers more capacity")
         grid = np.indices(shape).reshape(4, -1)
         group = grid[0]
         idx = {order[i]: grid[i + 1] for i in range(3)}

@@ -151,6 +151,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="sampled steps whose coordinate masks are stored (default 3)")
     trace.add_argument("--seed", type=int, default=0)
     trace.add_argument("--name", help="workload name (default: the factory's name)")
+    trace.add_argument("--force", action="store_true",
+                       help="write into an existing folder that holds other files")
     return parser
 
 
@@ -310,7 +312,10 @@ def _trace(args: argparse.Namespace, console: Console) -> None:
     from accelsim.trace.factory import parse_model_args
     from accelsim.trace.options import TraceOptions, parse_shape
 
+    from accelsim.outputs import check_trace_folder
+
     require_torch()
+    check_trace_folder("--out", args.out, args.force)
     from accelsim.trace.tracer import trace
     from accelsim.trace.writer import write
 

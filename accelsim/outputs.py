@@ -263,3 +263,29 @@ def prepare_folder(option: str, path: str | Path) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(option, str(path), "a folder you can write to")
     return folder
+
+
+#: What an earlier traced workload's manifest starts with (``accelsim trace`` writes it).
+_TRACED_HEAD = re.compile(rb'"format"\s*:\s*"accelsim\.traced/')
+
+
+def check_trace_folder(option: str, path: str | Path, force: bool = False) -> None:
+    """Refuse, before a trace runs, a workload folder it could not write or whose files it would
+    replace: an existing file, a folder in a missing or unwritable parent, or an existing folder
+    holding files that are not an earlier traced workload (unless ``force``)."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(option, str(path), "a folder (this is an existing file)")
+    if not folder.exists():
+        problem = _folder_problem(folder)
+        if problem is not None:
+            raise OutputError(option, str(path), problem.replace("a path in", "a folder in"))
+        return
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(option, str(path), "a folder you can write to")
+    manifest = folder / "manifest.json"
+    earlier = manifest.is_file() and _TRACED_HEAD.search(_head(manifest)) is not None
+    if any(folder.iterdir()) and not earlier and not force:
+        raise OutputError(option, str(path), "a new or empty folder, or an earlier traced "
+                          "workload (this folder holds other files; pass --force to write "
+                          "into it)")

@@ -549,3 +549,28 @@ def test_reproduce_ant_default_folder_is_in_the_current_folder(tmp_path):
     assert done.stderr.startswith(f"error: --out: {Path('out') / 'ant'}: expected a folder "
                                   "that can be created (")
     assert (tmp_path / "out").read_text() == "mine"
+
+
+@pytest.mark.parametrize("make, extra, message", [
+    (lambda p: p.write_text("mine"), [], "expected a folder (this is an existing file)"),
+    (lambda p: (p.mkdir(), (p / "notes.txt").write_text("mine")), [],
+     "expected a new or empty folder, or an earlier traced workload (this folder holds other "
+     "files; pass --force to write into it)"),
+    (lambda p: None, ["--lr", "nan"], "--lr: expected a finite positive learning rate, got nan"),
+], ids=["onto-a-file", "into-a-folder-of-other-files", "nan-learning-rate"])
+def test_trace_refuses_before_tracing(tmp_path, capsys, make, extra, message):
+    """`accelsim trace` checks its output folder and options before it trains (which takes
+    minutes): a file, or a folder of the user's other files, is refused and left as it was."""
+    pytest.importorskip("torch")
+    out = tmp_path / "traced"
+    make(out)
+
+    def snapshot() -> dict:
+        return {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    code = main(["trace", "--model", "accelsim.trace.models:mlp", "--input", "784",
+                 "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and message in err
+    assert snapshot() == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from accelsim.trace import TraceError
@@ -43,6 +45,8 @@ class TraceOptions:
         if self.train_size < self.batch:
             raise TraceError(f"--train-size {self.train_size} is smaller than the batch "
                              f"{self.batch}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise TraceError(f"--lr: expected a finite positive learning rate, got {self.lr}")
         if not 0 <= self.sparsity < 1:
             raise TraceError(f"--sparsity: expected 0 <= s < 1, got {self.sparsity}")
         if self.optimizer not in OPTIMIZERS:

@@ -9,11 +9,13 @@ coordinate masks).
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
+from accelsim.outputs import atomic_write_bytes, atomic_write_text
 from accelsim.trace.collector import mquans_pairs
 from accelsim.trace.stats import change, pairs, reuse
 from accelsim.trace.stats.masks import pack
@@ -119,6 +121,13 @@ def confidence_summary(result: TraceResult, arrays: dict) -> dict:
     }, 4)
 
 
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A compressed ``.npz`` archive of ``arrays``, in memory (written atomically)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
 def write(result: TraceResult, out: str | Path) -> Path:
     """Write the folder ``out`` (created, or its traced files replaced)."""
     folder = Path(out)
@@ -148,10 +157,10 @@ def write(result: TraceResult, out: str | Path) -> Path:
     manifest = dict(result.manifest, format=FORMAT,
                     files={"graph": GRAPH, "stats": STATS_JSON, "arrays": STATS_NPZ,
                            "masks": MASKS_NPZ})
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     graph = {"format": FORMAT, "ops": [op_to_dict(op) for op in result.graph.ops]}
-    (folder / GRAPH).write_text(json.dumps(graph, separators=(",", ":")) + "\n")
-    (folder / STATS_JSON).write_text(json.dumps(stats, separators=(",", ":")) + "\n")
-    np.savez_compressed(folder / STATS_NPZ, **arrays)
-    np.savez_compressed(folder / MASKS_NPZ, **packed)
+    atomic_write_text(folder / GRAPH, json.dumps(graph, separators=(",", ":")) + "\n")
+    atomic_write_text(folder / STATS_JSON, json.dumps(stats, separators=(",", ":")) + "\n")
+    atomic_write_bytes(folder / STATS_NPZ, _npz_bytes(arrays))
+    atomic_write_bytes(folder / MASKS_NPZ, _npz_bytes(packed))
     return folder

@@ -1,16 +1,16 @@
 """Import a model factory named ``package.module:callable`` and build the model (torch-free).
 
-``--model-arg key=value`` arguments are passed as keyword arguments, each value read as a YAML
-scalar (``classes=100`` is the integer 100).
+``--model-arg key=value`` arguments are passed as keyword arguments, each value read as YAML
+as ``--set`` values are (:func:`accelsim.yaml_io.parse_yaml_value`: ``classes=100`` is the
+integer 100; alias bombs and deep nesting refused).
 """
 
 from __future__ import annotations
 
 import importlib
 
-import yaml
-
 from accelsim.trace import TraceError
+from accelsim.yaml_io import parse_yaml_value
 
 
 def parse_model_args(items: list[str]) -> dict:
@@ -19,7 +19,7 @@ def parse_model_args(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise TraceError(f"--model-arg: expected KEY=VALUE, got {item!r}")
-        args[key.strip()] = yaml.safe_load(value)
+        args[key.strip()] = parse_yaml_value(value, f"--model-arg {key.strip()}")
     return args
 
 

@@ -249,6 +249,19 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def study_folder(path: str | Path) -> Path:
+    """The output folder of a study script (its ``--out``), created and writable, with
+    matplotlib importable for its plots: checked before the sweep, so that a bad folder or a
+    missing package never costs a finished sweep."""
+    folder = prepare_folder("--out", path)
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError:
+        raise OutputError("matplotlib", "", "the package installed (it is a dependency of "
+                          "accelsim: pip install .)") from None
+    return folder
+
+
 def prepare_folder(option: str, path: str | Path) -> Path:
     """The output folder ``path`` (``option`` names it in errors), created if missing and
     checked writable: for scripts that write several files, before they run their sweep."""

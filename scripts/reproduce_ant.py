@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from accelsim.config.loader import load_hwconfig  # noqa: E402
 from accelsim.errors import AccelsimError  # noqa: E402
-from accelsim.outputs import atomic_write_bytes, atomic_write_text, prepare_folder  # noqa: E402
+from accelsim.outputs import atomic_write_bytes, atomic_write_text, study_folder  # noqa: E402
 from accelsim.sim.engine import Simulation  # noqa: E402
 from accelsim.techniques.chain import TechniqueSpec  # noqa: E402
 from accelsim.workload.loader import load_workload  # noqa: E402
@@ -161,21 +161,12 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def ready(out: str) -> Path:
-    """The output folder, created and writable, and matplotlib importable: checked before the
-    sweep, so that a bad --out or a missing package never costs a finished sweep. Exits with
-    one line and code 2 otherwise."""
+    """The output folder (:func:`accelsim.outputs.study_folder`), or one line and exit 2."""
     try:
-        folder = prepare_folder("--out", out)
+        return study_folder(out)
     except AccelsimError as error:
         sys.stderr.write(f"error: {error}\n")
         raise SystemExit(2) from None
-    try:
-        import matplotlib  # noqa: F401
-    except ModuleNotFoundError:
-        sys.stderr.write("error: matplotlib: expected the package installed (it is a "
-                         "dependency of accelsim: pip install .)\n")
-        raise SystemExit(2) from None
-    return folder
 
 
 def chart(networks: list[dict], means: dict, path: Path) -> None:

@@ -33,8 +33,12 @@ from tests.conftest import HWCONFIGS, gemm_workload, make_config
 RESNET18_CIFAR_FWD_MACS = 555_468_800
 # Of these, the stride-2 convolutions (first conv and downsample of layers 2, 3 and 4), each
 # 128*16*16*64*9 + 128*16*16*64 = 20,971,520 MACs: the same in every stage, as channels
-# double while the map halves.
+# double while the map halves. Their input gradients are lowered as col2im GEMMs with the
+# forward's MACs, whose col2im ops add B*Ho*Wo*Cin*R*S partial products into dX, per sample
+#   layer2 16*16*64*9 + 16*16*64 = 163,840; layer3 8*8*128*9 + 8*8*128 = 81,920;
+#   layer4 4*4*256*9 + 4*4*256 = 40,960; in all 286,720.
 RESNET18_CIFAR_STRIDE2_MACS = 3 * 20_971_520
+RESNET18_CIFAR_COL2IM_PRODUCTS = 163_840 + 81_920 + 40_960
 RESNET18_CIFAR_STEM_MACS = 1_769_472
 
 
@@ -42,12 +46,15 @@ def resnet18_cifar_phase_macs(batch: int) -> dict[str, int]:
     """MACs per phase of a ResNet-18 (CIFAR) training iteration from the README's GEMM table.
 
     fwd is (B*Ho*Wo) x Cout x (Cin*R*S) and bwd_weight Cout x (Cin*R*S) x (B*Ho*Wo): the same
-    product. bwd_data is (B*H*W) x Cin x (Cout*R*S): H*W = Ho*Wo for stride 1 (and for the
-    fc), 4*Ho*Wo for stride 2; the stem has no bwd_data (its input is the network input).
+    product. bwd_data has the forward's MACs for every conv (and the fc): (B*H*W) x Cin x
+    (Cout*R*S) with H*W = Ho*Wo for the stride-1 "same" convs, (B*Ho*Wo) x (Cin*R*S) x Cout
+    (col2im) for the stride-2 ones, whose zero-inserted transposed convolution would have
+    4x the MACs; the stem has no bwd_data (its input is the network input). torch's
+    FlopCounterMode counts the same: convolution_backward's input gradient costs as much as
+    the forward convolution.
     """
     fwd = batch * RESNET18_CIFAR_FWD_MACS
-    bwd_data = batch * (RESNET18_CIFAR_FWD_MACS - RESNET18_CIFAR_STEM_MACS
-                        + (4 - 1) * RESNET18_CIFAR_STRIDE2_MACS)
+    bwd_data = batch * (RESNET18_CIFAR_FWD_MACS - RESNET18_CIFAR_STEM_MACS)
     return {"fwd": fwd, "bwd_data": bwd_data, "bwd_weight": fwd, "update": 0}
 
 
@@ -66,15 +73,17 @@ def tiny_network():
 # conv1: B=2, Cin=3, H=W=8, Cout=4, 3x3, stride 1, pad 1 -> Ho=Wo=8
 #   fwd (2*8*8) x 4 x (3*9) = 128*4*27; bwd_weight 4 x 27 x 128; no bwd_data (first layer)
 # conv2: Cin=4, H=W=8, Cout=8, 3x3, stride 2, pad 1 -> Ho=Wo=(8+2-3)//2+1=4
-#   fwd (2*4*4) x 8 x (4*9) = 32*8*36; bwd_data (2*8*8) x 4 x (8*9) = 128*4*72;
+#   fwd (2*4*4) x 8 x (4*9) = 32*8*36; bwd_data (stride 2: col2im) (2*4*4) x (4*9) x 8
+#   = 32*36*8, the forward's MACs (the zero-inserted (2*8*8) x 4 x (8*9) would be 4x), then a
+#   col2im op adding its 32*36 = 1,152 partial products into dX (2*4*8*8 = 512 elements);
 #   bwd_weight 8 x 36 x 32
 # fc: 8*4*4=128 inputs, 10 outputs, 2 rows: 2*10*128 in each of fwd, bwd_data, bwd_weight
 TINY_OP_MACS = {
     "conv1.fwd": 128 * 4 * 27, "conv1.bwd_weight": 4 * 27 * 128,
-    "conv2.fwd": 32 * 8 * 36, "conv2.bwd_data": 128 * 4 * 72, "conv2.bwd_weight": 8 * 36 * 32,
+    "conv2.fwd": 32 * 8 * 36, "conv2.bwd_data": 32 * 36 * 8, "conv2.bwd_weight": 8 * 36 * 32,
     "fc.fwd": 2 * 10 * 128, "fc.bwd_data": 2 * 128 * 10, "fc.bwd_weight": 10 * 128 * 2,
 }
-TINY_PHASE_MACS = {"fwd": 13824 + 9216 + 2560, "bwd_data": 36864 + 2560,
+TINY_PHASE_MACS = {"fwd": 13824 + 9216 + 2560, "bwd_data": 9216 + 2560,
                    "bwd_weight": 13824 + 9216 + 2560, "update": 0}
 
 
@@ -92,12 +101,16 @@ def resnet18_cifar_result(edge):
 def test_resnet18_cifar_macs_per_phase_match_hand_count(resnet18_cifar_result):
     """The MACs of each phase of a ResNet-18 (CIFAR, batch 4) iteration equal the hand count
     (module constants: layer-by-layer forward MACs, 555,468,800 per sample, and the README's
-    GEMM table for the backward phases); every MAC is issued on a dense array."""
+    GEMM table for the backward phases); every MAC is issued on a dense array; the six
+    stride-2 convs' col2im ops do the hand-counted adds on the vector unit and no MACs."""
     _, result = resnet18_cifar_result
     expected = resnet18_cifar_phase_macs(4)
     assert {phase: result["phase_stats"][phase]["macs"] for phase in expected} == expected
-    assert expected["fwd"] == 2_221_875_200 and expected["bwd_data"] == 2_969_772_032
-    assert result["macs"] == result["macs_issued"] == 2 * 2_221_875_200 + 2_969_772_032
+    assert expected["fwd"] == 2_221_875_200 and expected["bwd_data"] == 2_214_797_312
+    assert result["macs"] == result["macs_issued"] == 2 * 2_221_875_200 + 2_214_797_312
+    col2im = [r for r in result["ops"] if r["kind"] == "col2im"]
+    assert len(col2im) == 6 and all(r["unit"] == "vector" and r["macs"] == 0 for r in col2im)
+    assert sum(r["vector_ops"] for r in col2im) == 4 * RESNET18_CIFAR_COL2IM_PRODUCTS
     assert result["macs_skipped"] == 0
     assert set(result["invariants"]) == {"macs_conserved", "bytes_conserved", "busy_within_run"}
 
@@ -112,9 +125,11 @@ def test_tiny_network_macs_per_op_match_hand_count():
     assert gemm_rows == TINY_OP_MACS
     assert all(r["macs"] == 0 for r in result["ops"] if r["unit"] == "vector")
     assert {p: result["phase_stats"][p]["macs"] for p in TINY_PHASE_MACS} == TINY_PHASE_MACS
-    assert result["macs"] == result["macs_issued"] == 90624
+    assert result["macs"] == result["macs_issued"] == 62976
     assert result["energy_pj"]["by_component"]["pe_array"]["mac"] == pytest.approx(
-        90624 * (1.1 + 0.9))
+        62976 * (1.1 + 0.9))
+    (col2im,) = [r for r in result["ops"] if r["kind"] == "col2im"]
+    assert (col2im["name"], col2im["vector_ops"]) == ("conv2.bwd_data.col2im", 1152)
 
 
 # One GEMM, M=20, N=12, K=30 on an 8x8 array, fold counts and fold lengths from the table in

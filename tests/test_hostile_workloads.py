@@ -462,14 +462,22 @@ def test_depthwise_row_has_the_macs_of_its_channel_layers(tmp_path):
     """A DP row of 4 channels has the MACs, tensors and parameters of SCALE-Sim's 4 channel
     layers: 10x10 input, 3x3 filter, 2 filters, stride 1 -> 8x8 outputs; per channel fwd
     64 * 2 * 9 = 1,152 MACs, 4 channels 4,608 at batch 1; at batch 2, 9,216 per GEMM phase
-    (bwd_data needs an earlier row: the DP row is the second), 18 * 4 = 72 parameters."""
+    (bwd_data needs an earlier row: the DP row is the second), 18 * 4 = 72 parameters. The
+    padded 10x10 input has more positions than the 8x8 output, so bwd_data is the col2im GEMM
+    (2*8*8) x (1*9) x 2 per channel, then a col2im op adding its 2*64*9*4 = 4,608 partial
+    products into the 2*4*100 = 800 input-gradient elements."""
     path = csv_file(tmp_path, CONV_HEADER + "c0,4,4,1,1,1,1,1,\nConv_DP,10,10,3,3,4,2,1,\n")
     workload = scalesim_workload(path, TrainingOptions(batch=2))
     names = {op.name for op in workload.ops() if op.layer == "Conv_DP"}
-    assert names == {"Conv_DP.fwd", "Conv_DP.bwd_data", "Conv_DP.bwd_weight", "Conv_DP.update"}
-    macs = {op.phase.value: op.macs for op in workload.ops() if op.layer == "Conv_DP"}
-    assert macs == {"fwd": 9_216, "bwd_data": 2 * 100 * 1 * 18 * 4, "bwd_weight": 9_216,
-                    "update": 0}
+    assert names == {"Conv_DP.fwd", "Conv_DP.bwd_data", "Conv_DP.bwd_data.col2im",
+                     "Conv_DP.bwd_weight", "Conv_DP.update"}
+    macs = {op.name: op.macs for op in workload.ops() if op.layer == "Conv_DP"}
+    assert macs == {"Conv_DP.fwd": 9_216, "Conv_DP.bwd_data": 9_216,
+                    "Conv_DP.bwd_data.col2im": 0, "Conv_DP.bwd_weight": 9_216,
+                    "Conv_DP.update": 0}
+    col2im = workload.op("Conv_DP.bwd_data.col2im")
+    assert (col2im.elements, [(t.name, t.elements) for t in col2im.writes]) == (
+        4_608, [("grad(Conv_DP/ifmap)", 800)])
     assert workload.op("Conv_DP.update").elements == 72
     fwd = workload.op("Conv_DP.fwd")
     assert [(t.name, t.elements) for t in fwd.reads] == [("Conv_DP/ifmap", 2 * 4 * 100),

@@ -35,8 +35,12 @@ def conv_op(phase: Phase, cin=16, cout=16, size=16, stride=1, batch=1, density=N
              "stride": stride, "pad": 1, "ho": out, "wo": out}
     if density is not None:
         attrs["density"] = density
+    # bwd_data: the transposed-convolution GEMM at stride 1 (pad 1: H*W = Ho*Wo), else the
+    # col2im GEMM (B*Ho*Wo) x (Cin*9) x Cout (README's table): the forward's MACs either way
+    data = (Gemm(batch * size * size, cin, cout * 9) if stride == 1
+            else Gemm(batch * out * out, cin * 9, cout))
     gemm = {Phase.FWD: Gemm(batch * out * out, cout, cin * 9),
-            Phase.BWD_DATA: Gemm(batch * size * size, cin, cout * 9),
+            Phase.BWD_DATA: data,
             Phase.BWD_WEIGHT: Gemm(cout, cin * 9, batch * out * out)}[phase]
     reads = (Tensor(f"{phase}.a", batch * cin * size * size, 2),
              Tensor(f"{phase}.b", cin * cout * 9, 2))
@@ -161,9 +165,10 @@ def test_geometry_of_the_training_convolutions():
             fwd.out_shape) == (3, 8, 4, (16, 16), (3, 3), (8, 8))
     assert (data.channels, data.outputs, data.a_shape, data.b_shape,
             data.out_shape) == (4, 8, (8, 8), (3, 3), (16, 16))
-    # every phase runs once per image: 3, although the stride-2 bwd_data GEMM has 4x the
-    # forward's MACs (it is written over the zero-inserted gradient)
+    # every phase runs once per image: 3; the stride-2 bwd_data's col2im GEMM
+    # (3*8*8) x (8*9) x 4 has the forward's dense MACs, 3*8*8*4*8*9 = 55,296
     assert (fwd.images, data.images, wgrad.images) == (3, 3, 3)
+    assert fwd.dense_macs == data.dense_macs == wgrad.dense_macs == 55_296
     assert (wgrad.channels, wgrad.outputs, wgrad.a_shape, wgrad.b_shape, wgrad.out_shape,
             wgrad.b_shared) == (8, 4, (16, 16), (8, 8), (3, 3), True)
 

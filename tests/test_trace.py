@@ -84,7 +84,10 @@ def test_sparse_training_runs_on_topk_operands(tmp_path):
 
 @pytest.mark.parametrize("stride,padding,groups", [(1, 1, 1), (2, 1, 1), (2, 0, 2)])
 def test_conv_tiles_are_the_gemm_operands(stride, padding, groups):
-    """A tile covering the whole GEMM multiplies out to the conv's real results."""
+    """A tile covering the whole GEMM multiplies out to the conv's real results; for bwd_data
+    of a stride-2 conv that is the col2im GEMM's partial products, which torch's col2im
+    (F.fold) adds up into torch's own input gradient; at stride 1 ("same" padding) the
+    transposed convolution's rows are the input gradient itself."""
     torch.manual_seed(0)
     x = torch.randn(2, 4, 7, 7, requires_grad=True)
     w = torch.randn(6, 4 // groups, 3, 3, requires_grad=True)
@@ -106,9 +109,15 @@ def test_conv_tiles_are_the_gemm_operands(stride, padding, groups):
     a, b = gemm_tile("conv", "bwd_data", tensors, attrs, big, rng)
     g_in = 4 // groups
     dx = x.grad[:, :g_in]
-    rows = a @ b  # one row per input pixel of the dilated-gradient convolution
-    h = round((rows.shape[0] / 2) ** 0.5)
-    full = rows.reshape(2, h, h, g_in)[:, :7, :7].transpose(0, 3, 1, 2)
+    rows = a @ b
+    if stride == 1:  # one row per input pixel of the transposed convolution
+        assert a.shape == (2 * 7 * 7, g_out * 9) and b.shape == (g_out * 9, g_in)
+        full = rows.reshape(2, 7, 7, g_in).transpose(0, 3, 1, 2)
+    else:  # col2im: one row of Cin*R*S partial products per output pixel of the conv
+        pixels = y.shape[2] * y.shape[3]
+        assert a.shape == (2 * pixels, g_out) and b.shape == (g_out, g_in * 9)
+        cols = torch.from_numpy(rows).reshape(2, pixels, g_in * 9).permute(0, 2, 1)
+        full = F.fold(cols, (7, 7), 3, padding=padding, stride=stride).numpy()
     assert np.allclose(full, dx.numpy(), atol=1e-4)
 
 

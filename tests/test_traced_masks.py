@@ -74,13 +74,14 @@ def reference_totals(workload, layer: str, phase: str) -> tuple[int, int, int]:
 
 def dense_gemm_macs(op) -> int:
     """An op's dense MACs from the README's GEMM table: conv fwd (B*Ho*Wo) x Cout x (Cin*R*S),
-    bwd_data (B*H*W) x Cin x (Cout*R*S), bwd_weight Cout x (Cin*R*S) x (B*Ho*Wo); linear
-    B x out x in in every phase."""
-    g, phase = op.attrs, op.phase.value
+    bwd_weight Cout x (Cin*R*S) x (B*Ho*Wo), bwd_data the same count B*Ho*Wo*Cin*Cout*R*S
+    ((B*H*W) x Cin x (Cout*R*S) with H*W = Ho*Wo for the stride-1 "same" convs, the col2im
+    GEMM (B*Ho*Wo) x (Cin*R*S) x Cout for the stride-2 ones); linear B x out x in in every
+    phase."""
+    g = op.attrs
     if op.kind == "linear":
         return BATCH * g["tokens"] * g["in_features"] * g["out_features"]
-    window = g["cin"] * g["cout"] * g["r"] * g["s"]
-    return BATCH * window * (g["h"] * g["w"] if phase == "bwd_data" else g["ho"] * g["wo"])
+    return BATCH * g["cin"] * g["cout"] * g["r"] * g["s"] * g["ho"] * g["wo"]
 
 
 def run(with_stats: bool, techniques=("ant",)) -> dict:
@@ -200,7 +201,7 @@ def test_valid_products_are_counted_exactly_on_the_sampled_masks(phase):
     ("layer2.0.conv1", "fwd"),
     ("layer2.0.conv1", "bwd_weight"),
     ("layer2.1.conv1", "bwd_data"),
-    ("layer2.0.conv1", "bwd_data"),  # stride 2: images are B, not B*H*W/(Ho*Wo) = 4B
+    ("layer2.0.conv1", "bwd_data"),  # stride 2: col2im GEMM of B*Ho*Wo rows, B images
 ])
 def test_op_products_are_the_sampled_counts_scaled_to_the_op(traced, layer, phase):
     """A traced convolution's products issued and valid (and its MACs, the valid products) are

@@ -100,18 +100,22 @@ def test_tiny_yaml_training_macs(tmp_path):
 def test_tiny_csv_macs(tmp_path):
     """c1: 10x10 in, 3x3, stride 1 -> 8x8 out; 64*8*(4*9) = 18,432 MACs.
     c2: 9x9 in, 3x3, stride 2 -> 4x4 out; 16*16*(8*9) = 18,432 MACs; its bwd_data (c1 is the
-    first row and has none) is (9*9) x 8 x (16*9) = 93,312 MACs."""
+    first row and has none) is the col2im GEMM (4*4) x (8*9) x 16 = 18,432 MACs, the
+    forward's (not the zero-inserted (9*9) x 8 x (16*9) = 93,312), and a col2im op adding
+    its 16*72 = 1,152 partial products into the 8*9*9 = 648 input-gradient elements."""
     path = write(tmp_path, "tiny.csv", TINY_CSV)
     fwd_only = scalesim_workload(path, training=False)
     assert [op.name for op in fwd_only.ops()] == ["c1.fwd", "c2.fwd"]
     assert [op.macs for op in fwd_only.ops()] == [18_432, 18_432]
     assert fwd_only.op("c2.fwd").attrs["ho"] == 4
     w = load_workload(path)
-    assert w.macs_by_phase() == {"fwd": 36_864, "bwd_data": 93_312, "bwd_weight": 36_864,
+    assert w.macs_by_phase() == {"fwd": 36_864, "bwd_data": 18_432, "bwd_weight": 36_864,
                                  "update": 0}
     assert {op.name for op in w.ops()} == {
-        "c1.fwd", "c1.bwd_weight", "c1.update", "c2.fwd", "c2.bwd_data", "c2.bwd_weight",
-        "c2.update"}
+        "c1.fwd", "c1.bwd_weight", "c1.update", "c2.fwd", "c2.bwd_data",
+        "c2.bwd_data.col2im", "c2.bwd_weight", "c2.update"}
+    col2im = w.op("c2.bwd_data.col2im")
+    assert (col2im.elements, col2im.writes[0].elements) == (1_152, 648)
 
 
 def test_tiny_gemm_csv_batch(tmp_path):

@@ -185,18 +185,26 @@ def test_resnet18_iteration_macs(resnet18_iteration):
     """Per-phase MACs of a batch-2 ResNet-18 iteration, from the hand table above.
 
     fwd: B*Ho*Wo*Cout*Cin*R*S per conv plus the fc. bwd_weight: the same product
-    (Cout x Cin*R*S x B*Ho*Wo). bwd_data: (B*H*W) x Cin x (Cout*R*S) per conv, i.e. with the
-    *input* size, which is 4x the output size for the stride-2 convs, and none for conv1
-    (its input is the image); plus the fc's B*1000*512."""
+    (Cout x Cin*R*S x B*Ho*Wo). bwd_data: the forward's MACs per conv, none for conv1 (its
+    input is the image); plus the fc's B*1000*512. The stride-2 convs (the 3x3 and 1x1 of
+    layers 2-4 reading a map 4x their output) are lowered as col2im, (B*Ho*Wo) x (Cin*R*S) x
+    Cout; the transposed-convolution GEMM (B*H*W) x Cin x (Cout*R*S) over their zero-inserted
+    gradient would have counted 4x (2,274,086,912 per sample instead of 1,696,059,392). Each
+    of those six convs has one col2im op over B*Ho*Wo*Cin*R*S partial products."""
     B = 2
     fwd = B * (sum(n * ho * ho * cout * cin * k * k for cin, cout, k, _, ho, n in RESNET18_CONVS)
                + FC_MACS)
-    bwd_data = B * (sum(n * h * h * cin * cout * k * k
-                        for cin, cout, k, h, _, n in RESNET18_CONVS[1:]) + FC_MACS)
+    bwd_data = B * (sum(n * ho * ho * cin * cout * k * k
+                        for cin, cout, k, _, ho, n in RESNET18_CONVS[1:]) + FC_MACS)
     assert fwd == B * 1_814_073_344
-    assert bwd_data == B * 2_274_086_912
+    # 1,814,073,344 less conv1's 112*112*64*3*49 = 118,013,952
+    assert bwd_data == B * 1_696_059_392
     assert resnet18_iteration.macs_by_phase() == {
         "fwd": fwd, "bwd_data": bwd_data, "bwd_weight": fwd, "update": 0}
+    col2im = {op.layer: op.elements for op in resnet18_iteration.ops() if op.kind == "col2im"}
+    assert col2im == {f"layer{stage}.0.{conv}": B * ho * ho * cin * k * k
+                      for stage, (cin, _, _, _, ho, _) in zip((2, 3, 4), RESNET18_CONVS[2::3])
+                      for conv, k in (("conv1", 3), ("downsample.0", 1))}
 
 
 def test_resnet18_iteration_structure(resnet18_iteration):

@@ -48,13 +48,14 @@ class Simulation:
         self.provenance = provenance or {}
 
     def run(self) -> RunResult:
-        check_capacity(planned_footprint(self.workload), self.config.dram.capacity,
-                       self.workload, self.config.source)
         env = simpy.Environment()
         system = System(self.config, env)
-        ctx = RunContext(system, self.workload, self.step, self.seed)
+        workload = system.pe_array.prepare_workload(self.workload)
+        check_capacity(planned_footprint(workload), self.config.dram.capacity, workload,
+                       self.config.source)
+        ctx = RunContext(system, workload, self.step, self.seed)
         chain = TechniqueChain.start(self.techniques, ctx)
-        workload = chain.attach(self.workload)
+        workload = chain.attach(workload)
         ctx = ctx.with_workload(workload)
         driver = Driver(ctx, chain)
         driver.start()

@@ -15,7 +15,11 @@ nodes are ``<tensor>.grad_accumulate`` ops, as in the zoo.
 
 Phases. Forward ops are ``fwd``. A backward op is ``bwd_weight`` if it writes a parameter's
 gradient, else ``bwd_data``; ``convolution_backward`` and normalisation backward ops are split
-into both, like the zoo's conv and batch-norm layers. Update ops are built from the optimizer
+into both, like the zoo's conv and batch-norm layers. A conv's bwd_data op is the input gradient
+as ``convolution_backward`` computed it (it writes dx) with the GEMM of accelsim's lowering
+(:func:`accelsim.workload.training.conv_gemms`); the col2im op that a strided conv's lowering adds
+is not stored but added when the workload is read (:mod:`accelsim.workload.traced`), so a trace
+keeps the ops that really ran. Update ops are built from the optimizer
 (:func:`accelsim.workload.traced.traced_update_op`): the trace runs in fp32, the simulated
 accelerator keeps fp32 master weights and optimizer state beside compute-precision weights.
 """

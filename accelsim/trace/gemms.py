@@ -6,8 +6,10 @@ one), split by its ``output_mask`` exactly as :mod:`accelsim.workload.training` 
 out. ``addmm`` / ``mm`` reading a parameter as the second operand (``x @ W.T``) is a linear layer;
 its backward ``mm`` calls are bwd_data when they read the parameter and bwd_weight when they
 produce a tensor of the parameter's shape. Conv and linear GEMMs take their shapes from
-:func:`accelsim.workload.training.layer_gemms` (for a grouped conv: per group, ``count``
-groups), so traced and zoo workloads of the same network agree GEMM by GEMM. Any other product
+:func:`accelsim.workload.training.conv_gemms` and :func:`~accelsim.workload.training.layer_gemms`
+(for a grouped conv: per group, ``count`` groups; a strided conv's bwd_data GEMM is the col2im
+lowering's, its scatter-add op added when the workload is built), so traced and zoo workloads of
+the same network agree GEMM by GEMM. Any other product
 (``bmm``, ``mm`` of two activations) is a ``matmul`` with the shapes as run.
 
 Each :class:`GemmPart` also names its operands A and B by role: ``x`` (a forward activation),
@@ -18,10 +20,10 @@ activations (the operands as passed).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from accelsim.workload.op import Gemm, Phase
-from accelsim.workload.training import layer_gemms
+from accelsim.workload.training import conv_gemms, layer_gemms
 
 
 @dataclass(frozen=True)
@@ -59,22 +61,6 @@ def conv_geometry(x_shape, w_shape, y_shape, stride, padding, dilation, transpos
     return {"cin": cin, "cout": cout, "h": h, "w": w, "r": r, "s": s,
             "stride": _plain(_pair(stride)), "pad": _plain(_pair(padding)), "ho": ho, "wo": wo,
             "groups": groups, "dilation": _plain(_pair(dilation)), "transposed": bool(transposed)}
-
-
-def conv_gemms(g: dict, batch: int) -> dict[Phase, Gemm]:
-    """The three GEMMs of a conv: the zoo's table per group, ``groups`` of them."""
-    groups = g["groups"]
-    if g["transposed"]:  # each input pixel scatters cout*R*S outputs: the data-gradient form
-        rows = batch * g["h"] * g["w"]
-        window = g["r"] * g["s"]
-        cin, cout = g["cin"] // groups, g["cout"] // groups
-        table = {Phase.FWD: Gemm(rows, cout * window, cin),
-                 Phase.BWD_DATA: Gemm(rows, cin, cout * window),
-                 Phase.BWD_WEIGHT: Gemm(cin, cout * window, rows)}
-    else:
-        per_group = dict(g, cin=g["cin"] // groups, cout=g["cout"] // groups)
-        table = layer_gemms("conv", per_group, batch)
-    return {phase: replace(gemm, count=groups) for phase, gemm in table.items()}
 
 
 def linear_geometry(rows: int, in_features: int, out_features: int, batch: int) -> dict:

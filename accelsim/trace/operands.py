@@ -8,13 +8,17 @@ kernel column):
 phase      A                                            B
 ========== ============================================ =========================================
 fwd        im2col(x): one row per output pixel          w as (Cin*R*S) x Cout
-bwd_data   im2col of dy dilated by the stride (the       w flipped, as (Cout*R*S) x Cin
-           transposed convolution): one row per input
-           pixel
+bwd_data   col2im-lowered (strided, or H*W != Ho*Wo):    w as Cout x (Cin*R*S)
+           dy as (output pixels) x Cout
+bwd_data   stride 1, H*W = Ho*Wo: im2col of dy padded    w flipped, as (Cout*R*S) x Cin
+           (the transposed convolution): one row per
+           input pixel
 bwd_weight dy as Cout x (output pixels)                 im2col(x): (output pixels) x (Cin*R*S)
 ========== ============================================ =========================================
 
-and for a linear layer x @ w.T (fwd), dy @ w (bwd_data), dy.T @ x (bwd_weight). A grouped conv
+(:func:`accelsim.workload.training.col2im_lowered` decides between the two bwd_data forms; the
+first's product is the partial products that col2im adds into dx.) For a linear layer x @ w.T
+(fwd), dy @ w (bwd_data), dy.T @ x (bwd_weight). A grouped conv
 is sampled in its first group; any other product is taken as passed (the first of a batch of
 products). Only a tile is materialised: ``rows`` x ``depth`` of A and ``depth`` x ``cols`` of B
 at a random (seeded) position, so statistics cost the same for every layer size.
@@ -25,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from accelsim.workload.training import col2im_lowered
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -91,6 +97,13 @@ def gemm_tile(kind: str, phase: str, tensors: dict[str, torch.Tensor], attrs: di
                           _start(cout, cols, rng))
             a = im2col_rows(x, g, m0, min(rows, m))[:, k0:k0 + depth]
             b = w.reshape(cout, -1).t()[k0:k0 + depth, n0:n0 + cols]
+        elif phase == "bwd_data" and col2im_lowered(attrs):
+            dy = tensors["dy"][:, :cout]
+            rows_of_dy = dy.permute(0, 2, 3, 1).reshape(-1, cout)
+            m0, k0, n0 = (_start(rows_of_dy.shape[0], rows, rng), _start(cout, depth, rng),
+                          _start(cin * g["r"] * g["s"], cols, rng))
+            a = rows_of_dy[m0:m0 + rows, k0:k0 + depth]
+            b = w.reshape(cout, -1)[k0:k0 + depth, n0:n0 + cols]
         elif phase == "bwd_data":
             spread, gd = dilated_gradient(tensors["dy"][:, :cout], g)
             m = spread.shape[0] * gd["ho"] * gd["wo"]

@@ -39,11 +39,14 @@ form a :class:`~accelsim.workload.network.Network` (which chains shapes from one
 becomes its own ops built directly with :class:`~accelsim.workload.op.Op`: it reads its own
 input tensor ``<row>.ifmap`` and writes ``<row>.ofmap``. With ``training`` (the default, as for
 every accelsim workload) a row expands to the four phases with the GEMMs of
-:mod:`accelsim.workload.training`'s table (conv: fwd (B*Ho*Wo) x Cout x (Cin*R*S), bwd_data
-(B*H*W) x Cin x (Cout*R*S), bwd_weight Cout x (Cin*R*S) x (B*Ho*Wo); a GEMM row is the same with
-Ho*Wo = H*W = M, Cin*R*S = K and Cout = N), the output gradient ``d<row>.ofmap`` being an input
-resident in DRAM. The first row is taken to be the network's first layer and gets no bwd_data
-op; bwd_data covers the IFMAP size as given, i.e. including the padding SCALE-Sim folds in.
+:mod:`accelsim.workload.training`'s table (conv: fwd (B*Ho*Wo) x Cout x (Cin*R*S), bwd_weight
+Cout x (Cin*R*S) x (B*Ho*Wo), bwd_data by its rule: since a row's IFMAP is already padded,
+H*W > Ho*Wo whenever the filter is larger than 1x1 or the stride above 1, and bwd_data is then
+the col2im GEMM (B*Ho*Wo) x (Cin*R*S) x Cout followed by a col2im op; a 1x1 stride-1 row keeps
+(B*H*W) x Cin x Cout; a GEMM row is a linear layer: fwd M x N x K, bwd_data M x K x N,
+bwd_weight N x K x M), the output gradient ``grad(<row>/ofmap)`` being an input resident in
+DRAM. The first row is taken to be the network's first layer and gets no bwd_data op; bwd_data
+writes the gradient of the IFMAP as given, i.e. including the padding SCALE-Sim folds in.
 Without ``training`` only the forward GEMMs remain: exactly what SCALE-Sim simulates.
 Batch B = 1 unless the options say otherwise (SCALE-Sim has no batch; a batch multiplies the
 M dimension; every op's batch axis is set: M of fwd and bwd_data, K of bwd_weight). Weights
@@ -62,7 +65,8 @@ from accelsim.workload.bounds import (MAX_DIM, MAX_FILE_BYTES, MAX_LAYERS, MAX_N
                                       power_of_two)
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import BatchAxis, Gemm, Op, Phase, Tensor
-from accelsim.workload.training import TrainingOptions, layer_gemms, update_op
+from accelsim.workload.training import (TrainingOptions, data_gradient_ops, layer_gemms,
+                                       update_op)
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
@@ -259,8 +263,10 @@ def _layer_ops(layer: TopologyLayer, options: TrainingOptions, training: bool,
         return ops
     d_ofmap = Tensor(f"grad({L}/ofmap)", n_out, eb)
     if not first:
-        ops.append(gemm_op(Phase.BWD_DATA, (d_ofmap, weight),
-                           (Tensor(f"grad({L}/ifmap)", n_in, eb),)))
+        ops.extend(data_gradient_ops(f"{L}.{Phase.BWD_DATA.value}", L, layer.kind,
+                                     (d_ofmap, weight), Tensor(f"grad({L}/ifmap)", n_in, eb),
+                                     layer.gemm(Phase.BWD_DATA, B), attrs,
+                                     batch=BatchAxis(_BATCH_DIM[Phase.BWD_DATA], B)))
     grad = Tensor(f"{L}/weight.grad", layer.params, eb)
     ops.append(gemm_op(Phase.BWD_WEIGHT, (d_ofmap, ifmap), (grad,)))
     ops.append(update_op(L, layer.kind, layer.params, grad, options))

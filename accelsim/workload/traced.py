@@ -7,6 +7,14 @@ The format is documented in ``workloads/traced/FORMAT.md``; this module is its r
 place that turns an :class:`~accelsim.workload.op.Op` into its stored form and back, so the
 tracer (:mod:`accelsim.trace.writer`) writes exactly what is read here.
 
+A conv's bwd_data op is stored as ``convolution_backward`` computed it (reading dy and w,
+writing dx) and lowered here by accelsim's rule (:mod:`accelsim.workload.training`): its GEMM is
+derived from its ``attrs`` and, for a strided conv (or one with H*W != Ho*Wo), it becomes the
+col2im GEMM writing partial products plus the col2im op adding them into dx. The stored ``gemm``
+may be that GEMM or the transposed-convolution GEMM (B*H*W) x Cin x (Cout*R*S) over the
+zero-inserted gradient that earlier tracers stored (:func:`lower_conv_data_gradient`), so traces
+of either kind load with the useful MACs.
+
 Stored tensors carry their element size, or ``null`` for the compute datatype: those take the
 run's ``element_bytes`` (from the hwconfig), as zoo workloads do. Weight-update ops are stored as
 the parameters and gradients they touch and rebuilt with the run's optimizer. Shapes are fixed
@@ -40,7 +48,8 @@ from accelsim.workload.bounds import (MAX_BATCH, MAX_DIM, MAX_ELEMENTS, MAX_NAME
 from accelsim.workload.files import read_json_object
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
-from accelsim.workload.training import TrainingOptions, update_op
+from accelsim.workload.training import (TrainingOptions, conv_gemms, data_gradient_ops,
+                                       update_op)
 from accelsim.workload.value_stats import MAX_STEPS, STATS_JSON, load_value_stats
 
 FORMAT = "accelsim.traced/1"
@@ -332,6 +341,48 @@ def op_from_entry(entry: _StoredOp, options: TrainingOptions, sizes: dict[str, i
     return replace(op, elements=entry.elements, vector_ops=entry.vector_ops)
 
 
+def _stored_data_gradient_gemms(attrs: dict, images: int) -> tuple[Gemm, Gemm]:
+    """(accelsim's, the transposed-convolution) bwd_data GEMM of a conv over ``images``
+    inputs: the second is what tracers before the col2im lowering stored for every conv
+    (per group, ``groups`` of them); for a transposed conv both are its ordinary
+    convolution's."""
+    derived = conv_gemms(attrs, images)[Phase.BWD_DATA]
+    if attrs.get("transposed"):
+        return derived, derived
+    groups = attrs.get("groups", 1)
+    window = attrs["r"] * attrs["s"]
+    return derived, Gemm(images * attrs["h"] * attrs["w"], attrs["cin"] // groups,
+                         attrs["cout"] // groups * window, groups)
+
+
+def lower_conv_data_gradient(op: Op, source: str, where: str) -> list[Op]:
+    """The ops of a stored conv bwd_data op (the input gradient as ``convolution_backward``
+    computed it): its GEMM derived from its ``attrs`` and its input images (the written
+    gradient's elements / (Cin*H*W)) by accelsim's lowering rule, and the col2im op the rule
+    adds (:func:`accelsim.workload.training.data_gradient_ops`). The stored ``gemm`` must be
+    that GEMM or the transposed-convolution GEMM (B*H*W) x Cin x (Cout*R*S) that earlier
+    tracers stored for every conv; anything else is refused."""
+    attrs, gemm = op.attrs, op.gemm
+    if len(op.writes) != 1:
+        raise WorkloadError(source, f"{where}.writes", "one written tensor (the input "
+                            "gradient) for a conv's bwd_data op",
+                            got=[t.name for t in op.writes])
+    dx = op.writes[0]
+    per_image = attrs["cin"] * attrs["h"] * attrs["w"]
+    if dx.elements % per_image:
+        raise WorkloadError(source, f"{where}.writes[0]", "the input gradient: a whole number "
+                            f"of images of Cin*H*W = {per_image} elements", got=dx.elements)
+    derived, legacy = _stored_data_gradient_gemms(attrs, dx.elements // per_image)
+    if gemm not in (derived, legacy):
+        raise WorkloadError(source, f"{where}.gemm", "the input-gradient GEMM of the conv's "
+                            f"attrs, [{derived.m}, {derived.n}, {derived.k}, {derived.count}] "
+                            f"(or [{legacy.m}, {legacy.n}, {legacy.k}, {legacy.count}], the "
+                            "transposed-convolution GEMM of earlier traces)",
+                            got=[gemm.m, gemm.n, gemm.k, gemm.count])
+    return data_gradient_ops(op.name, op.layer, op.kind, op.reads, dx, derived, attrs,
+                             overwrites=op.overwrites)
+
+
 # -- the folder ---------------------------------------------------------------------------------
 def _read_versioned(path: Path, what: str) -> dict:
     """The JSON object of ``path``, refused first if it is of another format version."""
@@ -395,8 +446,13 @@ def load_traced(folder: str | Path, options: TrainingOptions | None = None) -> W
                             "it)", got=options.batch)
     entries = read_graph(folder)
     sizes = {t[0]: t[1] for e in entries if isinstance(e, _DataOp) for t in e.writes}
-    ops = [op_from_entry(e, options, sizes) for e in entries]
-    index = {op.name: i for i, op in enumerate(ops)}
+    ops, index = [], {}
+    for i, entry in enumerate(entries):
+        op = op_from_entry(entry, options, sizes)
+        lowered = (lower_conv_data_gradient(op, str(path / GRAPH), f"ops[{i}]")
+                   if isinstance(entry, ConvOp) and op.phase is Phase.BWD_DATA else [op])
+        index.update((each.name, i) for each in lowered)
+        ops.extend(lowered)
     check_ops(ops, str(path / GRAPH), lambda op: f"ops[{index[op.name]}]", "ops")
     conv2d = frozenset(op.layer for op in ops if op.kind == "conv" and op.gemm is not None
                        and (op.attrs["w"] > 1 or op.attrs["s"] > 1))

@@ -5,13 +5,26 @@ backward-data op (input gradient; not for a layer whose input is the network inp
 backward-weight op (weight gradient) and the weight-update op. GEMM shapes follow the usual
 lowering of a convolution with batch B, output Ho x Wo, input H x W and kernel R x S:
 
-=========== ============================ =====================
+=========== ============================ ============================================
 phase       GEMM (M x N x K)             computes
-=========== ============================ =====================
+=========== ============================ ============================================
 fwd         (B*Ho*Wo) x Cout x (Cin*R*S) Y = conv(X, W)
-bwd_data    (B*H*W) x Cin x (Cout*R*S)   dX = conv_T(dY, W)
+bwd_data    (B*H*W) x Cin x (Cout*R*S)   dX = conv_T(dY, W): stride 1 and H*W = Ho*Wo
+bwd_data    (B*Ho*Wo) x (Cin*R*S) x Cout dX = col2im(dY . W): every other conv
 bwd_weight  Cout x (Cin*R*S) x (B*Ho*Wo) dW = conv(X, dY)
-=========== ============================ =====================
+=========== ============================ ============================================
+
+The input gradient. Its useful MACs are the forward's, B*Ho*Wo*Cin*Cout*R*S (each product of
+the forward has one partner in the backward pass, as torch's ``FlopCounterMode`` counts it). The
+transposed-convolution GEMM (B*H*W) x Cin x (Cout*R*S) has those MACs only when H*W = Ho*Wo at
+stride 1 ("same" padding): at stride s it runs over dY with s-1 zeros inserted between
+neighbours, about s^2 times the useful MACs, and with less padding it covers more positions
+than dY has. Every other convolution is lowered as col2im, as Caffe-style frameworks do: the GEMM
+dX_cols = dY (B*Ho*Wo x Cout) . W (Cout x Cin*R*S), whose MACs are the forward's, then a col2im
+vector op that adds each of the B*Ho*Wo*Cin*R*S partial products into its input position of dX
+(:func:`col2im_lowered`, :func:`data_gradient_ops`). That is one rule for the zoo, workload
+YAML, SCALE-Sim CSV files and traced workloads; a PE-array kind whose array scatters products
+into its accumulators itself runs the pair as one op (:func:`merge_col2im`).
 
 Activations written by the forward pass stay in memory and are read again by the backward
 ops that need them (that is the activation footprint). A tensor used several times (by several
@@ -27,7 +40,7 @@ compute datatype (``element_bytes``); the optimizer keeps fp32 master weights an
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelsim.errors import WorkloadError
 from accelsim.workload.bounds import MAX_BATCH, check_ops, power_of_two
@@ -64,19 +77,98 @@ LABELS = "input/labels"  # class labels, one int32 per sample
 # contain "/", "(", ")" or "@" (:mod:`accelsim.workload.network` checks), so none collide.
 
 
+def _unit(value) -> bool:
+    """Whether a stride (a number, or one per spatial axis) is 1 on every axis."""
+    return all(int(v) == 1 for v in (value if isinstance(value, (list, tuple)) else [value]))
+
+
+def col2im_lowered(g: dict) -> bool:
+    """Whether a conv's input gradient is lowered as a GEMM plus col2im (module docstring):
+    every convolution but a transposed one and one of unit stride with as many input as output
+    positions, whose transposed-convolution GEMM has exactly the useful MACs. (A transposed
+    convolution's input gradient is an ordinary convolution of dY: its GEMM has one row per
+    position of its output, H x W.)"""
+    if g.get("transposed"):
+        return False
+    return not (_unit(g.get("stride", 1)) and g["h"] * g["w"] == g["ho"] * g["wo"])
+
+
 def layer_gemms(kind: str, geometry: dict, batch: int) -> dict[Phase, Gemm]:
     """The fwd / bwd_data / bwd_weight GEMMs of a ``conv`` or ``linear`` layer (table above)."""
     g = geometry
     if kind == "conv":
         window, out_rows = g["r"] * g["s"], batch * g["ho"] * g["wo"]
+        data = (Gemm(out_rows, g["cin"] * window, g["cout"]) if col2im_lowered(g)
+                else Gemm(batch * g["h"] * g["w"], g["cin"], g["cout"] * window))
         return {Phase.FWD: Gemm(out_rows, g["cout"], g["cin"] * window),
-                Phase.BWD_DATA: Gemm(batch * g["h"] * g["w"], g["cin"], g["cout"] * window),
+                Phase.BWD_DATA: data,
                 Phase.BWD_WEIGHT: Gemm(g["cout"], g["cin"] * window, out_rows)}
     if kind == "linear":
         rows, n, k = batch * g["tokens"], g["out_features"], g["in_features"]
         return {Phase.FWD: Gemm(rows, n, k), Phase.BWD_DATA: Gemm(rows, k, n),
                 Phase.BWD_WEIGHT: Gemm(n, k, rows)}
     raise ValueError(f"layer kind {kind!r} has no weight GEMMs")
+
+
+def conv_gemms(g: dict, batch: int) -> dict[Phase, Gemm]:
+    """The three GEMMs of any conv (traced attributes: ``groups``, ``transposed``): the table
+    above per group, ``groups`` of them. A transposed convolution's forward is the data-gradient
+    form of a convolution (each input position scatters Cout*R*S outputs) and its input gradient
+    an ordinary convolution of dY."""
+    groups = g.get("groups", 1)
+    if g.get("transposed"):
+        rows = batch * g["h"] * g["w"]
+        window = g["r"] * g["s"]
+        cin, cout = g["cin"] // groups, g["cout"] // groups
+        table = {Phase.FWD: Gemm(rows, cout * window, cin),
+                 Phase.BWD_DATA: Gemm(rows, cin, cout * window),
+                 Phase.BWD_WEIGHT: Gemm(cin, cout * window, rows)}
+    else:
+        per_group = dict(g, cin=g["cin"] // groups, cout=g["cout"] // groups)
+        table = layer_gemms("conv", per_group, batch)
+    return {phase: replace(gemm, count=groups) for phase, gemm in table.items()}
+
+
+#: Kind of the vector op that scatters a col2im-lowered input gradient into dX.
+COL2IM = "col2im"
+#: Vector-unit operations per partial product of a col2im: one add into its dX position.
+COL2IM_OPS = 1.0
+
+
+def data_gradient_ops(name: str, layer: str, kind: str, reads, dx: Tensor, gemm: Gemm,
+                      attrs: dict, **fields) -> list[Op]:
+    """The op(s) computing the input gradient ``dx`` of a ``conv`` or ``linear`` layer with the
+    bwd_data GEMM ``gemm`` (:func:`layer_gemms`, :func:`conv_gemms`): the GEMM op ``name``
+    writing ``dx``, or, for a col2im-lowered conv (:func:`col2im_lowered`), the GEMM op writing
+    the partial products ``<layer>/dx_cols`` (its M x N output) and the vector op
+    ``<name>.col2im`` adding them into ``dx``. ``fields``: further :class:`Op` fields of the
+    GEMM op (a batch axis)."""
+    if kind != "conv" or not col2im_lowered(attrs):
+        return [Op(name, layer, Phase.BWD_DATA, kind, tuple(reads), (dx,), gemm=gemm,
+                   attrs=dict(attrs), **fields)]
+    cols = Tensor(f"{layer}/dx_cols", gemm.m * gemm.n * gemm.count, dx.element_bytes)
+    return [Op(name, layer, Phase.BWD_DATA, kind, tuple(reads), (cols,), gemm=gemm,
+               attrs=dict(attrs), **fields),
+            Op(f"{name}.{COL2IM}", layer, Phase.BWD_DATA, COL2IM, (cols,), (dx,),
+               elements=cols.elements, vector_ops=COL2IM_OPS)]
+
+
+def merge_col2im(ops) -> list[Op]:
+    """``ops`` with every col2im op of :func:`data_gradient_ops` folded into its GEMM op, which
+    then writes ``dx`` itself: for an array that adds each product into its output position as
+    it computes it (an outer-product array's accumulators). Other ops are unchanged."""
+    ops = list(ops)
+    by_name = {op.name: op for op in ops}
+    scatter = {}
+    for op in ops:
+        follower = by_name.get(f"{op.name}.{COL2IM}")
+        if (op.gemm is not None and op.phase is Phase.BWD_DATA and follower is not None
+                and follower.kind == COL2IM and follower.gemm is None
+                and follower.reads == op.writes):
+            scatter[op.name] = follower
+    dropped = {op.name for op in scatter.values()}
+    return [replace(op, writes=scatter[op.name].writes) if op.name in scatter else op
+            for op in ops if op.name not in dropped]
 
 
 def update_op(layer: str, kind: str, params: int, grad: Tensor,
@@ -241,8 +333,9 @@ class _Expander:
             gemms = layer_gemms(kind, g, B)
             data, wgrad = gemms[Phase.BWD_DATA], gemms[Phase.BWD_WEIGHT]
             if targets:
-                self.emit(layer, Phase.BWD_DATA, [dy, self.weight(layer)], [targets[0][3]],
-                          gemm=data, attrs=dict(g))
+                self.ops.extend(data_gradient_ops(
+                    f"{layer.name}.{Phase.BWD_DATA.value}", layer.name, kind,
+                    [dy, self.weight(layer)], targets[0][3], data, g))
             dw = self.weight(layer, "weight.grad")
             self.emit(layer, Phase.BWD_WEIGHT, [dy, x_act], [dw], gemm=wgrad, attrs=dict(g))
             self.update(layer, dw)

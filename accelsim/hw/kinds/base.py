@@ -9,7 +9,10 @@ A kind is one module (or small package) that registers a subclass of :class:`PEA
 * :meth:`lower`: an op's lowering to a :class:`accelsim.plan.TilePlan`;
 * :meth:`account`: its counters (the base counts MACs, cycles, tiles and MAC energy at the op's
   precision; a kind adds its own with :attr:`counted_columns`);
-* :meth:`energy`: its energy by action.
+* :meth:`energy`: its energy by action;
+* optionally :meth:`prepare_workload`: how the workload's ops map onto the array before the run
+  (the outer-product kind runs a conv's input-gradient GEMM and its col2im as one op, its
+  accumulators adding each product into its output position).
 
 The engine calls these and nothing else: it never tests a kind's name. A third party adds a
 kind through the entry-point group ``accelsim.pe_array`` (the entry point names the class).
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from accelsim.context import RunContext
     from accelsim.plan import TilePlan
     from accelsim.stats.records import OpRecord
+    from accelsim.workload.graph import Workload
 
 
 @dataclass
@@ -100,6 +104,11 @@ class PEArrayKind(abc.ABC):
         return entries[datatype]
 
     # -- hooks ---------------------------------------------------------------------------------
+    def prepare_workload(self, workload: Workload) -> Workload:
+        """The workload as this array runs it (called once, before the run; its MACs must not
+        change). The default: unchanged."""
+        return workload
+
     @abc.abstractmethod
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         """The tile plan of a GEMM op on this array."""

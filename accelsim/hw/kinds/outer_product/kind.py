@@ -7,6 +7,11 @@ energy (a multiply per RCP multiplied, at the op's operand datatype). Op rows ga
 A plan's ``detail`` is the op's :class:`~accelsim.hw.kinds.outer_product.model.ProductSample`
 (its sampled chunk pairs), which techniques such as ANT read; ``rcps_anticipated`` is what a
 technique dropped before the multipliers (zero without one).
+
+A strided conv's input gradient is a GEMM of partial products followed by a col2im op in the
+workload (:mod:`accelsim.workload.training`); this array scatters every product through its
+crossbar into the accumulator bank of its output position, so it computes dX directly:
+:meth:`OuterProductArray.prepare_workload` runs each such pair as the one bwd_data op.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from accelsim.context import RunContext
 from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
 from accelsim.hw.kinds.outer_product.model import OuterProductModel
 from accelsim.plan import TilePlan
+from accelsim.workload.graph import Workload
 from accelsim.workload.op import Op
+from accelsim.workload.training import merge_col2im
 
 ROLES = ("ifmap", "filter", "ofmap")
 
@@ -82,6 +89,10 @@ class OuterProductArray(PEArrayKind):
     @property
     def pes(self) -> int:
         return self.rows * self.cols * self.f * self.i
+
+    def prepare_workload(self, workload: Workload) -> Workload:
+        """The workload with each col2im folded into its bwd_data op (module docstring)."""
+        return workload.with_ops(merge_col2im(workload.ops()))
 
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         system = ctx.system

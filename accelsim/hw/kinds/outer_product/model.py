@@ -127,11 +127,11 @@ def op_geometry(op: Op) -> OpGeometry:
             and phase in ("fwd", "bwd_data", "bwd_weight")):
         axes = conv_axes(attrs, phase)
         cin, cout = int(attrs["cin"]), int(attrs["cout"])
-        # the GEMM's per-image MACs: its rows (bwd_data: input positions, else output
-        # positions) times Cin * Cout * R * S
-        rows = ("h", "w") if phase == "bwd_data" else ("ho", "wo")
-        per_image = cin * cout * int(attrs["r"]) * int(attrs["s"]) * int(attrs[rows[0]]) \
-            * int(attrs[rows[1]])
+        # the GEMM's per-image MACs, the useful ones of every phase: Ho*Wo output positions
+        # times Cin * Cout * R * S (bwd_data: the col2im GEMM's rows are dY's positions, and
+        # the transposed-convolution GEMM kept where H*W = Ho*Wo has as many)
+        per_image = cin * cout * int(attrs["r"]) * int(attrs["s"]) * int(attrs["ho"]) \
+            * int(attrs["wo"])
         channels, outputs = (cout, cin) if phase == "bwd_data" else (cin, cout)
         wgrad = phase == "bwd_weight"
         return OpGeometry(phase, max(1, gemm.macs // per_image), channels, outputs, axes,

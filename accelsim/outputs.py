@@ -228,6 +228,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
         raise _write_error(path, error) from None
+    replaced = False
     try:
         try:
             _write_all(fd, data)
@@ -235,12 +236,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(temporary, target)
+        replaced = True
     except OSError as error:
-        _remove(temporary)
         raise _write_error(path, error) from None
-    except BaseException:  # a crash or a signal mid-write: leave no temporary file behind
-        _remove(temporary)
-        raise
+    finally:  # a failed write, a crash or a signal mid-write: leave no temporary file behind
+        if not replaced:
+            _remove(temporary)
     _sync_folder(target.parent)
 
 

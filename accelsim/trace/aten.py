@@ -4,18 +4,23 @@ Ops are named by their overload packet (``convolution``, ``native_batch_norm_bac
 The capture (:mod:`accelsim.trace.capture`) skips views (found from the op schema, not listed
 here), :data:`COPY_OPS` (a copy is the same value: it keeps the data dependency and is not an
 op) and :data:`CREATION_OPS` (they read no tensor data). Every other op becomes an op of the
-graph: a GEMM if it is in :data:`GEMM_OPERANDS`, else a vector op whose layer kind and operations per
+graph: a GEMM if it is in :data:`GEMM_OPERANDS`, a fused attention op as its GEMMs and softmax
+(:mod:`accelsim.trace.attention`), else a vector op whose layer kind and operations per
 element come from :data:`VECTOR_KINDS` (kinds and counts of :mod:`accelsim.workload.training`
-where the zoo has the same layer; one operation per element otherwise).
+where the zoo has the same layer; one operation per element otherwise). An op in none of
+the tables nor :data:`ELEMENTWISE_OPS` is unknown: :func:`known_op` says so and the trace reports
+it (manifest ``unknown_ops`` and a logged warning) rather than model it silently.
 """
 
 from __future__ import annotations
 
+from accelsim.trace.attention import ATTENTION_OPS
 from accelsim.workload.training import VECTOR_OPS
 
-#: Ops that copy a value (same data dependency; no work modelled).
+#: Ops that copy a value (same data dependency; no work modelled). ``_unsafe_view`` is a view
+#: whose schema does not say so (``reshape`` of a contiguous tensor in composite ops).
 COPY_OPS = frozenset({"clone", "copy_", "_to_copy", "contiguous", "lift_fresh_copy",
-                      "_copy_from", "_copy_from_and_resize"})
+                      "_copy_from", "_copy_from_and_resize", "_unsafe_view"})
 
 #: Ops that write tensors without reading tensor data.
 CREATION_OPS = frozenset({
@@ -49,7 +54,8 @@ VECTOR_KINDS: dict[str, tuple[str, bool]] = {
     **{name: (kind, False) for name, kind in NORM_BACKWARD_OPS.items()},
     "relu": ("relu", True), "relu_": ("relu", True), "threshold_backward": ("relu", False),
     "gelu": ("gelu", True), "gelu_backward": ("gelu", False),
-    "_softmax": ("softmax", True), "_softmax_backward_data": ("softmax", False),
+    "_softmax": ("softmax", True), "_safe_softmax": ("softmax", True),
+    "_softmax_backward_data": ("softmax", False),
     "_log_softmax": ("loss", True), "_log_softmax_backward_data": ("loss", False),
     "nll_loss_forward": ("loss", True), "nll_loss_backward": ("loss", False),
     "add": ("add", True), "add_": ("add", True),
@@ -61,9 +67,30 @@ VECTOR_KINDS: dict[str, tuple[str, bool]] = {
     "mean": ("avgpool", True),
 }
 
+#: Elementwise and reduction ops that are vector ops of one operation per element (of the
+#: largest tensor they touch): known, so not reported as unknown.
+ELEMENTWISE_OPS = frozenset({
+    "mul", "mul_", "div", "div_", "sub", "sub_", "rsub", "neg", "neg_", "abs", "sign", "exp",
+    "exp_", "log", "log_", "sqrt", "rsqrt", "pow", "pow_", "reciprocal", "tanh", "sigmoid",
+    "tanh_backward", "sigmoid_backward", "silu", "silu_backward", "clamp", "clamp_", "clamp_min",
+    "clamp_max", "where", "masked_fill", "masked_fill_", "maximum", "minimum", "sum", "amax",
+    "amin", "max", "min", "argmax", "var_mean", "addcmul", "addcmul_", "addcdiv", "addcdiv_",
+    "lerp", "lerp_", "native_dropout", "native_dropout_backward", "select_backward",
+    "slice_backward", "index_select", "gather", "scatter", "scatter_add", "embedding",
+    "embedding_dense_backward", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "stack",
+    "triu", "tril"})
+
 #: Pooling ops whose forward work is a window of inputs per output.
 POOL_FORWARD = frozenset({"max_pool2d_with_indices", "avg_pool2d", "_adaptive_avg_pool2d",
                           "mean"})
+
+
+def known_op(op: str) -> bool:
+    """Whether the graph models ``op`` by its table (a GEMM, a vector op of a known kind or an
+    elementwise op); any other op with tensor inputs is traced as a one-operation-per-element
+    vector op and reported (:mod:`accelsim.trace.builder`)."""
+    return (op in GEMM_OPERANDS or op in VECTOR_KINDS or op in ELEMENTWISE_OPS
+            or op in ATTENTION_OPS or op in COPY_OPS or op in CREATION_OPS)
 
 
 def vector_kind(op: str) -> str:

@@ -19,7 +19,10 @@ into both, like the zoo's conv and batch-norm layers. A conv's bwd_data op is th
 as ``convolution_backward`` computed it (it writes dx) with the GEMM of accelsim's lowering
 (:func:`accelsim.workload.training.conv_gemms`); the col2im op that a strided conv's lowering adds
 is not stored but added when the workload is read (:mod:`accelsim.workload.traced`), so a trace
-keeps the ops that really ran. Update ops are built from the optimizer
+keeps the ops that really ran. A fused scaled-dot-product attention call becomes its GEMMs and softmax ops
+(:mod:`accelsim.trace.attention`: layers ``<module>.scores`` / ``.softmax`` / ``.context``). An
+op that :func:`accelsim.trace.aten.known_op` does not know is built as a vector op and counted in
+:attr:`BuiltStep.unknown`, which the tracer reports. Update ops are built from the optimizer
 (:func:`accelsim.workload.traced.traced_update_op`): the trace runs in fp32, the simulated
 accelerator keeps fp32 master weights and optimizer state beside compute-precision weights.
 """
@@ -29,11 +32,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from accelsim.trace.aten import NORM_BACKWARD_OPS, POOL_FORWARD, vector_kind, vector_ops_per_element
+from accelsim.trace.attention import (BACKWARD_OPS, FORWARD_OPS, MASK_OPS, RECOMPUTE_OPS,
+                                      attention_shape)
+from accelsim.trace.aten import (NORM_BACKWARD_OPS, POOL_FORWARD, known_op, vector_kind,
+                                 vector_ops_per_element)
 from accelsim.trace.gemms import GemmResolver
 from accelsim.workload.op import Op, Phase, Tensor
 from accelsim.workload.traced import NOMINAL_COMPUTE_BYTES, traced_update_op
-from accelsim.workload.training import NORM_WEIGHT_GRAD_OPS, TrainingOptions
+from accelsim.workload.training import NORM_WEIGHT_GRAD_OPS, VECTOR_OPS, TrainingOptions
 
 ROOT_MODULE = "model"
 LABEL_BYTES = 4
@@ -57,6 +63,17 @@ class BuiltStep:
     op_of: dict[tuple[int, str], str] = field(default_factory=dict)
     #: call index -> layer name.
     layer_of: dict[int, str] = field(default_factory=dict)
+    #: aten op -> calls in this step of ops the tracer does not know (:func:`known_op`).
+    unknown: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Attention:
+    """The layers and the tensors a fused attention forward call was built into."""
+
+    layers: dict[str, str]  # scores / softmax / context -> layer name
+    scores: str  # tensor names of S and P
+    probs: str
 
 
 def _numel(shape) -> int:
@@ -77,6 +94,7 @@ class _Builder:
         self.written: set[str] = set()
         self.used_layers: set[str] = set()
         self.result = BuiltStep([])
+        self.attention: dict[int, _Attention] = {}
         self.consumers: dict[int, set[int]] = {}
         for call in calls:
             if call.stage == "forward":
@@ -122,9 +140,17 @@ class _Builder:
             size = NOMINAL_COMPUTE_BYTES if info.floating else INDEX_BYTES
         return Tensor(name, max(1, info.numel), size)
 
+    def synthetic(self, name: str, elements: int) -> Tensor:
+        """A tensor the fused op computes without storing it as an aten output (S, P, dS)."""
+        return Tensor(self.unique(name, self.written), max(1, elements), NOMINAL_COMPUTE_BYTES)
+
+    def module_path(self, call) -> str:
+        frame = call.frame
+        return frame.path if frame.invocation == 1 else f"{frame.path}-{frame.invocation}"
+
     def layer_name(self, call, kind: str) -> str:
         frame = call.frame
-        path = frame.path if frame.invocation == 1 else f"{frame.path}-{frame.invocation}"
+        path = self.module_path(call)
         if frame.path == ROOT_MODULE and not frame.leaf:
             base = kind
         elif frame.leaf and call.position == 0:
@@ -257,6 +283,97 @@ class _Builder:
             self.emit(call, layer, Phase.BWD_DATA, kind, reads + dparams, dx,
                       elements=elements, vector_ops=vector_ops_per_element(call.op))
 
+    # -- fused attention (accelsim.trace.attention) ---------------------------------------------
+    def attention_layers(self, base: str) -> dict[str, str]:
+        return {part: self.unique(f"{base}.{part}", self.used_layers)
+                for part in ("scores", "softmax", "context")}
+
+    def attention_forward(self, call) -> None:
+        """S = Q·Kᵀ, P = softmax(S), O = P·V: two matmul layers and a softmax layer."""
+        named = call.extra["named"]
+        shape = attention_shape(named)
+        frame = call.frame
+        base = ("attention" if frame.path == ROOT_MODULE and not frame.leaf
+                else self.module_path(call))
+        layers = self.attention_layers(base)
+        q, k, v = (named[n].id for n in ("query", "key", "value"))
+        s_gemm, o_gemm = shape.forward_gemms()
+        scores = self.synthetic(layers["scores"], shape.scores)
+        self.emit(call, layers["scores"], Phase.FWD, "matmul", self.reads(call, [q, k]),
+                  [scores], gemm=s_gemm, attrs=shape.attrs(s_gemm))
+        saved = []
+        if len(call.writes) > 1 and FORWARD_OPS[call.op] == "probs":
+            probs = self.name_write(call.writes[1], layers["softmax"])
+        else:
+            probs = self.synthetic(layers["softmax"], shape.scores)
+            if len(call.writes) > 1:
+                saved.append(self.name_write(call.writes[1], f"{layers['softmax']}/lse"))
+        mask = self.mask_ids(named)
+        self.emit(call, layers["softmax"], Phase.FWD, "softmax",
+                  [scores] + self.reads(call, mask), [probs] + saved, elements=shape.scores,
+                  vector_ops=VECTOR_OPS["softmax"][0] + (MASK_OPS if shape.masked else 0.0))
+        writes = [self.name_write(call.writes[0], layers["context"])]
+        writes += [self.name_write(tid, f"{layers['context']}/saved{i}")
+                   for i, tid in enumerate(call.writes[2:], 2)]
+        self.emit(call, layers["context"], Phase.FWD, "matmul", [probs] + self.reads(call, [v]),
+                  writes, gemm=o_gemm, attrs=shape.attrs(o_gemm))
+        self.attention[call.index] = _Attention(layers, scores.name, probs.name)
+
+    @staticmethod
+    def mask_ids(named: dict) -> list[int]:
+        mask = named.get("attn_mask", named.get("attn_bias"))
+        return [mask.id] if hasattr(mask, "id") else []
+
+    def attention_backward(self, call) -> None:
+        """Recomputed S and P, dP = dO·Vᵀ, dV = Pᵀ·dO, dS (softmax backward), dQ = dS·K,
+        dK = dSᵀ·Q; dQ, dK, dV are the call's first three outputs."""
+        named = call.extra["named"]
+        shape = attention_shape(named)
+        entry = self.attention.get(call.node_call)
+        if entry is None:  # no forward call seen: name the layers after the autograd node
+            layers = self.attention_layers(call.node_name or "attention")
+            entry = _Attention(layers, layers["scores"], layers["softmax"])
+        layers = entry.layers
+        q, k, v = (named[n].id for n in ("query", "key", "value"))
+        d_out = named.get("grad_out", named.get("grad_out_")).id
+        grads = []
+        for i, (target, layer) in enumerate(zip((q, k, v), (layers["scores"], layers["scores"],
+                                                           layers["context"]))):
+            name = self.tensor_name(target)
+            shared = len(self.consumers.get(target, ())) > 1 or (q, k, v).count(target) > 1
+            grad = f"grad({name})" + (f"@{layer}" if shared else "")
+            grads.append(self.name_write(call.writes[i], grad) if i < len(call.writes)
+                         else self.synthetic(grad, self.tensors[target].numel))
+        extra = [self.name_write(tid, f"{layers['softmax']}.{call.op}/out{i}")
+                 for i, tid in enumerate(call.writes[3:], 3)]
+        gemms = shape.backward_gemms()
+        mask = self.mask_ids(named)
+        masking = MASK_OPS if shape.masked else 0.0
+        out, lse = ([named[n].id] if hasattr(named.get(n), "id") else []
+                    for n in ("out", "logsumexp"))
+
+        def gemm(layer, reads, writes, which):
+            self.emit(call, layer, Phase.BWD_DATA, "matmul", reads, writes, gemm=gemms[which],
+                      attrs=shape.attrs(gemms[which]))
+
+        scores = self.synthetic(f"{entry.scores}/recomputed", shape.scores)
+        gemm(layers["scores"], self.reads(call, [q, k]), [scores], "scores")
+        probs = self.synthetic(f"{entry.probs}/recomputed", shape.scores)
+        self.emit(call, layers["softmax"], Phase.BWD_DATA, "softmax",
+                  [scores] + self.reads(call, lse + mask), [probs],
+                  elements=shape.scores, vector_ops=RECOMPUTE_OPS + masking)
+        d_probs = self.synthetic(f"grad({entry.probs})", shape.scores)
+        gemm(layers["context"], self.reads(call, [d_out, v]), [d_probs], "dP")
+        gemm(layers["context"], [probs] + self.reads(call, [d_out]), [grads[2]], "dV")
+        d_scores = self.synthetic(f"grad({entry.scores})", shape.scores)
+        self.emit(call, layers["softmax"], Phase.BWD_DATA, "softmax",
+                  [probs, d_probs] + self.reads(call, [d_out] + out),
+                  [d_scores] + extra, elements=shape.scores,
+                  vector_ops=VECTOR_OPS["softmax"][1] + masking)
+        gemm(layers["scores"], [d_scores] + self.reads(call, [k]), [grads[0]], "dQ")
+        gemm(layers["scores"], [d_scores] + self.reads(call, [q]), [grads[1]], "dK")
+        self.result.layer_of[call.index] = layers["scores"]
+
     def unattributed(self, call) -> None:
         """An op the autograd engine ran between nodes: a sum of gradient contributions."""
         targets = []
@@ -309,7 +426,13 @@ class _Builder:
     def build(self) -> BuiltStep:
         self.used_ops: set[str] = set()
         for call in self.calls:
-            if call.stage == "forward":
+            if not known_op(call.op):
+                self.result.unknown[call.op] = self.result.unknown.get(call.op, 0) + 1
+            if call.op in FORWARD_OPS and call.stage == "forward" and "named" in call.extra:
+                self.attention_forward(call)
+            elif call.op in BACKWARD_OPS and "named" in call.extra:
+                self.attention_backward(call)
+            elif call.stage == "forward":
                 self.forward(call)
             else:
                 self.backward(call)

@@ -34,6 +34,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 from accelsim.trace.aten import COPY_OPS, CREATION_OPS, GEMM_OPERANDS, METADATA_INPLACE_OPS
+from accelsim.trace.attention import ATTENTION_OPS
 from accelsim.trace.topk import sparsify
 
 FORWARD, BACKWARD = "forward", "backward"
@@ -268,15 +269,23 @@ class Capture(TorchDispatchMode):
         mutable = func._schema.is_mutable
         if mutable and any(self.tensors[i].origin == "buffer" for i in reads[:1]):
             return out  # running statistics and counters of the model's buffers
-        self._record(op, args, ran, kwargs, reads, outputs, out)
+        named = None
+        if op in ATTENTION_OPS:  # keyword-only arguments (attn_mask, scale) matter here
+            names = [a.name for a in func._schema.arguments]
+            named = {**dict(zip(names, args)), **kwargs}
+        self._record(op, args, ran, kwargs, reads, outputs, out, named)
         return out
 
-    def _record(self, op, args, ran, kwargs, reads, outputs, out) -> None:
+    def _ref(self, a):
+        return Ref(self._id(a), tuple(a.shape)) if isinstance(a, torch.Tensor) else a
+
+    def _record(self, op, args, ran, kwargs, reads, outputs, out, named=None) -> None:
         index = len(self.calls)
-        ref_args = tree_map(lambda a: Ref(self._id(a), tuple(a.shape))
-                            if isinstance(a, torch.Tensor) else a, args)
+        ref_args = tree_map(self._ref, args)
         call = Call(index, op, self.stage_name, ref_args, reads, [],
                     [tuple(o.shape) for o in outputs])
+        if named is not None:
+            call.extra["named"] = tree_map(self._ref, named)
         if self.stage_name == FORWARD:
             frame = self._frames[-1] if self._frames else Frame(ROOT_MODULE, False, 1)
             call.frame = frame

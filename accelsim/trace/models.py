@@ -1,10 +1,16 @@
-"""Model factories to trace: the zoo's CIFAR ResNet-18 and MLP as ``torch.nn.Module`` s.
+"""Model factories to trace: the zoo's CIFAR ResNet-18 and MLP as ``torch.nn.Module`` s, and a
+small ``torch.nn.TransformerEncoder`` classifier.
 
 Module names follow the zoo (:mod:`accelsim.workload.zoo.resnet`, :mod:`~accelsim.workload.zoo.mlp`)
 so traced layers get the zoo's layer names: ``conv1``/``bn1``/``relu1`` stem, blocks
 ``layer<s>.<i>.conv1`` ... ``.add`` (the residual sum, written in the block's ``forward``) and
 ``.relu``, shortcut ``downsample.0``/``.1``, ``avgpool``, ``fc``. Use them as
 ``--model accelsim.trace.models:resnet18_cifar`` (any importable factory works the same way).
+
+:func:`transformer_encoder` reads an input of shape (sequence, d_model) directly as tokens (the
+generated images of ``--input 16x64`` give rows as tokens), runs the encoder, averages the tokens
+and classifies them; its attention runs as PyTorch dispatches it (the fused
+scaled-dot-product attention op when dropout is 0, the ``bmm`` / softmax math path otherwise).
 """
 
 from __future__ import annotations
@@ -87,3 +93,29 @@ def resnet18_cifar(classes: int = 10) -> nn.Module:
 
 def mlp(features: int = 784, classes: int = 10) -> nn.Module:
     return MLP(features, (512, 256), classes)
+
+
+class EncoderClassifier(nn.Module):
+    """``torch.nn.TransformerEncoder`` (batch first), mean over tokens, then the classifier."""
+
+    def __init__(self, d_model: int, heads: int, layers: int, feedforward: int, classes: int,
+                 dropout: float, causal: bool) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model, heads, feedforward, dropout=dropout,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.fc = nn.Linear(d_model, classes)
+        self.causal = causal
+
+    def forward(self, x):
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device)
+        y = self.encoder(x, mask=mask, is_causal=self.causal)
+        return self.fc(y.mean(dim=1))
+
+
+def transformer_encoder(d_model: int = 64, heads: int = 4, layers: int = 2,
+                        feedforward: int = 128, classes: int = 10, dropout: float = 0.0,
+                        causal: bool = False) -> nn.Module:
+    return EncoderClassifier(d_model, heads, layers, feedforward, classes, dropout, causal)

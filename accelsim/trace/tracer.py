@@ -10,7 +10,8 @@ GEMMs (a model whose control flow changes between steps is reported in the log).
 
 At sampled steps the collector (:mod:`accelsim.trace.collector`) measures the value statistics;
 at every step the tracer keeps each sample's (correct, max softmax probability, true-class
-probability). :func:`trace` returns a :class:`TraceResult` that the writer
+probability). An aten op that the tracer does not model (:func:`accelsim.trace.aten.known_op`) is
+logged as a warning and listed in the manifest (``unknown_ops``). :func:`trace` returns a :class:`TraceResult` that the writer
 (:mod:`accelsim.trace.writer`) stores.
 """
 
@@ -92,6 +93,7 @@ def trace(options: TraceOptions) -> TraceResult:
     result.p_true = np.zeros((steps, batch), dtype=np.float32)
     result.labels = np.zeros((steps, batch), dtype=np.int64)
     reference = None
+    warned: set[str] = set()
     capture.install()
     try:
         for step in range(steps):
@@ -121,6 +123,7 @@ def trace(options: TraceOptions) -> TraceResult:
                     reference = signature
                 elif signature != reference:
                     log.warning("step %d ran other GEMMs than the first sampled step", step)
+                _warn_unknown(built, warned)
                 if stats is not None:
                     result.sampled.append((step, built, stats))
                 result.graph = built
@@ -131,6 +134,16 @@ def trace(options: TraceOptions) -> TraceResult:
     result.seconds = time.perf_counter() - started
     result.manifest = _manifest(torch, options, dataset, result, logits.shape[-1])
     return result
+
+
+def _warn_unknown(built: BuiltStep, warned: set[str]) -> None:
+    """Log each aten op the tracer does not model (once per trace); the manifest lists them."""
+    for op, count in sorted(built.unknown.items()):
+        if op not in warned:
+            warned.add(op)
+            log.warning("aten op %s (%d calls per step) is not known to the tracer: traced as a "
+                        "vector op of one operation per element; listed in the manifest's "
+                        "unknown_ops", op, count)
 
 
 def _check_logits(logits, batch: int, classes: int) -> None:
@@ -170,6 +183,8 @@ def _manifest(torch, options: TraceOptions, dataset: ShapesDataset, result: Trac
                      "sparsity": options.sparsity if options.sparse_training else 0.0},
         "torch_version": torch.__version__, "accelsim_version": __version__,
         "trace_seconds": round(result.seconds, 1),
+        "unknown_ops": [{"op": op, "count": count}
+                        for op, count in sorted(result.graph.unknown.items())],
         "summary": {"ops": len(result.graph.ops),
                     "gemm_ops": sum(op.gemm is not None for op in result.graph.ops),
                     "macs_by_phase": macs,

@@ -153,6 +153,13 @@ class Files(_Strict):
     masks: Literal["masks.npz"]
 
 
+class UnknownOp(_Strict):
+    """An aten op the tracer did not model, with its calls in the graph's step."""
+
+    op: Name
+    count: Count
+
+
 class Manifest(_Strict):
     """``manifest.json``: what was traced and how (FORMAT.md)."""
 
@@ -174,6 +181,7 @@ class Manifest(_Strict):
     torch_version: Text
     accelsim_version: Text
     trace_seconds: NonNegative
+    unknown_ops: list[UnknownOp] = Field([], max_length=4096)
     summary: Summary
     files: Files
 

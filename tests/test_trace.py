@@ -49,6 +49,21 @@ def test_trace_command_writes_a_runnable_workload(tmp_path, capsys):
                  "--top", "1"]) == 0
 
 
+def test_trace_without_statistics_loads_and_runs(tmp_path, capsys):
+    """`accelsim trace --no-stats` records the graph and per-sample confidence only: the folder
+    loads (no sampled steps, the confidence of each of the 2 steps) and runs."""
+    out = tmp_path / "bare"
+    code = main(["trace", "--model", "tests.trace_models:tiny", "--input", "3x16x16",
+                 "--batch", "8", "--steps", "2", "--train-size", "16", "--no-stats",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    stats = load_traced(out).value_stats
+    assert stats.steps == []
+    assert len(stats.confidence(1)["p_max"]) == 8
+    assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", str(out),
+                 "--top", "1"]) == 0
+
+
 def test_bad_factory_is_one_error(capsys):
     code = main(["trace", "--model", "tests.trace_models:nothing", "--input", "3x16x16",
                  "--out", "unused"])

@@ -381,7 +381,8 @@ class StatsFile(_Strict):
     """``stats.json`` (format ``accelsim.traced.stats/1``, workloads/traced/FORMAT.md)."""
 
     format: Literal["accelsim.traced.stats/1"]
-    steps: list[Step] = Field(min_length=1, description="the sampled training steps")
+    steps: list[Step] = Field(description="the sampled training steps (none with "
+                              "`accelsim trace --no-stats`)")
     steps_per_epoch: Annotated[int, Field(ge=1, le=MAX_STEPS)]
     params: StatsParams
     ops: dict[Name, OpStats]

@@ -16,6 +16,8 @@ import sys
 
 import yaml
 
+from accelsim.workload.loader import load_workload
+from accelsim.workload.training import TrainingOptions
 from tests.conftest import HWCONFIGS, ROOT
 
 PLUGINS = ROOT / "tests" / "plugins"
@@ -53,9 +55,10 @@ def test_plugin_kind_and_technique_run_with_parameters(tmp_path):
     """mlp at batch 4 on 64 toy_dot lanes with skip_samples keeping half of every batch in
     the backward GEMMs: fc1's forward takes ceil(4*784*512 / 64) = 25,088 cycles; half the
     backward MACs are skipped (weight gradients of all three layers, data gradients of the
-    last two), by hand 2 * (784*512 + 2 * (512*256 + 256*10)) = 1,338,368; the five
-    decisions at 2 pJ each reach the total energy, which is 10 pJ above the same run at
-    0 pJ per decision."""
+    last two), by hand 2 * (784*512 + 2 * (512*256 + 256*10)) = 1,338,368; the backward
+    vector ops shrink too (relu1's backward: 2 of 4 samples of 512 elements); the eight
+    decisions (five backward GEMMs, the loss's and two ReLUs' backward) at 2 pJ each reach the
+    total energy, which is 16 pJ above the same run at 0 pJ per decision."""
     hw = toy_hwconfig(tmp_path)
     results = {}
     for energy in ("2.0", "0.0"):
@@ -71,9 +74,13 @@ def test_plugin_kind_and_technique_run_with_parameters(tmp_path):
     assert result["macs_skipped"] == 2 * (784 * 512 + 2 * (512 * 256 + 256 * 10))
     assert result["macs"] == 4 * 3 * sum(i * o for i, o in LAYERS) - 4 * 784 * 512
     assert rows["fc1.bwd_weight"]["samples_kept"] == 2
-    assert result["technique_stats"]["skip_samples"] == {"decisions": 5}
-    assert result["energy_pj"]["by_component"]["technique.skip_samples"] == {"decisions": 10.0}
-    assert result["energy_pj"]["total"] - results["0.0"]["energy_pj"]["total"] == 10.0
+    relu = next(op for op in load_workload("mlp", TrainingOptions(batch=4)).ops()
+                if op.name == "relu1.bwd_data")
+    assert (rows["relu1.bwd_data"]["samples_kept"], rows["relu1.bwd_data"]["vector_ops"]) == (
+        2, 2 * 512 * relu.vector_ops)
+    assert result["technique_stats"]["skip_samples"] == {"decisions": 8}
+    assert result["energy_pj"]["by_component"]["technique.skip_samples"] == {"decisions": 16.0}
+    assert result["energy_pj"]["total"] - results["0.0"]["energy_pj"]["total"] == 16.0
     assert result["hwconfig_resolved"]["pe_array"] == {
         "kind": "toy_dot", "lanes": 64, "datatype": "fp16", "accumulator": "fp32"}
     assert result["pe_array"]["kind"] == "toy_dot"

@@ -116,3 +116,21 @@ def test_no_sample_kept_issues_nothing():
     assert (row["tiles"], row["macs"], row["macs_skipped"], row["cycles"]) == (
         0, 0, 64 * 8 * 8, 0)
 
+
+
+def test_vector_ops_carry_and_drop_samples():
+    """Vector ops of the forward and backward passes carry their samples on their elements (a
+    ReLU's backward, the col2im of a strided conv's input gradient); the weight update has
+    none. Keeping 2 of 4 samples of the col2im issues half its element operations and half its
+    DRAM bytes."""
+    workload = load_workload("resnet18_cifar", TrainingOptions(batch=4))
+    ops = {op.name: op for op in workload.ops()}
+    col2im = next(op for op in ops.values() if op.kind == "col2im")
+    assert col2im.batch == BatchAxis("elements", 4)
+    assert ops["layer1.0.relu1.bwd_data"].batch == BatchAxis("elements", 4)
+    assert ops["fc.update"].batch is None
+    config = make_config()
+    full = Simulation(config, Workload("t", [col2im])).run()["ops"][0]
+    half = Simulation(config, Workload("t", [col2im.with_samples(2)])).run()["ops"][0]
+    assert half["vector_ops"] * 2 == full["vector_ops"] == col2im.elements * col2im.vector_ops
+    assert half["dram_bytes"] * 2 == full["dram_bytes"]

@@ -3,7 +3,7 @@ replay.
 
 A GEMM op is lowered by the system's PE-array kind (:meth:`accelsim.hw.kinds.PEArrayKind.lower`),
 whatever the kind is; an op whose samples were all dropped issues no tile. A vector op is
-chunked through the vector unit's buffer. Every plan is checked before it leaves
+chunked through the vector unit's buffer (the elements and bytes of its issued samples). Every plan is checked before it leaves
 (:meth:`accelsim.plan.TilePlan.check`).
 """
 
@@ -23,10 +23,10 @@ VECTOR_BUFFER = VECTOR_ENDPOINT
 
 def lower(op: Op, ctx: RunContext) -> TilePlan:
     """The checked tile plan of ``op`` on the run's system."""
-    if op.gemm is None:
-        plan = _lower_vector(op, ctx)
-    elif op.issued_gemm.macs == 0:
+    if op.samples_kept == 0:
         plan = _no_tiles(op, ctx)
+    elif op.gemm is None:
+        plan = _lower_vector(op, ctx)
     else:
         plan = ctx.system.pe_array.lower(op, ctx)
     plan.check(op.name, op.macs, f"the {ctx.system.pe_array.name} lowering")
@@ -34,15 +34,17 @@ def lower(op: Op, ctx: RunContext) -> TilePlan:
 
 
 def _no_tiles(op: Op, ctx: RunContext) -> TilePlan:
-    """The plan of a GEMM op none of whose samples is issued: every MAC is skipped."""
+    """The plan of an op none of whose samples is issued: no tile, every MAC skipped."""
     empty = np.zeros(0, dtype=np.int64)
-    return TilePlan.build("pe_array", compute_cycles=empty, loads={}, stores={}, access={},
+    return TilePlan.build(op.unit, compute_cycles=empty, loads={}, stores={}, access={},
                           macs_skipped=op.macs, slots=ctx.system.slots)
 
 
 def _lower_vector(op: Op, ctx: RunContext) -> TilePlan:
     system = ctx.system
-    chunks = system.vector.plan(op.elements, op.vector_ops, op.bytes_read, op.bytes_written)
+    share = op.issued_share  # dropped samples: their share of the traffic is not moved
+    chunks = system.vector.plan(op.issued_elements, op.vector_ops,
+                                round(op.bytes_read * share), round(op.bytes_written * share))
     load_visits, load_channels = system.fetch_pattern(chunks.load_bytes)
     store_visits, store_channels = system.fetch_pattern(chunks.store_bytes)
     return TilePlan.build(

@@ -68,15 +68,15 @@ class Precision:
     accumulator: str
 
 
-#: GEMM dimensions that can carry a batch's samples.
-BATCH_DIMS = ("m", "n", "k", "count")
+#: Dimensions that can carry a batch's samples: a GEMM's, or a vector op's ``elements``.
+BATCH_DIMS = ("m", "n", "k", "count", "elements")
 
 
 @dataclass(frozen=True)
 class BatchAxis:
     """The GEMM dimension ``dim`` is ``samples`` equal slices, one per sample."""
 
-    dim: Literal["m", "n", "k", "count"]
+    dim: Literal["m", "n", "k", "count", "elements"]
     samples: int
 
     def __post_init__(self) -> None:
@@ -131,6 +131,20 @@ class Op:
         return self.gemm.macs if self.gemm is not None else 0
 
     @property
+    def issued_share(self) -> float:
+        """The share of the op's samples whose work is issued (1.0 unless some were dropped)."""
+        if self.samples_kept is None:
+            return 1.0
+        return self.samples_kept / self.batch.samples
+
+    @property
+    def issued_elements(self) -> int:
+        """Elements of a vector op's issued samples."""
+        if self.samples_kept is None:
+            return self.elements
+        return self.elements // self.batch.samples * self.samples_kept
+
+    @property
     def issued_gemm(self) -> Gemm | None:
         """The GEMM of the samples whose work is issued (all of them unless some were dropped)."""
         if self.gemm is None or self.samples_kept is None:
@@ -162,11 +176,16 @@ def batch_axis_of(op: Op, batch: int) -> BatchAxis | None:
     """The dimension that carries a batch of ``batch`` samples in a GEMM op of a training
     iteration: ``count`` for batched products (one instance per sample and head), else ``m`` in
     the forward and backward-data GEMMs (rows are sample x position) and ``k`` in the
-    backward-weight GEMM (the reduction runs over sample x position); None when that dimension
-    is not a whole number of samples (the op is not per sample)."""
+    backward-weight GEMM (the reduction runs over sample x position); ``elements`` for a vector
+    op of the forward or backward pass (its elements are sample x position); None when that
+    dimension is not a whole number of samples (the op is not per sample) and for weight
+    updates."""
     gemm = op.gemm
-    if gemm is None or batch < 1:
+    if batch < 1:
         return None
+    if gemm is None:
+        per_sample = op.phase is not Phase.UPDATE and op.elements and op.elements % batch == 0
+        return BatchAxis("elements", batch) if per_sample else None
     if gemm.count > 1 and gemm.count % batch == 0:
         return BatchAxis("count", batch)
     dim = {Phase.FWD: "m", Phase.BWD_DATA: "m", Phase.BWD_WEIGHT: "k"}.get(op.phase)

@@ -8,8 +8,8 @@ without being edited.
 * ``toy_dot``: ``lanes`` multiply-accumulate units fed from the hwconfig's buffers; a GEMM is
   one tile of ``ceil(MACs / (lanes * packing))`` cycles, where int8 operands pack two per lane
   (so its cycles follow the op's precision). It reads A and B once and writes C once.
-* ``skip_samples``: drops the backward work of a fraction of every batch (the batch axis), at a
-  fixed decision energy per op it decides on.
+* ``skip_samples``: drops the backward work (GEMMs and vector ops) of a fraction of every batch
+  (the batch axis), at a fixed decision energy per op it decides on.
 """
 
 from __future__ import annotations

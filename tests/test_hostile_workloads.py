@@ -33,11 +33,10 @@ from accelsim.workload.traced import load_traced
 from accelsim.workload.training import TrainingOptions, training_iteration
 from accelsim.workload.zoo import ZOO
 from tests.conftest import HWCONFIGS, ROOT, make_config
+from tests.test_workload_files import CONV_HEADER, TINY_YAML
 
 WORKLOADS = ROOT / "workloads"
 MLP = WORKLOADS / "traced" / "mlp"
-CONV_HEADER = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-               "Num Filter, Strides,\n")
 GEMM_HEADER = "Layer, M, N, K,\n"
 DIM = "a positive integer of at most 16,777,216 (2^24)"
 
@@ -515,18 +514,6 @@ def test_not_utf8_csv_through_the_cli(tmp_path, capsys):
 
 
 # -- workload YAML -------------------------------------------------------------------------------
-TINY_YAML = """\
-name: tiny
-input: [2, 8, 8]
-layers:
-  - {name: conv1, kind: conv, input: input, cout: 4, kernel: 3, padding: 1}
-  - {name: relu1, kind: relu, input: conv1}
-  - {name: pool, kind: global_avgpool, input: relu1}
-  - {name: fc, kind: linear, input: pool, out_features: 3}
-  - {name: loss, kind: loss, input: fc}
-"""
-
-
 def yaml_file(tmp_path: Path, text: str, name: str = "net.yaml") -> str:
     path = tmp_path / name
     path.write_text(text)

@@ -28,6 +28,7 @@ from accelsim.config.loader import read_yaml_mapping
 from accelsim.errors import ConfigError
 from accelsim.techniques.chain import TechniqueSpec, check_unique
 from accelsim.validation import validate
+from accelsim.workload.bounds import MAX_BATCH
 from accelsim.workload.op import PHASES
 from accelsim.workload.training import OPTIMIZERS
 
@@ -55,9 +56,10 @@ class RunSpec(BaseModel):
     overrides: list[str] = Field(default_factory=list,
                                  description="hwconfig overrides, key.path=value")
     workload: str = Field(description="zoo name, workload YAML, SCALE-Sim CSV or traced folder")
-    batch: int | None = Field(None, gt=0, le=65536, description="batch size (default: chosen "
+    batch: int | None = Field(None, gt=0, le=MAX_BATCH, description="batch size (default: chosen "
                               "by the workload source: 1 for SCALE-Sim CSV files, else 32; at "
-                              "most 65536, the largest published large-batch training runs)")
+                              f"most {MAX_BATCH}, the largest published large-batch training "
+                              "runs)")
     phases: list[Phase] = Field(default_factory=lambda: list(PHASES), min_length=1,
                                 description="training phases kept")
     optimizer: Optimizer = Field("momentum", description="weight-update op")

@@ -61,8 +61,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from accelsim.errors import WorkloadError
-from accelsim.workload.bounds import (MAX_DIM, MAX_FILE_BYTES, MAX_LAYERS, MAX_NAME, check_ops,
-                                      power_of_two)
+from accelsim.workload.bounds import MAX_DIM, MAX_LAYERS, MAX_NAME, check_ops, power_of_two
+from accelsim.workload.files import read_bytes
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import BatchAxis, Gemm, Op, Phase, Tensor
 from accelsim.workload.training import (TrainingOptions, data_gradient_ops, layer_gemms,
@@ -117,18 +117,7 @@ class TopologyLayer:
 # -- reading -------------------------------------------------------------------------------------
 def _read_lines(path: Path, source: str) -> list[str]:
     """The file's lines (split on newlines only, so that row numbers are line numbers)."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise WorkloadError(source, "", "an existing file") from None
-    except OSError as exc:
-        raise WorkloadError(source, "", "a readable file", got=exc.strerror) from None
-    except ValueError:  # a path with a NUL character
-        raise WorkloadError(source, "", "a file path without NUL characters") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise WorkloadError(source, "", "a SCALE-Sim topology file of at most "
-                            f"{MAX_FILE_BYTES // 2**20} MiB", got="a larger file")
+    data = read_bytes(path, "a SCALE-Sim topology file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

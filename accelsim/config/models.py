@@ -88,14 +88,19 @@ class DramParams(Strict):
         "contiguous) or row_major (a block is rows of a matrix, strided by its row length)")
     capacity: Bytes | None = Field(None, gt=0, description="bytes of DRAM; the iteration's "
                                    "peak footprint must fit (not checked when absent)")
-    access_energy_pj_per_64b: EnergyPj = Field(
-        description="energy of one 64-bit access in pJ, 0 to 1e6 (Horowitz ISSCC 2014: "
-        "1300-2600 pJ for DDR-class DRAM)")
+    access_energy_pj_per_64b: EnergyPj | None = Field(
+        None, description="energy of one 64-bit access in pJ, 0 to 1e6; optional with a preset "
+        "(then its published pJ/bit x 64, accelsim.hw.dram_timing.PRESETS), required without "
+        "one (Horowitz ISSCC 2014: 1300-2600 pJ for DDR3-class DRAM)")
 
     @model_validator(mode="after")
     def _bandwidth_known(self) -> DramParams:
         if self.preset is None and self.bandwidth is None and not self.ideal:
             raise CrossFieldError("dram.bandwidth", "a bandwidth (or a preset that implies one)")
+        if self.preset is None and self.access_energy_pj_per_64b is None:
+            raise CrossFieldError("dram.access_energy_pj_per_64b",
+                                  "an access energy in pJ per 64 bits (or a preset that implies "
+                                  "one)")
         return self
 
 

@@ -1,0 +1,186 @@
+"""Achieved DRAM bandwidth of address patterns: accelsim's bank-level model against DRAMsim3.
+
+For each preset (ddr4_3200, lpddr4_4266, hbm2) and each pattern (sequential, strided, random,
+bank-group-bound, same-bank, and operand tiles of real layers in both layouts) this script
+generates the bursts accelsim's layouts touch on one channel, maps them to (bank group, bank,
+row, column) with accelsim's address map, and
+
+* times them with accelsim's model (:func:`accelsim.hw.dram_pattern.channel_bounds`), and
+* writes them as a DRAMsim3 read trace (encoded for the ``rorabgbachco`` mapping of the
+  config it writes, so DRAMsim3 sees the same banks and rows) with a one-channel config that
+  keeps the shipped config's structure and takes the preset's timings, runs an already-built
+  DRAMsim3 binary on it for a fixed window the trace cannot finish, and reads the reads done.
+
+Achieved bandwidth is given as a share of the channel's peak (DRAMsim3: reads done x burst
+cycles / window). The figures are written to a JSON golden with their provenance::
+
+    python scripts/dramsim3_compare.py --dramsim3 PATH/TO/dramsim3main \\
+        --configs PATH/TO/DRAMsim3/configs --commit COMMIT --out tests/golden/dramsim3/bandwidth.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import datetime
+import json
+import math
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from accelsim.hw.dram_pattern import AddressMap, burst_addresses, channel_bounds
+from accelsim.hw.dram_timing import PRESETS, DramTiming
+
+#: shipped DRAMsim3 config whose structure (protocol, rows, power) each preset's run keeps
+BASE_CONFIGS = {"ddr4_3200": "DDR4_8Gb_x8_3200.ini",
+                "lpddr4_4266": "LPDDR4_8Gb_x16_2400.ini",
+                "hbm2": "HBM2_8Gb_x128.ini"}
+INTERLEAVE = 256
+MAPPING = "rorabgbachco"
+TRACE_BURSTS = 40000
+SEED = 7
+
+
+def patterns(timing: DramTiming) -> dict[str, tuple[int, int, int] | np.ndarray]:
+    """Pattern name -> (segment bytes, count, stride) or explicit burst addresses."""
+    burst = timing.burst_bytes
+    group_period = INTERLEAVE * timing.bank_groups  # one channel: next block of the same group
+    bank_period = timing.bank_groups * timing.row_bytes * timing.banks_per_group
+    long = TRACE_BURSTS * burst
+    rng = np.random.default_rng(SEED)
+    return {
+        "sequential": (long, 1, long),
+        "strided_512B_every_4KiB": (512, long // 512, 4096),
+        "random_bursts": rng.integers(0, 2**30 // burst, TRACE_BURSTS) * burst,
+        "bank_group_bound": (burst, TRACE_BURSTS, group_period),
+        "same_bank_row_misses": (burst, TRACE_BURSTS, bank_period),
+        # ResNet-50 layer1 3x3 conv, im2col K = 576 bf16 columns: a 128-column block per row
+        "tile_row_major_K576": (256, long // 256, 576 * 2),
+        # ResNet-50 layer4 3x3 conv, K = 4608 bf16 columns: 128-column blocks of long rows
+        "tile_row_major_K4608": (256, long // 256, 4608 * 2),
+        # blocked layout: 128x128 bf16 operand blocks, one after the other
+        "tile_blocked_32KiB": (32768, long // 32768, 32768),
+    }
+
+
+def pattern_addresses(spec, burst: int) -> np.ndarray:
+    if isinstance(spec, np.ndarray):
+        return spec
+    addresses, _ = burst_addresses(*spec, burst, max_bursts=TRACE_BURSTS)
+    return addresses
+
+
+def accelsim_share(addresses: np.ndarray, amap: AddressMap, timing: DramTiming) -> float:
+    bounds = channel_bounds(addresses, amap, timing)
+    busy = max(bounds.column_seconds, bounds.activation_seconds) / timing.refresh_factor
+    return addresses.size * timing.burst_seconds / busy
+
+
+def cycles(seconds: float, tck: float) -> int:
+    return max(1, math.ceil(seconds / tck - 1e-6))
+
+
+def dramsim3_config(timing: DramTiming, base: Path) -> tuple[configparser.ConfigParser, int]:
+    """One-channel, one-rank config of ``timing`` on ``base``'s structure; burst cycles."""
+    ini = configparser.ConfigParser()
+    ini.optionxform = str
+    ini.read(base)
+    tck = 2 / timing.data_rate
+    hbm = ini["dram_structure"]["protocol"].startswith("HBM")
+    width = timing.bus_bytes * 8
+    columns = timing.row_bytes * 8 // width // (2 if hbm else 1)
+    rows = int(ini["dram_structure"]["rows"])
+    structure = {"bankgroups": timing.bank_groups, "banks_per_group": timing.banks_per_group,
+                 "device_width": width, "columns": columns, "BL": timing.burst_length}
+    ini["dram_structure"].update({k: str(v) for k, v in structure.items()})
+    t = ini["timing"]
+    t["tCK"] = f"{tck * 1e9:.4f}"
+    named = {"CL": timing.tCL, "tRCD": timing.tRCD, "tRCDRD": timing.tRCD,
+             "tRCDWR": timing.tRCD, "tRP": timing.tRP, "tRAS": timing.tRAS,
+             "tRRD_S": timing.tRRD_S, "tRRD_L": timing.tRRD_L, "tFAW": timing.tFAW,
+             "tCCD_S": timing.tCCD_S, "tCCD_L": timing.tCCD_L, "tRTP": timing.tRTP,
+             "tRFC": timing.tRFC, "tREFI": timing.tREFI}
+    for key, seconds in named.items():
+        if key in t or key in ("CL", "tRTP"):
+            t[key] = str(cycles(seconds, tck))
+    megabytes = timing.row_bytes * rows * timing.banks // 2**20
+    ini["system"].update({"channels": "1", "bus_width": str(width),
+                          "channel_size": str(megabytes), "address_mapping": MAPPING})
+    ini["other"].update({"epoch_period": "100000000", "output_level": "1"})
+    return ini, timing.burst_length // 2
+
+
+def encode(addresses: np.ndarray, amap: AddressMap, timing: DramTiming) -> np.ndarray:
+    """DRAMsim3 addresses (``rorabgbachco``, one channel and rank) of the same device
+    coordinates accelsim's map gives."""
+    where = amap.decode(addresses)
+    column_bits = int(math.log2(timing.row_bytes // timing.burst_bytes))
+    bank_bits = int(math.log2(timing.banks_per_group))
+    group_bits = int(math.log2(timing.bank_groups))
+    value = where["row"]
+    value = (value << group_bits) | where["bank_group"]
+    value = (value << bank_bits) | where["bank"]
+    value = (value << column_bits) | where["column"]
+    return value * timing.burst_bytes
+
+
+def dramsim3_share(binary: Path, ini: configparser.ConfigParser, burst_cycles: int,
+                   addresses: np.ndarray) -> float:
+    window = int(0.8 * addresses.size * burst_cycles)  # the trace cannot finish in it
+    with tempfile.TemporaryDirectory() as tmp:
+        config, trace = Path(tmp) / "run.ini", Path(tmp) / "run.trace"
+        with config.open("w") as f:
+            ini.write(f)
+        trace.write_text("".join(f"{a:#x} READ 0\n" for a in addresses.tolist()))
+        subprocess.run([str(binary), str(config), "-c", str(window), "-t", str(trace),
+                        "-o", tmp], check=True, capture_output=True)
+        stats = json.loads((Path(tmp) / "dramsim3.json").read_text())["0"]
+    return stats["num_reads_done"] * burst_cycles / window
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dramsim3", type=Path, required=True, help="built dramsim3main")
+    parser.add_argument("--configs", type=Path, required=True, help="DRAMsim3 configs/")
+    parser.add_argument("--commit", required=True, help="DRAMsim3 commit the binary is of")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    figures = {}
+    for name, base in BASE_CONFIGS.items():
+        timing = PRESETS[name]
+        amap = AddressMap.of(timing, 1, INTERLEAVE)
+        ini, burst_cycles = dramsim3_config(timing, args.configs / base)
+        figures[name] = {}
+        for pattern, spec in patterns(timing).items():
+            addresses = pattern_addresses(spec, timing.burst_bytes)
+            dramsim3 = dramsim3_share(args.dramsim3, ini, burst_cycles,
+                                      encode(addresses, amap, timing))
+            model = accelsim_share(addresses, amap, timing)
+            figures[name][pattern] = {"dramsim3": round(dramsim3, 4),
+                                      "accelsim": round(model, 4),
+                                      "error_pct": round(100 * (model / dramsim3 - 1), 1)}
+            print(f"{name:12s} {pattern:26s} DRAMsim3 {dramsim3:6.3f}  accelsim {model:6.3f}"
+                  f"  {100 * (model / dramsim3 - 1):+6.1f}%")
+    golden = {
+        "provenance": {
+            "tool": "DRAMsim3 (github.com/umd-memsys/DRAMsim3), dramsim3main trace mode",
+            "commit": args.commit,
+            "configs": {k: f"configs/{v} with one channel and rank, mapping {MAPPING} and the "
+                        "preset's timings in cycles (scripts/dramsim3_compare.py "
+                        "dramsim3_config)" for k, v in BASE_CONFIGS.items()},
+            "command": "dramsim3main run.ini -c WINDOW -t run.trace -o DIR, WINDOW = 0.8 x "
+                       "bursts x burst cycles; share of peak = num_reads_done x burst cycles "
+                       "/ WINDOW",
+            "generator": "scripts/dramsim3_compare.py", "interleave": INTERLEAVE,
+            "trace_bursts": TRACE_BURSTS, "seed": SEED,
+            "date": datetime.date.today().isoformat()},
+        "share_of_peak": figures}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(golden, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -180,11 +180,11 @@ def test_memory_bound_op_scales_with_bandwidth():
     assert cycles[0] / cycles[1] == pytest.approx(4.0, rel=0.1)
 
 
-def test_row_major_layout_costs_row_visits():
-    """Narrow blocks of row-major matrices (K = 64 columns: 128 B rows) make many more row
-    visits than blocked storage; where a visit's data (128 B = 5 ns at 25.6 GB/s) is shorter
-    than the 5.3 ns activation interval (tFAW / 4) the stream slows down, with the same
-    bytes."""
+def test_row_major_layout_costs_bank_group_time():
+    """Row-major filter blocks of a 64 x 2048 bf16 matrix are 64 B segments 4 KiB apart: on
+    one DDR4 channel (1 KiB per round of its 4 bank groups) every burst falls in bank group 0
+    and goes out tCCD_L = 5 ns apart instead of 2.5 ns, so the same bytes take longer than
+    blocked storage, whose blocks alternate bank groups."""
     def ddr4(layout: str):
         return make_config(32, 32, "ws", ideal=False, capacity="16KiB", dram={
             "preset": "ddr4_3200", "channels": 1, "latency": "40ns", "layout": layout},
@@ -193,8 +193,7 @@ def test_row_major_layout_costs_row_visits():
     blocked = Simulation(ddr4("blocked"), workload).run()
     strided = Simulation(ddr4("row_major"), workload).run()
     assert strided["dram_bytes"] == blocked["dram_bytes"]
-    assert strided["dram"]["row_visits"] > 10 * blocked["dram"]["row_visits"]
-    assert strided.total_cycles > blocked.total_cycles
+    assert strided.total_cycles > 1.2 * blocked.total_cycles
 
 
 def test_detailed_dram_runs_are_deterministic():

@@ -33,7 +33,7 @@ import numpy as np
 
 from accelsim.hw.dram_timing import DramTiming
 
-MAX_BURSTS = 1 << 15
+MAX_BURSTS = 1 << 13
 
 
 @dataclass(frozen=True)

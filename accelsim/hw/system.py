@@ -118,21 +118,21 @@ class System:
             seg = nbytes / count
             cols = np.broadcast_to(np.maximum(cols, 1), shape).ravel()
             stride = np.maximum(seg * np.broadcast_to(matrix_cols, shape).ravel() / cols, seg)
-        keys = np.stack([np.ceil(seg), count, np.ceil(stride)], axis=1)
-        keys[nbytes <= 0] = 0
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        figures = np.array([self._pattern_figures(*key) for key in unique.tolist()])
-        visits, channels = figures[inverse.ravel(), 0], figures[inverse.ravel(), 1]
         moving = nbytes > 0
-        channels = np.where(moving, nbytes * channels, 0.0)  # figures hold channels per byte
-        return (np.where(moving, visits, 0.0).reshape(shape), channels.reshape(shape))
+        keys = zip(np.where(moving, np.ceil(seg), 0).tolist(), count.tolist(),
+                   np.ceil(stride).tolist())
+        figures = np.array([self._pattern_figures(*key) for key in keys]).reshape(-1, 2)
+        visits = np.where(moving, figures[:, 0], 0.0)
+        channels = np.where(moving, nbytes * figures[:, 1], 0.0)  # figures: channels per byte
+        return visits.reshape(shape), channels.reshape(shape)
 
     def _pattern_figures(self, seg: float, count: float, stride: float) -> tuple[float, float]:
         """(visits, channels per byte moved) of one pattern, cached per System."""
-        key = (seg, count, stride)
-        if key not in self._patterns:
-            self._patterns[key] = self._decode_pattern(seg, count, stride)
-        return self._patterns[key]
+        key = (seg, count, stride) if seg > 0 else (0.0, 0.0, 0.0)
+        figures = self._patterns.get(key)
+        if figures is None:
+            figures = self._patterns[key] = self._decode_pattern(*key)
+        return figures
 
     def _decode_pattern(self, seg: float, count: float, stride: float) -> tuple[float, float]:
         if seg <= 0:

@@ -85,14 +85,18 @@ class SystolicArray(PEArrayKind):
             srams[name].check_fits(int(np.max(nbytes)), op.name)
         access = system.by_buffer(tiles.array_access_bytes)
         n = len(tiles)
-        loads_by_role, load_visits, load_channels = {}, np.zeros(n), np.zeros(n)
+        loads_by_role, load_visits, channel_bytes = {}, np.zeros(n), np.zeros(n)
         for role, nbytes in tiles.load_bytes.items():
             fetched = fetched_bytes(op, role, nbytes, element_bytes)
             loads_by_role[role] = fetched
             visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
                                                 tiles.block_cols[role], tiles.matrix_cols[role])
             load_visits += visits
-            load_channels = np.maximum(load_channels, used)
+            # the roles' column times add up: bytes per channel, summed over roles
+            channel_bytes += np.divide(fetched, used, out=np.zeros(n), where=used > 0)
+        fetched_total = sum(loads_by_role.values(), np.zeros(n))
+        load_channels = np.divide(fetched_total, channel_bytes, out=np.zeros(n),
+                                  where=channel_bytes > 0)
         store_visits, store_channels = system.fetch_pattern(
             tiles.store_bytes, tiles.block_rows["ofmap"], tiles.block_cols["ofmap"],
             tiles.matrix_cols["ofmap"])

@@ -116,24 +116,27 @@ def _compare_script():
 
 
 GOLDEN = json.loads((ROOT / "tests/golden/dramsim3/bandwidth.json").read_text())
-#: the one pattern outside 5%: two bank groups alternating exactly at the tCCD_L bound
-#: leave DRAMsim3's scheduler no slack (0.907 of peak against the bound's 0.955)
-WIDER = {("ddr4_3200", "strided_512B_every_4KiB"): 0.06}
+#: the two patterns outside 5%, explained in the golden's notes
+WIDER = {"ddr4_3200/strided_512B_every_4KiB": 0.06, "lpddr4_4266_2ch/random_bursts": 0.07}
 
 
-@pytest.mark.parametrize("preset", sorted(GOLDEN["share_of_peak"]))
-def test_achieved_bandwidth_agrees_with_dramsim3(preset):
+@pytest.mark.parametrize("preset", sorted(PRESETS.keys() - {"hbm3"}))
+@pytest.mark.parametrize("channels", [1, 2])
+def test_achieved_bandwidth_agrees_with_dramsim3(preset, channels):
     """The model's share of peak on each pattern's bursts is within 5% of DRAMsim3's (the
-    goldens' DRAMsim3 figures, tests/golden/dramsim3/bandwidth.json)."""
+    goldens' DRAMsim3 figures, tests/golden/dramsim3/bandwidth.json), but for the two
+    patterns the golden's notes explain."""
     script = _compare_script()
     timing = PRESETS[preset]
-    amap = AddressMap.of(timing, 1, script.INTERLEAVE)
-    for pattern, spec in script.patterns(timing).items():
+    amap = AddressMap.of(timing, channels, script.INTERLEAVE)
+    key = script.golden_key(preset, channels)
+    assert set(GOLDEN["notes"]) == set(WIDER)
+    for pattern, spec in script.patterns(timing, channels).items():
         addresses = script.pattern_addresses(spec, timing.burst_bytes)
         model = script.accelsim_share(addresses, amap, timing)
-        reference = GOLDEN["share_of_peak"][preset][pattern]["dramsim3"]
-        assert model == pytest.approx(reference, rel=WIDER.get((preset, pattern), 0.05)), \
-            pattern
+        reference = GOLDEN["share_of_peak"][key][pattern]["dramsim3"]
+        tolerance = WIDER.get(f"{key}/{pattern}", 0.05)
+        assert model == pytest.approx(reference, rel=tolerance), pattern
 
 
 def test_presets_carry_published_access_energy():

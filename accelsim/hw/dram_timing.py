@@ -103,8 +103,12 @@ class DramTiming:
         return replace(self, data_rate=data_rate)
 
 
-# Access energy per bit (read or write, array + on-die data movement + I/O):
-_HBM2_PJ_PER_BIT = 3.97  # O'Connor et al., Fine-Grained DRAM, MICRO 2017 (HBM2 baseline)
+# Access energy per bit of a read or write (array, on-die data movement and I/O):
+_HBM2_PJ_PER_BIT = 3.9  # O'Connor, Chatterjee et al., Fine-Grained DRAM, MICRO 2017
+_HBM2_ENERGY_SOURCE = ("3.9 pJ/bit, HBM2 (O'Connor, Chatterjee et al., Fine-Grained DRAM, "
+                       "MICRO 2017; the figure of Accelergy's DRAM table)")
+#: Horowitz, ISSCC 2014: 1.3 nJ per 64-bit DDR3 access = 20.3 pJ/bit, at DDR3's 1.5 V supply
+_DDR3_PJ_PER_BIT, _DDR3_VDD, _DDR4_VDD = 1300 / 64, 1.5, 1.2
 
 
 def _ddr4_3200() -> DramTiming:
@@ -118,10 +122,11 @@ def _ddr4_3200() -> DramTiming:
         banks_per_group=4, row_bytes=8192, tCL=22 * tck, tRCD=22 * tck, tRP=22 * tck,
         tRAS=52 * tck, tRRD_S=4 * tck, tRRD_L=8 * tck, tFAW=34 * tck, tCCD_S=4 * tck,
         tCCD_L=8 * tck, tRTP=12 * tck, tRFC=560 * tck, tREFI=12480 * tck,
-        energy_pj_per_bit=15.0,
+        energy_pj_per_bit=_DDR3_PJ_PER_BIT * (_DDR4_VDD / _DDR3_VDD) ** 2,
         source="JEDEC JESD79-4C DDR4-3200AA, x8 8Gb (DRAMsim3 DDR4_8Gb_x8_3200.ini)",
-        energy_source="about 15 pJ/bit for DDR4 (O'Connor et al., MICRO 2017, section 2: "
-                      "DDR4 and GDDR5 at 14-15 pJ/bit against HBM2's 3.97)")
+        energy_source="Horowitz ISSCC 2014 DDR3 figure (20.3 pJ/bit at 1.5 V) scaled by the "
+                      "square of DDR4's 1.2 V supply (JESD79-4C): 13.0 pJ/bit, an "
+                      "approximation (switched-capacitance energy ~ V^2)")
 
 
 def _lpddr4_4266() -> DramTiming:
@@ -137,10 +142,11 @@ def _lpddr4_4266() -> DramTiming:
         banks_per_group=8, row_bytes=2048, tCL=36 * tck, tRCD=18 * NS, tRP=18 * NS,
         tRAS=42 * NS, tRRD_S=10 * NS, tRRD_L=10 * NS, tFAW=40 * NS, tCCD_S=8 * tck,
         tCCD_L=8 * tck, tRTP=7.5 * NS, tRFC=280 * NS, tREFI=3904 * NS,
-        energy_pj_per_bit=4.0,
+        energy_pj_per_bit=8.0,
         source="JEDEC JESD209-4B LPDDR4-4266, x16 channel",
-        energy_source="about 4 pJ/bit for LPDDR4 (O'Connor et al., MICRO 2017, section 2; "
-                      "unterminated low-swing I/O, array energy as HBM2)")
+        energy_source="8 pJ/bit, LPDDR4, as tabulated by Accelergy's DRAM energy table (Wu et "
+                      "al., ICCAD 2019, accelergy-cacti-plug-in; 'public data', no primary "
+                      "source named there)")
 
 
 def _hbm2() -> DramTiming:
@@ -156,7 +162,7 @@ def _hbm2() -> DramTiming:
         tCCD_L=2 * NS, tRTP=4 * NS, tRFC=260 * NS, tREFI=3900 * NS,
         energy_pj_per_bit=_HBM2_PJ_PER_BIT,
         source="JEDEC JESD235 HBM2 2 Gb/s, pseudo-channel (DRAMsim3 HBM2_8Gb_x128.ini timings)",
-        energy_source="3.97 pJ/bit, HBM2 (O'Connor et al., Fine-Grained DRAM, MICRO 2017)")
+        energy_source=_HBM2_ENERGY_SOURCE)
 
 
 def _hbm3() -> DramTiming:
@@ -172,8 +178,8 @@ def _hbm3() -> DramTiming:
         energy_pj_per_bit=_HBM2_PJ_PER_BIT,
         source="JEDEC JESD238 HBM3 6.4 Gb/s, 32-bit pseudo-channel; core timings of HBM2 "
                "(approximation)",
-        energy_source="HBM2's 3.97 pJ/bit (O'Connor et al., MICRO 2017): no lower published "
-                      "per-bit figure for HBM3 is used (an upper estimate)")
+        energy_source="HBM2's figure, an upper estimate (no published HBM3 per-bit figure is "
+                      "used): " + _HBM2_ENERGY_SOURCE)
 
 
 PRESETS = {t.name: t for t in (_ddr4_3200(), _lpddr4_4266(), _hbm2(), _hbm3())}

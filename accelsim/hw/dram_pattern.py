@@ -14,11 +14,13 @@ its bursts and visits set (JEDEC command spacing; an approximation that assumes 
 controller reorders requests freely within those bounds, as a first-ready FCFS scheduler
 over a deep queue does):
 
-* column bound: ``bursts * max(burst, tCCD_S)``, and per bank group ``bursts * max(burst,
-  tCCD_L)`` (a stream held in one bank group runs at burst / tCCD_L of peak);
+* column bound: ``bursts * max(burst, tCCD_S)``, per bank group ``bursts * max(burst,
+  tCCD_L)`` (a stream held in one bank group runs at burst / tCCD_L of peak), and per bank
+  ``visits * (tRCD + tRTP + tRP) + (bursts - visits) * max(burst, tCCD_L)`` (a bank cannot
+  overlap its own precharge and activation with its data);
 * activation bound: ``visits * max(tRRD_S, tFAW / 4)``, per bank group ``visits * tRRD_L``,
-  and per bank its row cycles ``visits * tRC`` and ``visits * (tRCD + tRTP + tRP) + (bursts -
-  visits) * max(burst, tCCD_L)`` (a bank cannot overlap its own precharge with its data).
+  and per bank its row cycles ``visits * tRC`` (a same-bank row-miss stream runs at burst /
+  tRC of peak).
 
 The transfer lasts as long as its busiest channel. Long patterns are sampled: a prefix of at
 most :data:`MAX_BURSTS` bursts (whole segments where possible) is decoded and its bounds
@@ -122,15 +124,16 @@ def channel_bounds(addresses: np.ndarray, amap: AddressMap, timing: DramTiming |
     visits = visits_of_group.reshape(channels, groups).sum(axis=1)
     t = timing
     long, short = t.column_interval_long, t.column_interval_short
-    column = np.maximum(bursts * short,
-                        _max_per_channel(bursts_of_group * long, channels, groups))
-    bank_busy = np.maximum(visits_of_bank * t.tRC,
-                           visits_of_bank * (t.tRCD + t.tRTP + t.tRP)
-                           + (bursts_of_bank - visits_of_bank) * long)
+    # a bank's own bursts and row changes: it cannot overlap its precharge with its data
+    bank_busy = (visits_of_bank * (t.tRCD + t.tRTP + t.tRP)
+                 + (bursts_of_bank - visits_of_bank) * long)
+    column = np.maximum.reduce([
+        bursts * short, _max_per_channel(bursts_of_group * long, channels, groups),
+        bank_busy.reshape(channels, groups * per_group).max(axis=1)])
     activation = np.maximum.reduce([
         visits * t.activation_interval,
         _max_per_channel(visits_of_group * t.tRRD_L, channels, groups),
-        bank_busy.reshape(channels, groups * per_group).max(axis=1)])
+        (visits_of_bank * t.tRC).reshape(channels, groups * per_group).max(axis=1)])
     busiest = int(np.argmax(np.maximum(column, activation)))
     return ChannelBounds(float(column.max()) * scale, float(activation.max()) * scale,
                          float(visits[busiest]) * scale, touched, share)

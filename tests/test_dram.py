@@ -11,10 +11,14 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import yaml
+
 import numpy as np
 import pytest
 import simpy
 
+from accelsim.config.loader import load_hwconfig
+from accelsim.errors import ConfigError
 from accelsim.hw.dram_pattern import AddressMap, burst_addresses, channel_bounds
 from accelsim.hw.dram_timing import PRESETS
 from accelsim.hw.system import System
@@ -152,6 +156,19 @@ def test_presets_carry_published_access_energy():
     dram_bytes = result["dram_bytes"]["total"]
     dram_pj = sum(result["energy_pj"]["by_component"]["dram"].values())
     assert dram_pj == pytest.approx(dram_bytes * 8 * 3.9)
+
+
+def test_access_energy_required_without_preset(tmp_path):
+    """A DRAM without a preset has no published figure to fall back on: the hwconfig must set
+    one, and the error names the file and the key."""
+    data = yaml.safe_load((ROOT / "hwconfigs/scalesim_32x32_os.yaml").read_text())
+    del data["dram"]["access_energy_pj_per_64b"]
+    path = tmp_path / "no_energy.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as caught:
+        load_hwconfig(path)
+    assert str(caught.value) == (f"{path}: dram.access_energy_pj_per_64b: expected an access "
+                                 "energy in pJ per 64 bits (or a preset that implies one)")
 
 
 def vector_workload(elements: int) -> Workload:

@@ -87,12 +87,8 @@ class Dram:
     @property
     def access_energy_pj_per_64b(self) -> float:
         """The hwconfig's figure, else its preset's published one."""
-        own = self.params.access_energy_pj_per_64b
-        if own is not None:
-            return own
-        if self.timing is None:  # the config model requires a figure without a preset
-            raise ValueError("dram.access_energy_pj_per_64b is required without a preset")
-        return self.timing.access_energy_pj_per_64b
+        own = self.params.access_energy_pj_per_64b  # required by DramParams without a preset
+        return own if own is not None else self.timing.access_energy_pj_per_64b
 
     @property
     def row_bytes(self) -> int:

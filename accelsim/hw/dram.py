@@ -5,17 +5,18 @@ Two models, chosen by the hwconfig:
 * with a ``preset`` (DDR4-3200, LPDDR4-4266, HBM2, HBM3): the bank-level model of
   :mod:`accelsim.hw.dram_pattern` with the timings of :mod:`accelsim.hw.dram_timing`. A
   transfer arrives with two figures its addresses set (:meth:`System.fetch_pattern`): the
-  channels its column commands keep busy at peak (bank-group tCCD_L and channel imbalance
-  lower it) and its busiest channel's activation time in activation intervals (its row
-  visits, more when tRRD_L or a bank's tRC makes them wait). It lasts the larger of the
-  two times, stretched by refresh (tRFC every tREFI), and its first data comes tRCD + tCL
-  (+ tRP for the row conflict) after the controller latency.
+  channels its column commands keep busy at peak (bank-group tCCD_L, a bank's own row
+  changes and channel imbalance lower it) and its busiest channel's activation time in
+  activation intervals (its row visits, more when tRRD_L or a bank's tRC makes them wait).
+  It lasts the larger of the two times, stretched by refresh (tRFC every tREFI), and its
+  first data comes tRCD + tCL (+ tRP for the row conflict) after the controller latency.
 * without one: a peak-bandwidth server; a transfer over ``channels`` channels (default
   ``min(channels, ceil(bytes / interleave))``) streams at that share of the peak.
 
 ``ideal: true`` makes every transfer free (it is still counted). Each transfer's time is
 split into data (bytes at the bandwidth its channels' column commands allow), overhead (row
-activations beyond that, and refresh) and latency, which the stall accounting attributes to DRAM bandwidth and DRAM latency.
+activations beyond that, and refresh) and latency, which the stall accounting attributes to
+DRAM bandwidth and DRAM latency.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ Achieved bandwidth is given as a share of the channel's peak (DRAMsim3: reads do
 cycles / window). The figures are written to a JSON golden with their provenance::
 
     python scripts/dramsim3_compare.py --dramsim3 PATH/TO/dramsim3main \\
-        --configs PATH/TO/DRAMsim3/configs --commit COMMIT --out tests/golden/dramsim3/bandwidth.json
+        --configs PATH/TO/DRAMsim3/configs --commit COMMIT \\
+        --out tests/golden/dramsim3/bandwidth.json
 """
 
 from __future__ import annotations
@@ -212,11 +213,13 @@ def main() -> None:
         "provenance": {
             "tool": "DRAMsim3 (github.com/umd-memsys/DRAMsim3), dramsim3main trace mode",
             "commit": args.commit,
-            "configs": {k: f"configs/{v} with one or two channels, one rank, mapping {MAPPING} and the "
-                        "preset's timings in cycles (scripts/dramsim3_compare.py "
+            "configs": {k: f"configs/{v} with one or two channels, one rank, mapping "
+                        f"{MAPPING} and the preset's timings in cycles "
+                        "(scripts/dramsim3_compare.py "
                         "dramsim3_config)" for k, v in BASE_CONFIGS.items()},
             "command": "dramsim3main run.ini -c WINDOW -t run.trace -o DIR, WINDOW = 0.8 x "
-                       "bursts x burst cycles; share of peak = num_reads_done x burst cycles "
+                       "bursts x burst cycles / channels; share of peak = reads done (all "
+                       "channels) x burst cycles / channels "
                        "/ WINDOW",
             "generator": "scripts/dramsim3_compare.py", "interleave": INTERLEAVE,
             "trace_bursts": TRACE_BURSTS, "seed": SEED,

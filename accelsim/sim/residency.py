@@ -2,45 +2,46 @@
 
 An accelerator's on-chip buffers hold more than the tiles of the op that is running: a tensor
 one op produces can stay on chip until its consumers read it, and a tensor fetched from DRAM
-can stay for a later reader. This module plans that residency over the workload's issue order,
-the way a compiler's memory planner does, before the run:
+can stay for a later reader. :class:`Residency` decides this as ops start, in the order they
+really start (ops on different units overlap, and an op whose inputs are ready may start before
+one issued earlier), knowing the workload's issue order as the future:
 
-* ``pool_bytes(op)`` is the on-chip capacity left for resident tensors while ``op`` runs (the
-  buffers' capacity less the op's own working set). Resident bytes never exceed it.
+* ``pool_bytes`` is the on-chip capacity left for resident tensors beside the ops' own working
+  sets. Resident bytes never exceed it.
 * Residency is by prefix: a tensor may be partly resident (its first ``r`` bytes); a reader
   takes the resident share of what it reads from SRAM and the rest from DRAM.
-* After an op, each tensor it read or wrote that has a later reader is a candidate to stay, the
-  sooner-needed first; room is made by evicting other tensors by the policy:
+* When an op starts, each tensor it reads or writes that a later op reads is a candidate to
+  stay, the sooner-needed first; room is made by evicting tensors no running op uses, by the
+  policy:
 
-  - ``liveness`` (default): a tensor with no later reader is dropped at once (never written
-    back); a victim is the resident tensor whose next use is furthest away (Belady's
-    MIN), and only if that is later than the candidate's next use. A victim produced on chip
-    (dirty) is written back for the bytes evicted, once.
+  - ``liveness`` (default): a tensor whose readers have all run is dropped (never written
+    back); a victim is the resident tensor whose next reader comes furthest in the issue order
+    (Belady's MIN), and only if it comes later than the candidate's. A victim produced on chip
+    (dirty) is written back for the bytes evicted, once, by the op that evicts it.
   - ``lru``: a cache that does not know the future: the least recently used tensor is evicted,
     dirty victims are written back whether or not anyone reads them again, and a dead tensor
     stays until it is evicted.
 
 * An op's output that cannot stay (in whole or part) is written to DRAM by the op that
-  produced it; an output nobody reads in the workload (updated weights, optimizer state) is
-  always written. A tensor an op overwrites in place loses its stale copy.
-* At the end, dirty tensors still resident that will be read again (under ``lru``: all dirty
-  tensors) are flushed to DRAM by the last op, so nothing produced on chip is lost.
+  produces it; an output nobody reads in the workload (updated weights, optimizer state) is
+  always written, so nothing that outlives the iteration is left on chip. A tensor an op
+  overwrites in place loses its stale copy.
 
-The plan is a :class:`ResidencyPlan`: per op, the bytes it reads from SRAM and from DRAM per
-tensor, the bytes of its outputs it writes to DRAM, the bytes of evicted tensors it writes back,
-and the resident bytes while it runs. :meth:`ResidencyPlan.check` verifies the byte balance of
-every tensor and the capacity at every op.
+Each op gets an :class:`OpResidency`: the bytes it reads from SRAM and from DRAM per tensor, the
+bytes of its outputs it writes to DRAM, the bytes of evicted tensors it writes back, and the
+resident bytes once it has started. :func:`plan_residency` runs the ops one after another (the
+schedule of a single in-order unit), for tests and studies.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from accelsim.errors import SimulationError
-from accelsim.workload.op import Op
+from accelsim.workload.op import Op, Tensor
 
 Policy = Literal["liveness", "lru"]
 POLICIES: tuple[str, ...] = ("liveness", "lru")
@@ -49,63 +50,20 @@ NEVER = math.inf
 
 @dataclass
 class OpResidency:
-    """What the residency plan means for one op; byte figures per tensor name."""
+    """What residency means for one op; byte figures per tensor name."""
 
     sram_reads: dict[str, int] = field(default_factory=dict)  # read from on-chip copies
     dram_reads: dict[str, int] = field(default_factory=dict)  # read from DRAM
     dram_writes: dict[str, int] = field(default_factory=dict)  # own outputs written to DRAM
     writebacks: dict[str, int] = field(default_factory=dict)  # evicted dirty bytes written back
-    resident_bytes: int = 0  # resident tensors' bytes while the op runs (its pool's use)
-    pool_bytes: int = 0
+    resident_bytes: int = 0  # resident tensors' bytes once the op has started
 
     @property
     def bytes_from_sram(self) -> int:
         return sum(self.sram_reads.values())
 
-    @property
-    def bytes_to_dram(self) -> int:
-        return sum(self.dram_writes.values()) + sum(self.writebacks.values())
 
-
-@dataclass
-class ResidencyPlan:
-    policy: str
-    ops: dict[str, OpResidency]
-    peak_resident_bytes: int
-
-    def check(self, ops: Sequence[Op]) -> None:
-        """Raise :class:`SimulationError` if a tensor's bytes do not balance or a pool is
-        exceeded: every byte read came from DRAM or from a resident copy; every produced byte
-        with a later reader reached DRAM or was read from chip."""
-        for op in ops:
-            use = self.ops[op.name]
-            if use.resident_bytes > use.pool_bytes:
-                raise SimulationError(f"residency plan: {use.resident_bytes} bytes resident "
-                                      f"during {op.name}, over its pool of {use.pool_bytes}")
-            for tensor in _distinct(op.reads):
-                got = use.sram_reads.get(tensor.name, 0) + use.dram_reads.get(tensor.name, 0)
-                if got != tensor.bytes:
-                    raise SimulationError(f"residency plan: {op.name} reads {got} bytes of "
-                                          f"{tensor.name}, not its {tensor.bytes}")
-
-
-@dataclass
-class _TensorLife:
-    """A tensor's size and the issue positions of its readers."""
-
-    bytes: int
-    readers: list[int]
-    produced: bool
-
-    def next_use(self, after: int) -> float:
-        """Issue position of the first reader after position ``after`` (NEVER if none)."""
-        for position in self.readers:
-            if position > after:
-                return position
-        return NEVER
-
-
-def _distinct(tensors) -> list:
+def _distinct(tensors: Sequence[Tensor]) -> list[Tensor]:
     seen, out = set(), []
     for tensor in tensors:
         if tensor.name not in seen:
@@ -114,39 +72,134 @@ def _distinct(tensors) -> list:
     return out
 
 
-def _lives(ops: Sequence[Op]) -> dict[str, _TensorLife]:
-    lives: dict[str, _TensorLife] = {}
-    for position, op in enumerate(ops):
-        for tensor in _distinct(op.reads):
-            life = lives.setdefault(tensor.name, _TensorLife(tensor.bytes, [], False))
-            life.bytes = max(life.bytes, tensor.bytes)
-            life.readers.append(position)
-        for tensor in op.writes:
-            life = lives.setdefault(tensor.name, _TensorLife(tensor.bytes, [], True))
-            life.bytes, life.produced = max(life.bytes, tensor.bytes), True
-    return lives
+class Residency:
+    """Resident tensors of one run, decided op by op as ops start (module docstring)."""
 
-
-class _Pool:
-    """Resident bytes per tensor, how many of them are dirty (produced on chip, not in DRAM),
-    and when each tensor was last used."""
-
-    def __init__(self) -> None:
+    def __init__(self, ops: Sequence[Op], pool_bytes: int, policy: Policy = "liveness",
+                 keep_reads: bool = True) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"residency policy {policy!r}: expected one of {POLICIES}")
+        self.pool_bytes = max(0, int(pool_bytes))
+        self.policy = policy
+        self.keep_reads = keep_reads
+        self.position = {op.name: i for i, op in enumerate(ops)}
+        self.size: dict[str, int] = {}
+        self.readers: dict[str, list[int]] = {}  # issue positions of readers not yet started
+        for op in ops:
+            for tensor in [*_distinct(op.reads), *op.writes]:
+                self.size[tensor.name] = max(self.size.get(tensor.name, 0), tensor.bytes)
+            for tensor in _distinct(op.reads):
+                self.readers.setdefault(tensor.name, []).append(self.position[op.name])
         self.resident: dict[str, int] = {}
-        self.dirty: dict[str, int] = {}
+        self.dirty: dict[str, int] = {}  # resident bytes produced on chip, not in DRAM
         self.last_use: dict[str, int] = {}
+        self.running: dict[str, set[str]] = {}  # op -> tensors it uses while it runs
+        self.clock = 0  # start count, for LRU
+        self.peak_bytes = 0
 
     @property
     def used(self) -> int:
         return sum(self.resident.values())
 
-    def drop(self, name: str) -> int:
-        """Forget ``name``; returns the bytes it held."""
-        self.dirty.pop(name, None)
-        self.last_use.pop(name, None)
-        return self.resident.pop(name, 0)
+    def next_use(self, name: str) -> float:
+        """Issue position of the next reader of ``name`` that has not started (NEVER if none)."""
+        pending = self.readers.get(name)
+        return pending[0] if pending else NEVER
 
-    def shrink(self, name: str, nbytes: int) -> int:
+    # -- events --------------------------------------------------------------------------------
+    def begin(self, op: Op) -> OpResidency:
+        """``op`` starts: what it reads from where, and what of its outputs stays."""
+        use = OpResidency()
+        self.clock += 1
+        reads = _distinct(op.reads)
+        self.skip(op)  # it is no longer a pending reader of what it reads
+        touched = {t.name for t in reads} | {t.name for t in op.writes}
+        self.running[op.name] = touched
+        for tensor in reads:
+            held = self.resident.get(tensor.name, 0)
+            from_sram = tensor.bytes * held // self.size[tensor.name] if held else 0
+            if from_sram:
+                use.sram_reads[tensor.name] = from_sram
+                self.last_use[tensor.name] = self.clock
+            if tensor.bytes - from_sram:
+                use.dram_reads[tensor.name] = tensor.bytes - from_sram
+        for name in op.overwrites:  # the stale copy of a tensor replaced in place
+            self._drop(name)
+        self._keep(op, reads, use)
+        use.resident_bytes = self.used
+        self.peak_bytes = max(self.peak_bytes, use.resident_bytes)
+        if use.resident_bytes > self.pool_bytes:
+            raise SimulationError(f"residency: {use.resident_bytes} bytes resident after "
+                                  f"{op.name} started, over the pool of {self.pool_bytes}")
+        return use
+
+    def skip(self, op: Op) -> None:
+        """``op`` issues no work (a technique dropped all of it): it reads and writes nothing,
+        and is no longer a pending reader."""
+        for tensor in _distinct(op.reads):
+            pending = self.readers.get(tensor.name)
+            if pending and self.position[op.name] in pending:
+                pending.remove(self.position[op.name])
+
+    def end(self, op: Op) -> None:
+        """``op`` finished: what it used may be evicted; under ``liveness`` tensors nobody will
+        read again are dropped."""
+        self.running.pop(op.name, None)
+        if self.policy == "liveness":
+            in_use = set().union(*self.running.values()) if self.running else set()
+            for name in [n for n in self.resident
+                         if self.next_use(n) is NEVER and n not in in_use]:
+                self._drop(name)
+
+    # -- decisions -----------------------------------------------------------------------------
+    def _keep(self, op: Op, reads: list[Tensor], use: OpResidency) -> None:
+        """Keep what ``op`` reads or writes on chip where a later reader needs it; outputs
+        that cannot stay are written to DRAM by ``op``."""
+        outputs = {t.name for t in op.writes}
+        candidates = [(self.next_use(t.name), 0, t.name) for t in op.writes]
+        if self.keep_reads:
+            candidates += [(self.next_use(t.name), 1, t.name) for t in reads
+                           if t.name not in outputs and t.name not in op.overwrites]
+        for next_use, _, name in sorted(candidates):
+            want = self.size[name] - self.resident.get(name, 0)
+            if next_use is not NEVER and want > 0:
+                room = self.pool_bytes - self.used
+                if room < want:
+                    room += self._evict(want - room, next_use, use)
+                kept = min(want, room)
+                if kept:
+                    self.resident[name] = self.resident.get(name, 0) + kept
+                    self.last_use[name] = self.clock
+                    if name in outputs:
+                        self.dirty[name] = self.dirty.get(name, 0) + kept
+            spilled = self.size[name] - self.resident.get(name, 0)
+            if name in outputs and spilled:
+                use.dram_writes[name] = spilled
+
+    def _evict(self, need: int, before: float, use: OpResidency) -> int:
+        """Evict up to ``need`` bytes of tensors no running op uses, as the policy allows;
+        dirty bytes still needed (any, under ``lru``) are written back by the op starting.
+        Returns the bytes freed."""
+        in_use = set().union(*self.running.values())
+        if self.policy == "liveness":
+            ranked = sorted(((self.next_use(n), not self.dirty.get(n, 0), n)
+                             for n in self.resident if n not in in_use), reverse=True)
+            victims = [name for next_use, _, name in ranked if next_use > before]
+        else:
+            victims = [name for _, name in sorted((self.last_use.get(n, 0), n)
+                                                  for n in self.resident if n not in in_use)]
+        freed = 0
+        for name in victims:
+            if freed >= need:
+                break
+            nbytes = min(need - freed, self.resident[name])
+            dirty_out = self._shrink(name, nbytes)
+            if dirty_out and (self.policy == "lru" or self.next_use(name) is not NEVER):
+                use.writebacks[name] = use.writebacks.get(name, 0) + dirty_out
+            freed += nbytes
+        return freed
+
+    def _shrink(self, name: str, nbytes: int) -> int:
         """Evict ``nbytes`` of ``name``, clean bytes first; returns the dirty bytes evicted."""
         clean = self.resident[name] - self.dirty.get(name, 0)
         dirty_out = max(0, nbytes - clean)
@@ -156,123 +209,39 @@ class _Pool:
             if dirty_out:
                 self.dirty[name] -= dirty_out
         else:
-            self.drop(name)
+            self._drop(name)
         return dirty_out
 
+    def _drop(self, name: str) -> None:
+        self.dirty.pop(name, None)
+        self.last_use.pop(name, None)
+        self.resident.pop(name, None)
 
-def plan_residency(ops: Sequence[Op], pool_bytes: Callable[[Op], int],
-                   policy: Policy = "liveness", keep_reads: bool = True) -> ResidencyPlan:
-    """Plan the residency of ``ops`` issued in this order (module docstring).
+    @property
+    def dirty_bytes(self) -> int:
+        """Bytes produced on chip and still only there (at the end of a run: tensors nobody
+        reads again, which an ``lru`` cache would write back when it evicts them)."""
+        return sum(self.dirty.values())
 
-    ``keep_reads``: tensors fetched from DRAM may stay for a later reader (otherwise only
-    tensors produced on chip stay).
-    """
-    if policy not in POLICIES:
-        raise ValueError(f"residency policy {policy!r}: expected one of {POLICIES}")
-    lives = _lives(ops)
-    pool = _Pool()
-    plan: dict[str, OpResidency] = {}
-    peak = 0
-    for position, op in enumerate(ops):
-        use = OpResidency(pool_bytes=max(0, int(pool_bytes(op))))
-        plan[op.name] = use
-        touched = {t.name for t in op.reads} | {t.name for t in op.writes}
-        _fit(pool, use.pool_bytes, position, touched, lives, policy, use)
+
+def plan_residency(ops: Sequence[Op], pool_bytes: int, policy: Policy = "liveness",
+                   keep_reads: bool = True) -> dict[str, OpResidency]:
+    """Residency of ``ops`` run one after another in this order."""
+    residency = Residency(ops, pool_bytes, policy, keep_reads)
+    plan = {}
+    for op in ops:
+        plan[op.name] = residency.begin(op)
+        residency.end(op)
+    return plan
+
+
+def check_balance(ops: Sequence[Op], plan: dict[str, OpResidency]) -> None:
+    """Raise :class:`SimulationError` unless every op reads each of its tensors whole, from
+    DRAM or from chip."""
+    for op in ops:
+        use = plan[op.name]
         for tensor in _distinct(op.reads):
-            held = pool.resident.get(tensor.name, 0)
-            from_sram = tensor.bytes * min(held, lives[tensor.name].bytes) \
-                // lives[tensor.name].bytes if held else 0
-            if from_sram:
-                use.sram_reads[tensor.name] = from_sram
-            if tensor.bytes - from_sram:
-                use.dram_reads[tensor.name] = tensor.bytes - from_sram
-            if held:
-                pool.last_use[tensor.name] = position
-        use.resident_bytes = pool.used
-        for name in op.overwrites:  # the stale copy of a tensor replaced in place
-            pool.drop(name)
-        _keep(op, position, pool, use, lives, policy, keep_reads)
-        use.resident_bytes = max(use.resident_bytes, pool.used)
-        peak = max(peak, use.resident_bytes)
-        if policy == "liveness":
-            for name in [n for n in pool.resident if lives[n].next_use(position) is NEVER]:
-                pool.drop(name)
-    if ops:
-        _flush(pool, plan[ops[-1].name], lives, len(ops) - 1, policy)
-    return ResidencyPlan(policy, plan, peak)
-
-
-def _keep(op: Op, position: int, pool: _Pool, use: OpResidency,
-          lives: dict[str, _TensorLife], policy: str, keep_reads: bool) -> None:
-    """Keep what ``op`` read or wrote on chip where it pays; outputs that cannot stay are
-    written to DRAM by ``op``."""
-    outputs = {t.name for t in op.writes}
-    candidates = [(lives[t.name].next_use(position), 0, t.name) for t in op.writes]
-    if keep_reads:
-        candidates += [(lives[t.name].next_use(position), 1, t.name)
-                       for t in _distinct(op.reads)
-                       if t.name not in outputs and t.name not in op.overwrites]
-    touched = {name for _, _, name in candidates}
-    for next_use, _, name in sorted(candidates):
-        life = lives[name]
-        want = life.bytes - pool.resident.get(name, 0)
-        kept = 0
-        if next_use is not NEVER and want > 0:
-            room = use.pool_bytes - pool.used
-            if room < want:
-                room += _evict(pool, want - room, position, next_use, touched, lives, policy,
-                               use)
-            kept = min(want, room)
-            if kept:
-                pool.resident[name] = pool.resident.get(name, 0) + kept
-                pool.last_use[name] = position
-                if name in outputs:
-                    pool.dirty[name] = pool.dirty.get(name, 0) + kept
-        spilled = life.bytes - pool.resident.get(name, 0)
-        if name in outputs and spilled:
-            use.dram_writes[name] = spilled
-
-
-def _evict(pool: _Pool, need: int, position: int, before: float, protected: set[str],
-           lives: dict[str, _TensorLife], policy: str, use: OpResidency) -> int:
-    """Evict up to ``need`` bytes of tensors other than ``protected`` whose eviction the policy
-    allows; dirty bytes that are still needed (any, under ``lru``) are written back by the
-    op. Returns the bytes freed."""
-    if policy == "liveness":
-        victims = sorted(((lives[n].next_use(position), not pool.dirty.get(n, 0), n)
-                          for n in pool.resident if n not in protected), reverse=True)
-        victims = [v for v in victims if v[0] > before]
-    else:
-        victims = sorted((pool.last_use.get(n, -1), n) for n in pool.resident
-                         if n not in protected)
-    freed = 0
-    for victim in victims:
-        if freed >= need:
-            break
-        name = victim[-1]
-        nbytes = min(need - freed, pool.resident[name])
-        still_needed = policy == "lru" or lives[name].next_use(position) is not NEVER
-        dirty_out = pool.shrink(name, nbytes)
-        if dirty_out and still_needed:
-            use.writebacks[name] = use.writebacks.get(name, 0) + dirty_out
-        freed += nbytes
-    return freed
-
-
-def _fit(pool: _Pool, capacity: int, position: int, protected: set[str],
-         lives: dict[str, _TensorLife], policy: str, use: OpResidency) -> None:
-    """Shrink the resident set to the op's pool before it runs: other tensors first, then, if
-    the pool is smaller than its own inputs, those too."""
-    over = pool.used - capacity
-    if over > 0:
-        over -= _evict(pool, over, position, -NEVER, protected, lives, policy, use)
-    if over > 0:
-        _evict(pool, over, position, -NEVER, set(), lives, policy, use)
-
-
-def _flush(pool: _Pool, last: OpResidency, lives: dict[str, _TensorLife], position: int,
-           policy: str) -> None:
-    """Write back, at the last op, dirty tensors still resident that are needed later."""
-    for name, dirty in sorted(pool.dirty.items()):
-        if dirty and (policy == "lru" or lives[name].next_use(position) is not NEVER):
-            last.writebacks[name] = last.writebacks.get(name, 0) + dirty
+            got = use.sram_reads.get(tensor.name, 0) + use.dram_reads.get(tensor.name, 0)
+            if got != tensor.bytes:
+                raise SimulationError(f"residency: {op.name} reads {got} bytes of "
+                                      f"{tensor.name}, not its {tensor.bytes}")

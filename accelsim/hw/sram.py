@@ -42,6 +42,7 @@ class SramStats:
     filled_bytes: int = 0  # written from DRAM
     drained_bytes: int = 0  # read out towards DRAM
     array_bytes: int = 0  # moved between the buffer and the PE array
+    exchanged_bytes: int = 0  # resident tensors moved to or from the vector unit
     peak_tile_bytes: int = 0
 
 

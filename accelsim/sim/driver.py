@@ -92,6 +92,11 @@ class Driver:
             dram_bytes_by_class=self._traffic_by_class(op, plan, onchip),
             extras={**plan.row_figures(), **_op_figures(op)})
         self._account(op, plan, record)
+        if plan.unit == "vector" and onchip is not None:
+            # resident tensors move between an SRAM buffer and the vector unit's buffer
+            moved = onchip.served_from_sram + onchip.kept_on_chip
+            self.system.srams[system.buffer_of_role["ofmap"]].stats.exchanged_bytes += moved
+            system.vector.stats.exchanged_bytes += moved
         self.records.append(record)
         self.chain.on_complete(op, record, end)
         self.done[op.name].succeed()

@@ -147,6 +147,27 @@ class VectorUnitParams(Strict):
                           "chunks of one fp32 element)")
 
 
+class ResidencyParams(Strict):
+    """Tensors kept in the SRAM buffers between ops (:mod:`accelsim.sim.residency`)."""
+
+    policy: Literal["liveness", "lru", "none"] = Field(
+        "liveness", description="liveness: evict the tensor needed furthest in the future, "
+        "write back only what is read again; lru: evict the least recently used and write "
+        "back every dirty victim (a cache that does not know the schedule); none: every op "
+        "reads its inputs from DRAM and writes its outputs to DRAM")
+    keep_fetched: bool = Field(True, description="a tensor fetched from DRAM may stay on chip "
+                               "for a later reader (false: only tensors produced on chip stay)")
+    tile_share: float | None = Field(
+        None, gt=0, le=1, description="share of each SRAM buffer an op's tiles may use (the "
+        "rest holds tensors between ops); default 0.5 with a residency policy, 1 with none")
+
+    @property
+    def resolved_tile_share(self) -> float:
+        if self.tile_share is not None:
+            return self.tile_share
+        return 1.0 if self.policy == "none" else 0.5
+
+
 class EnergyParams(Strict):
     """Per-action energies in pJ; defaults from Horowitz, ISSCC 2014, 45 nm."""
 
@@ -175,6 +196,7 @@ class HwConfig(Strict):
     dram: DramParams
     interconnect: InterconnectParams
     vector_unit: VectorUnitParams
+    residency: ResidencyParams = Field(default_factory=ResidencyParams)
     energy: EnergyParams = Field(default_factory=EnergyParams)
     _source: str = PrivateAttr("<memory>")
 

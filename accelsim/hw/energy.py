@@ -23,6 +23,7 @@ def energy_by_component(system: System) -> dict[str, dict[str, float]]:
             "array_access": sram.stats.array_bytes / 8 * sram.energy_pj_per_64b,
             "fill": sram.stats.filled_bytes / 8 * sram.energy_pj_per_64b,
             "drain": sram.stats.drained_bytes / 8 * sram.energy_pj_per_64b,
+            "vector_exchange": sram.stats.exchanged_bytes / 8 * sram.energy_pj_per_64b,
         }
     vector = system.vector
     result["vector_unit"] = {

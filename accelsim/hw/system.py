@@ -56,7 +56,11 @@ class System:
         self.clock_hz = config.clock
         self.pe_array = PE_ARRAY_KINDS.get(config.pe_array.kind)(env, config.pe_array,
                                                                 config.energy)
-        self.srams = {name: Sram(name, params, config.clock)
+        # a kind that does not report its tiles' footprint gets whole buffers: nothing stays
+        # on chip beside its tiles (accelsim.sim.residency)
+        share = (config.residency.resolved_tile_share if self.pe_array.reports_footprint
+                 else 1.0)
+        self.srams = {name: Sram(name, params, config.clock, share)
                       for name, params in config.sram.items()}
         #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
         self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}
@@ -82,6 +86,16 @@ class System:
         for role, values in by_role.items():
             grouped[buffers[role]] = grouped.get(buffers[role], 0) + values
         return grouped
+
+    def hold(self, footprint_by_role: dict[str, np.ndarray], what: str) -> dict[str, int]:
+        """Check that every tile's blocks fit their buffers; returns the bytes the op holds in
+        each buffer while it runs (its largest tile, in every slot)."""
+        held = {}
+        for name, nbytes in self.by_buffer(footprint_by_role).items():
+            largest = int(np.max(nbytes)) if np.size(nbytes) else 0
+            self.srams[name].check_fits(largest, what)
+            held[name] = largest * self.slots
+        return held
 
     @property
     def slots(self) -> int:

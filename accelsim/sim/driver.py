@@ -16,6 +16,8 @@ from accelsim.context import RunContext
 from accelsim.errors import SimulationError
 from accelsim.plan import TilePlan
 from accelsim.sim.lowering import VECTOR_BUFFER, lower
+from accelsim.sim.onchip import OnChip, operand_tensors
+from accelsim.stats.tensor_classes import split_by_class, tensor_classes
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
 from accelsim.techniques.chain import TechniqueChain
@@ -36,12 +38,25 @@ class Driver:
         self.records: list[OpRecord] = []
         self.done = {}
         self.tiles = 0
+        self.onchip: OnChip | None = None
+        self.classes = tensor_classes(self.workload)
 
     def start(self) -> None:
         env = self.system.env
-        for index, op in enumerate(self.workload.ops()):
+        ops = self.workload.ops()
+        if self.system.config.residency.policy != "none":
+            self.onchip = OnChip(self.system, ops, self._working_bytes(ops))
+        for index, op in enumerate(ops):
             self.done[op.name] = env.event()
             env.process(self._run(op, index))
+
+    def _working_bytes(self, ops: list[Op]) -> int:
+        """SRAM bytes the largest op holds in its tiles (all of the buffers when the PE-array
+        kind does not say), reserved beside the tensors that stay on chip."""
+        if not self.system.pe_array.reports_footprint:
+            return sum(s.params.capacity for s in self.system.srams.values())
+        return max((sum(lower(op, self.ctx).footprint.values()) for op in ops
+                    if op.unit == "pe_array"), default=0)
 
     def _run(self, op: Op, priority: int) -> Generator:
         env, system = self.system.env, self.system
@@ -55,9 +70,14 @@ class Driver:
             start = env.now
             op = self.chain.prepare(op)
             plan = self.chain.transform(op, lower(op, self.ctx))
+            onchip = None
+            if self.onchip is not None:
+                plan, onchip = self.onchip.begin(op, plan)
             self._count_tiles(op, plan)
             times = yield from run_tiles(system, plan)
             end = env.now
+            if self.onchip is not None:
+                self.onchip.end(op)
         record = OpRecord(
             name=op.name, layer=op.layer, phase=op.phase.value, kind=op.kind, unit=op.unit,
             ready_cycle=ready, start_cycle=start, end_cycle=end,
@@ -67,11 +87,52 @@ class Driver:
             compute_cycles=times.compute_cycles, tiles=len(plan),
             vector_ops=float(plan["vector_ops"].sum()),
             stalls={**times.stalls, "unit_wait": start - ready},
+            onchip_bytes_read=onchip.served_from_sram if onchip else 0,
+            onchip_bytes_kept=onchip.kept_on_chip if onchip else 0,
+            dram_bytes_by_class=self._traffic_by_class(op, plan, onchip),
             extras={**plan.row_figures(), **_op_figures(op)})
         self._account(op, plan, record)
+        if plan.unit == "vector" and onchip is not None:
+            # resident tensors move between an SRAM buffer and the vector unit's buffer
+            moved = onchip.served_from_sram + onchip.kept_on_chip
+            self.system.srams[system.buffer_of_role["ofmap"]].stats.exchanged_bytes += moved
+            system.vector.stats.exchanged_bytes += moved
         self.records.append(record)
         self.chain.on_complete(op, record, end)
         self.done[op.name].succeed()
+
+    def _traffic_by_class(self, op: Op, plan: TilePlan, onchip) -> dict[str, dict[str, int]]:
+        """The op's DRAM bytes read and written, by tensor class: each role's traffic over
+        the role's tensors in proportion to what each moves to or from DRAM; write-backs of
+        evicted tensors by their own class."""
+        use = self.onchip.uses.pop(op.name) if self.onchip is not None else None
+        inputs, outputs = operand_tensors(op)
+        inputs = {**outputs, **inputs}  # an output role's loads re-read its partial sums
+        written_back = onchip.written_back if onchip else 0
+        read: dict[str, int] = {}
+        written: dict[str, int] = {}
+        for totals, roles, moved, out, minus in (
+                (plan.fetches, inputs, use.dram_reads if use else {}, read, 0),
+                (plan.drains, outputs, use.dram_writes if use else {}, written,
+                 written_back)):
+            if totals:
+                parts = [(roles.get(role, ()), int(values.sum())) for role, values
+                         in totals.items()]
+            else:
+                whole = plan.load_bytes if out is read else plan.store_bytes
+                parts = [(tuple(t for ts in roles.values() for t in ts), int(whole.sum()))]
+            if minus:  # write-backs ride on the output role's drains
+                tensors, total = parts[0]
+                parts[0] = (tensors, total - minus)
+            for tensors, total in parts:
+                weights = {t.name: moved.get(t.name, 0) if use else t.bytes for t in tensors}
+                for cls, nbytes in split_by_class(tensors, total, weights,
+                                                  self.classes).items():
+                    out[cls] = out.get(cls, 0) + nbytes
+        for name, nbytes in (use.writebacks.items() if use else ()):
+            cls = self.classes.get(name, "activations")
+            written[cls] = written.get(cls, 0) + nbytes
+        return {"read": read, "written": written}
 
     def _count_tiles(self, op: Op, plan: TilePlan) -> None:
         self.tiles += len(plan)

@@ -50,6 +50,7 @@ class SystolicArray(PEArrayKind):
     Params = SystolicParams
     description = "rows x cols MAC array, os/ws/is dataflow, SCALE-Sim v3 fold timing"
     counted_columns = ("folds",)
+    reports_footprint = True
 
     def __init__(self, env, params: SystolicParams, energy) -> None:
         super().__init__(env, params, energy)
@@ -80,9 +81,7 @@ class SystolicArray(PEArrayKind):
         system = ctx.system
         element_bytes, psum_bytes = self.element_bytes(op)
         tiles = self._tiles(ctx, op, element_bytes, psum_bytes)
-        srams = system.srams
-        for name, nbytes in system.by_buffer(tiles.footprint_bytes).items():
-            srams[name].check_fits(int(np.max(nbytes)), op.name)
+        footprint = system.hold(tiles.footprint_bytes, op.name)
         access = system.by_buffer(tiles.array_access_bytes)
         n = len(tiles)
         loads_by_role, load_visits, channel_bytes = {}, np.zeros(n), np.zeros(n)
@@ -107,6 +106,7 @@ class SystolicArray(PEArrayKind):
             store_visits=store_visits, load_channels=load_channels,
             store_channels=store_channels, loads=system.by_buffer(loads_by_role),
             stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,
+            fetches=loads_by_role, drains={"ofmap": tiles.store_bytes}, footprint=footprint,
             macs_skipped=op.macs - int(tiles.macs.sum()), slots=system.slots)
 
     def _sram_cycles(self, ctx: RunContext, tiles: TileArrays,

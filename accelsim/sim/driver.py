@@ -45,18 +45,10 @@ class Driver:
         env = self.system.env
         ops = self.workload.ops()
         if self.system.config.residency.policy != "none":
-            self.onchip = OnChip(self.system, ops, self._working_bytes(ops))
+            self.onchip = OnChip(self.system, ops)
         for index, op in enumerate(ops):
             self.done[op.name] = env.event()
             env.process(self._run(op, index))
-
-    def _working_bytes(self, ops: list[Op]) -> int:
-        """SRAM bytes the largest op holds in its tiles (all of the buffers when the PE-array
-        kind does not say), reserved beside the tensors that stay on chip."""
-        if not self.system.pe_array.reports_footprint:
-            return sum(s.params.capacity for s in self.system.srams.values())
-        return max((sum(lower(op, self.ctx).footprint.values()) for op in ops
-                    if op.unit == "pe_array"), default=0)
 
     def _run(self, op: Op, priority: int) -> Generator:
         env, system = self.system.env, self.system

@@ -133,46 +133,45 @@ def _visits(visits: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.nda
 
 class OnChip:
     """The run's on-chip residency (:class:`accelsim.sim.residency.Residency`), applied to each
-    op's tile plan as the op starts, with the SRAM occupancy (resident tensors plus the working
-    set of every op running) checked against the buffers' capacity at every start."""
+    op's tile plan as the op starts.
 
-    def __init__(self, system, ops: list[Op], working_bytes: int) -> None:
+    The buffers are split: ``residency.tile_share`` of each is the working space of the ops'
+    tiles (every slot), the rest the pool of resident tensors. An op's tiles never leave the
+    tiles' share (the tiler plans within it; checked again here), resident tensors never exceed
+    the pool (:class:`Residency` checks), so the buffers are never over capacity. An op whose
+    first tile is fetched early into the slot the op before it has freed
+    (:mod:`accelsim.sim.prefetch`) stays within the tiles' share too: the two ops hold one slot
+    each.
+    """
+
+    def __init__(self, system, ops: list[Op]) -> None:
         params = system.config.residency
         self.system = system
         self.capacity = sum(s.params.capacity for s in system.srams.values())
-        self.working_bytes = working_bytes
-        self.residency = Residency(ops, max(0, self.capacity - working_bytes), params.policy,
-                                   params.keep_fetched)
-        self.buffer_of = {**system.buffer_of_role, "input": VECTOR_ENDPOINT,
-                          "output": VECTOR_ENDPOINT}
-        self.running: dict[str, int] = {}
+        self.working_bytes = sum(s.usable_bytes * system.slots for s in system.srams.values())
+        self.residency = Residency(ops, max(0, self.capacity - self.working_bytes),
+                                   params.policy, params.keep_fetched)
+        self.buffer_of = operand_buffers(system)
         self.uses: dict[str, OpResidency] = {}
-        self.peak_occupancy = 0
+        self.peak_tiles = 0
 
     def begin(self, op: Op, plan: TilePlan) -> tuple[TilePlan, OnChipFigures]:
-        """The op's plan with its resident share served on chip; checks the occupancy."""
+        """The op's plan with its resident share served on chip."""
         if len(plan) == 0:  # no work issued: nothing read, written or kept
             self.residency.skip(op)
             self.uses[op.name] = OpResidency()
             return plan, OnChipFigures(0, 0, 0)
+        held = sum(plan.footprint.values())
+        if held > self.working_bytes:
+            raise SimulationError(f"on-chip residency: {op.name} holds {held} bytes in its "
+                                  f"tiles, over the tiles' share of {self.working_bytes}")
+        self.peak_tiles = max(self.peak_tiles, held)
         use = self.residency.begin(op)
         check_balance([op], {op.name: use})
         self.uses[op.name] = use
-        if plan.unit == "pe_array":
-            self.running[op.name] = (sum(plan.footprint.values())
-                                     if self.system.pe_array.reports_footprint
-                                     else self.capacity)
-        occupancy = use.resident_bytes + sum(self.running.values())
-        if occupancy > self.capacity:
-            raise SimulationError(
-                f"on-chip residency: {occupancy} bytes held while {op.name} starts ("
-                f"{use.resident_bytes} resident, {sum(self.running.values())} in running ops' "
-                f"tiles), over the SRAM capacity of {self.capacity}")
-        self.peak_occupancy = max(self.peak_occupancy, occupancy)
         return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels)
 
     def end(self, op: Op) -> None:
-        self.running.pop(op.name, None)
         self.residency.end(op)
 
     def summary(self) -> dict:
@@ -180,5 +179,10 @@ class OnChip:
         return {"policy": residency.policy, "capacity_bytes": self.capacity,
                 "working_bytes": self.working_bytes, "pool_bytes": residency.pool_bytes,
                 "peak_resident_bytes": residency.peak_bytes,
-                "peak_occupancy_bytes": self.peak_occupancy,
+                "peak_tile_bytes": self.peak_tiles,
                 "dirty_bytes_at_end": residency.dirty_bytes}
+
+
+def operand_buffers(system) -> dict[str, str]:
+    """The buffer (interconnect endpoint) of every operand role of GEMM and vector ops."""
+    return {**system.buffer_of_role, "input": VECTOR_ENDPOINT, "output": VECTOR_ENDPOINT}

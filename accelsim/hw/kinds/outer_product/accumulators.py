@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Elements of the dense (steps, streams, banks) load array built at a time.
+BLOCK_ELEMENTS = 1 << 21
+
 
 def bank_of(k: np.ndarray, row: np.ndarray, col: np.ndarray, banks: int, f: int) -> np.ndarray:
     """The accumulator bank of outputs (output channel ``k``, ``row``, ``col``) (module
@@ -65,24 +68,31 @@ def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.n
     active = np.bincount(position, minlength=steps)
     at_step = np.lexsort((pair_rank, position))  # pairs by position, then stream rank
     step_start = np.concatenate(([0], np.cumsum(active)))
-    entry_order = np.lexsort((pair_rank[entry_pair], position[entry_pair]))
-    e_rank = pair_rank[entry_pair][entry_order]
-    e_bank = np.asarray(entry_bank, dtype=np.int64)[entry_order]
-    e_load = np.asarray(entry_load, dtype=np.int64)[entry_order]
-    entry_start = np.searchsorted(position[entry_pair][entry_order], np.arange(steps + 1))
+    e_step = position[entry_pair]
+    e_rank = pair_rank[entry_pair]
+    e_bank = np.asarray(entry_bank, dtype=np.int64)
+    e_load = np.asarray(entry_load, dtype=np.int64)
+    banks = int(e_bank.max(initial=0)) + 1
+    at_step_start = step_start.tolist()
     issue_at = np.zeros(pairs, dtype=np.int64)
     now = np.zeros(len(ids), dtype=np.int64)
-    busiest = np.zeros(len(ids), dtype=np.int64)  # max over banks of free: free only grows
-    free = np.zeros((len(ids), int(e_bank.max(initial=0)) + 1), dtype=np.int64)
-    for step in range(steps):
-        n = active[step]
-        issue_at[at_step[step_start[step]:step_start[step + 1]]] = now[:n]
-        lo, hi = entry_start[step], entry_start[step + 1]
-        r, b = e_rank[lo:hi], e_bank[lo:hi]
-        done = np.maximum(free[r, b], now[r]) + e_load[lo:hi]
-        free[r, b] = done
-        np.maximum.at(busiest, r, done)
-        now[:n] = np.maximum(now[:n] + 1, busiest[:n] - queue_depth)
+    free = np.zeros((len(ids), banks), dtype=np.int64)
+    # the loads of a block of steps as one dense (steps, streams, banks) array
+    block = max(1, BLOCK_ELEMENTS // (len(ids) * banks))
+    for block_start in range(0, steps, block):
+        in_block = (e_step >= block_start) & (e_step < block_start + block)
+        loads = np.zeros((min(block, steps - block_start), len(ids), banks), dtype=np.int64)
+        loads[e_step[in_block] - block_start, e_rank[in_block], e_bank[in_block]] = \
+            e_load[in_block]
+        for offset, load in enumerate(loads):
+            step = block_start + offset
+            n = int(active[step])
+            issue_at[at_step[at_step_start[step]:at_step_start[step + 1]]] = now[:n]
+            head = free[:n]
+            head[...] = np.where(load[:n] > 0, np.maximum(head, now[:n, None]) + load[:n],
+                                 head)
+            now[:n] = np.maximum(now[:n] + 1, head.max(axis=1) - queue_depth)
+    busiest = free.max(axis=1)
     last = order[np.cumsum(length[by_length]) - 1]
     following = np.empty(pairs, dtype=np.int64)
     following[order[:-1]] = issue_at[order[1:]]

@@ -278,6 +278,16 @@ class ChunkPairs:
             return issue_intervals(self.pe, self.entry_pair, self.entry_bank,
                                    self.entry_load, self.queue_depth)
         kept = np.asarray(kept, dtype=bool)
+        key = np.packbits(kept).tobytes()
+        if key not in self._kept_cycles:  # ops of one geometry share their pairs
+            self._kept_cycles[key] = self._kept_pair_cycles(kept)
+        return self._kept_cycles[key]
+
+    @cached_property
+    def _kept_cycles(self) -> dict[bytes, np.ndarray]:
+        return {}
+
+    def _kept_pair_cycles(self, kept: np.ndarray) -> np.ndarray:
         index = np.flatnonzero(kept)
         renumber = np.cumsum(kept) - 1
         entries = kept[self.entry_pair]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -19,9 +21,10 @@ from accelsim.sim.engine import Simulation
 from accelsim.context import RunContext
 from accelsim.sim.lowering import lower
 from accelsim.techniques.chain import TechniqueSpec
+from accelsim.trace.dnnsim_export import read_samples, write_layer
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
-from tests.conftest import HWCONFIGS
+from tests.conftest import HWCONFIGS, ROOT
 
 SCNN = yaml.safe_load((HWCONFIGS / "scnn_like.yaml").read_text())
 FLAT = Axis(1, 1, 1, -1, 0, 1, 1)
@@ -390,3 +393,60 @@ def test_per_axis_stride_and_dilation():
     dilated = conv_op(Phase.FWD)
     dilated.attrs["dilation"] = [2, 2]
     assert not op_geometry(dilated).conv
+
+
+# -- DNNsim's SCNN model on the same masks ---------------------------------------------------------
+def _dnnsim_compare():
+    spec = importlib.util.spec_from_file_location("dnnsim_compare",
+                                                  ROOT / "scripts" / "dnnsim_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_forward_cycles_against_dnnsim_goldens():
+    """DNNsim's SCNN cycles (tests/golden/dnnsim_scnn/cycles.json, with provenance) of 7
+    ResNet-18-CIFAR layers, dense and Top-K, on the masks stored beside them. DNNsim differs
+    from accelsim in four documented ways: it tiles the zero-padded input rounded up to the
+    grid, runs chunk pairs in lockstep (no bank queues), synchronises the PEs after every
+    input channel and pre-filters strided products by phase. With the first three aligned
+    (accelsim's chunk pairs on DNNsim's tiling, queue depth 0, per-channel maxima), every
+    stride-1 layer's multiplier cycles (DNNsim's cycles less its halo, ``idle_halo`` over the
+    1,024 multipliers) equal DNNsim's exactly; strided layers cost DNNsim fewer cycles (it
+    never issues off-stride products). The bank queues never cost cycles."""
+    compare = _dnnsim_compare()
+    golden = ROOT / "tests" / "golden" / "dnnsim_scnn"
+    samples = json.loads((golden / "cycles.json").read_text())["samples"]
+    layers = compare.saved_layers(golden / "masks.npz")
+    cycles = {tuple(key.split("/")): value for key, value in samples.items()}
+    rows = compare.table(layers, cycles)
+    assert len(rows) == 14
+    for row in rows:
+        key = (row["layer"], row["density"])
+        assert row["dnnsim_tiling"] <= row["lockstep"], key
+        if layers[row["layer"]]["stride"] == 1:
+            assert row["lockstep_barrier"] == row["dnnsim_multipliers"], key
+        else:
+            assert row["dnnsim_multipliers"] < row["lockstep"], key
+
+
+def test_dnnsim_inputs_and_report(tmp_path):
+    """A layer written for DNNsim: model.csv names it with stride and padding, the traces are
+    0/1 float32 arrays of the masks' shapes; a cycles report in DNNsim's layout reads back per
+    layer and sample, stopping at the next section."""
+    x = np.zeros((2, 3, 5, 5), dtype=bool)
+    x[0, 1, 2, 3] = True
+    w = np.ones((4, 3, 3, 3), dtype=bool)
+    write_layer(tmp_path, "net", "c1", x, w, stride=2, pad=1)
+    assert (tmp_path / "models/net/model.csv").read_text() == "c1,conv,2,1\n"
+    act = np.load(tmp_path / "net_traces/net/act-c1-0.npy")
+    wgt = np.load(tmp_path / "net_traces/net/wgt-c1.npy")
+    assert act.dtype == wgt.dtype == np.float32 and act.shape == (2, 3, 5, 5)
+    assert act.sum() == 1 and act[0, 1, 2, 3] == 1 and wgt.shape == (4, 3, 3, 3)
+    report = tmp_path / "report.csv"
+    report.write_text("SCNN Number of Cycles for net\n\n\nPer sample scalar results:\n"
+                      "Layer,Sample,cycles,idle_halo\nc1,0,418,40960\nc1,1,420,40960\n\n"
+                      "Layer scalar results:\nLayer,Sample,cycles,idle_halo\nc1,ALL,419,40960\n")
+    assert read_samples(report) == {"c1": {"cycles": [418, 420], "idle_halo": [40960, 40960]}}
+    with pytest.raises(ValueError, match="masks of a 2-D convolution"):
+        write_layer(tmp_path, "net", "c1", x[0], w, stride=1, pad=0)

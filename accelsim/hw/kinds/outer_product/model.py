@@ -212,22 +212,31 @@ def traced_masks(stats, layer: str, geom: OpGeometry, step: int | None = None
                          for role in roles))
     if any(mask.ndim != 4 for mask in masks):  # a 1-D or 3-D convolution's masks
         return None
-    if geom.phase == "fwd":  # x (I, C, H, W) against w (K, C, R, S)
-        x, w = masks
-        aligned = index[0]["channels"] == index[1]["in_channels"]
+    first, second = {"fwd": ("channels", "in_channels"),
+                     "bwd_data": ("channels", "out_channels"),
+                     "bwd_weight": ("images", "images")}[geom.phase]
+    aligned = index[0].get(first) == index[1].get(second)
+    return plane_pairs(geom, *masks) if aligned else None
+
+
+def plane_pairs(geom: OpGeometry, first: np.ndarray, second: np.ndarray
+                ) -> TracedMasks | None:
+    """The plane pairs of a convolution from the masks of its two operands in the order of
+    :data:`CONV_ROLES` (fwd: x (I, C, H, W), w (K, C, R, S); bwd_data: dy (I, K, Ho, Wo), w;
+    bwd_weight: x, dy), or None when they are not the op's planes."""
+    if geom.phase == "fwd":  # x against w
+        x, w = first, second
         a = x.reshape(-1, *x.shape[2:])
         b = np.tile(w.transpose(1, 0, 2, 3), (x.shape[0], 1, 1, 1))
-    elif geom.phase == "bwd_data":  # dy (I, K, Ho, Wo) against w (K, C, R, S)
-        dy, w = masks
-        aligned = index[0]["channels"] == index[1]["out_channels"]
+    elif geom.phase == "bwd_data":  # dy against w
+        dy, w = first, second
         a = dy.reshape(-1, *dy.shape[2:])
         b = np.tile(w, (dy.shape[0], 1, 1, 1))
-    else:  # bwd_weight: x (I, C, H, W) against dy (I, K, Ho, Wo) of the same image
-        x, dy = masks
-        aligned = index[0]["images"] == index[1]["images"]
+    else:  # bwd_weight: x against dy of the same image
+        x, dy = first, second
         a = x.reshape(-1, *x.shape[2:])
         b = np.repeat(dy, x.shape[1], axis=0)
-    if not aligned or a.shape[1:] != geom.a_shape or b.shape[2:] != geom.b_shape:
+    if a.shape[1:] != geom.a_shape or b.shape[2:] != geom.b_shape:
         return None
     counts = count_exact(a[:, None], b, geom.axes)
     per_pair = Counts(float(counts.issued.mean()), float(counts.valid.mean()))
@@ -525,14 +534,17 @@ class OuterProductModel:
         return elements * density * self.compressed_bytes
 
     def tiles(self, op: Op, capacity: dict[str, float], value_stats=None,
-              step: int | None = None, seed: int = 0) -> OuterProductTiles:
+              step: int | None = None, seed: int = 0,
+              masks: TracedMasks | None = None) -> OuterProductTiles:
         """The tiles of the op's issued samples; ``capacity``: usable bytes of the ``ifmap``,
         ``filter`` and ``ofmap`` buffers. The last two bound the output-channel group; A planes
         that do not all fit ``ifmap`` stream channel by channel, fetched again for every group.
         ``value_stats``: the workload's traced statistics, if any (masks and densities, at the
-        sampled step nearest to ``step``); ``seed``: mixed into the random masks' seeds."""
+        sampled step nearest to ``step``); ``seed``: mixed into the random masks' seeds;
+        ``masks``: the op's plane pairs given directly (:func:`plane_pairs`) instead."""
         geom = op_geometry(op)
-        masks = traced_masks(value_stats, op.layer, geom, step)
+        if masks is None:
+            masks = traced_masks(value_stats, op.layer, geom, step)
         da, db = ((masks.density_a, masks.density_b) if masks is not None
                   else op_densities(op, self.params.operand_density, value_stats, step))
         kc = self.group_size(geom, db, capacity)

@@ -1,6 +1,7 @@
 """Forward-pass cycles of the SCNN-like array against DNNsim's SCNN model, layer by layer.
 
-    python scripts/dnnsim_compare.py --dnnsim PATH/TO/DNNsim --masks tests/golden/dnnsim_scnn/masks.npz
+    python scripts/dnnsim_compare.py --dnnsim PATH/TO/DNNsim \
+        --masks tests/golden/dnnsim_scnn/masks.npz
     python scripts/dnnsim_compare.py --dnnsim PATH/TO/DNNsim --trace TRACED_FOLDER \\
         --write-golden tests/golden/dnnsim_scnn
 

@@ -224,7 +224,7 @@ def test_dense_operands_cost_more_than_sparse():
     assert dense["compute_cycles"] > 2 * sparse["compute_cycles"]
 
 
-# -- the accumulator banks and their queues --------------------------------------------------------
+# -- the accumulator banks and their queues ------------------------------------------------------
 def dnnsim_bank(k: int, row: int, col: int) -> int:
     """DNNsim's SCNN accumulator mapping for F = 4 and 32 banks (``map_accumulator`` in
     core/src/SCNN.cpp, transcribed): bit 4 = k2 ^ row1 ^ col1, bit 3 = row0, bit 2 = col0,
@@ -395,7 +395,7 @@ def test_per_axis_stride_and_dilation():
     assert not op_geometry(dilated).conv
 
 
-# -- DNNsim's SCNN model on the same masks ---------------------------------------------------------
+# -- DNNsim's SCNN model on the same masks -------------------------------------------------------
 def _dnnsim_compare():
     spec = importlib.util.spec_from_file_location("dnnsim_compare",
                                                   ROOT / "scripts" / "dnnsim_compare.py")

@@ -66,32 +66,31 @@ def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.n
     position[order] = np.arange(pairs) - starts[pair_rank[order]]
     steps = int(length.max())
     active = np.bincount(position, minlength=steps)
-    at_step = np.lexsort((pair_rank, position))  # pairs by position, then stream rank
-    step_start = np.concatenate(([0], np.cumsum(active)))
     e_step = position[entry_pair]
     e_rank = pair_rank[entry_pair]
     e_bank = np.asarray(entry_bank, dtype=np.int64)
     e_load = np.asarray(entry_load, dtype=np.int64)
     banks = int(e_bank.max(initial=0)) + 1
-    at_step_start = step_start.tolist()
-    issue_at = np.zeros(pairs, dtype=np.int64)
+    issue = np.zeros((steps, len(ids)), dtype=np.int64)  # issue cycle per step and stream
     now = np.zeros(len(ids), dtype=np.int64)
+    # free[b] below the issue cycle is an idle bank: raising it to that cycle changes nothing
     free = np.zeros((len(ids), banks), dtype=np.int64)
     # the loads of a block of steps as one dense (steps, streams, banks) array
     block = max(1, BLOCK_ELEMENTS // (len(ids) * banks))
+    active_streams = active.tolist()
     for block_start in range(0, steps, block):
         in_block = (e_step >= block_start) & (e_step < block_start + block)
         loads = np.zeros((min(block, steps - block_start), len(ids), banks), dtype=np.int64)
         loads[e_step[in_block] - block_start, e_rank[in_block], e_bank[in_block]] = \
             e_load[in_block]
         for offset, load in enumerate(loads):
-            step = block_start + offset
-            n = int(active[step])
-            issue_at[at_step[at_step_start[step]:at_step_start[step + 1]]] = now[:n]
-            head = free[:n]
-            head[...] = np.where(load[:n] > 0, np.maximum(head, now[:n, None]) + load[:n],
-                                 head)
-            now[:n] = np.maximum(now[:n] + 1, head.max(axis=1) - queue_depth)
+            n = active_streams[block_start + offset]
+            issue[block_start + offset] = now
+            head, issuing = free[:n], now[:n]
+            np.maximum(head, issuing[:, None], out=head)
+            head += load[:n]
+            np.maximum(issuing + 1, head.max(axis=1) - queue_depth, out=issuing)
+    issue_at = issue[position, pair_rank]
     busiest = free.max(axis=1)
     last = order[np.cumsum(length[by_length]) - 1]
     following = np.empty(pairs, dtype=np.int64)

@@ -58,6 +58,17 @@ run otherwise), else the hwconfig's ``operand_density``. Compressed operands cos
 construction, so SRAM bandwidth does not stretch these tiles; buffer capacity is enforced.
 Not modelled: the cross-PE reduction of weight-gradient partial sums (each image's partial
 dW leaves at accumulator width) and the accumulator read-out beyond the halo exchange.
+
+Dense operands (density 1.0, ``scnn_like.yaml``): a dense chunk pair's 16 outputs fall in 16
+distinct banks, so stride-1 convolutions are multiplier-bound; valid products keep 90% of the
+1,024 multipliers busy on ResNet-18's 56x56 layers, 73% on 28x28 and 69% on 14x14 (95% on
+64 -> 64 channels of 32x32), against SCNN's report of dense layers at about 0.79x the
+performance of DCNN, a dense accelerator of equal multipliers (Parashar et al., ISCA 2017,
+Section VI, density sweep). The losses are SCNN's own: partial activation and weight
+chunks (a 7x7 plane gives each PE of the 8x8 grid at most one activation: 19% of the
+multiplier slots), off-stride products of strided layers (three quarters at stride 2) and
+the halo exchanges. DNNsim's SCNN model gives the same multiplier cycles on the same chunk
+pairs (``scripts/dnnsim_compare.py``, goldens in ``tests/golden/dnnsim_scnn``).
 """
 
 from __future__ import annotations

@@ -22,6 +22,20 @@ zero-padded input rounded up to a multiple of the grid, as DNNsim tiles it); and
 lockstep banks (``lockstep``, queue depth 0, DNNsim's accumulator model). The table prints
 the error of each against DNNsim. With ``--write-golden FOLDER`` the masks and DNNsim's
 cycles are written there with their provenance.
+
+Where the two differ, and why (each difference is a modelling choice, shown by the columns):
+
+* tiling: DNNsim tiles the zero-padded input rounded up to the grid (32x32 -> 40x40, 5x5 per
+  PE; 16x16 -> 24x24, 3x3 per PE), accelsim the input itself (4x4, 2x2), so DNNsim's
+  busiest PE holds more activation chunks (``dnnsim tiling`` removes this);
+* accumulators: DNNsim's chunk pairs wait in lockstep for their worst bank conflict, accelsim's
+  banks queue their updates (``lockstep`` removes this; dense pairs never conflict);
+* schedule: DNNsim synchronises the PEs after every input channel, accelsim at the end of a
+  pass (``barrier`` removes this: on stride-1 layers the multiplier cycles are then DNNsim's);
+* stride: DNNsim pairs only activations and weights of the same stride phase, accelsim (as
+  SCNN) multiplies every pair and drops off-stride products as RCPs (3/4 of them at stride 2);
+* halo: DNNsim charges a pass the largest of the 8 neighbour regions times Kc, accelsim sends
+  all of a PE's halo partial sums over one link at ``halo_elements_per_cycle`` (1 per cycle).
 """
 
 from __future__ import annotations

@@ -77,8 +77,7 @@ GAPS = {
         "and bwd_weight dominates the baseline iteration; a baseline that tiles the "
         "gradient plane would issue fewer RCPs to begin with; (3) a chunk of the broadcast "
         "operand holds the output channels of one coordinate, so its coordinate box is a "
-        "point and the check catches almost every RCP-only pair (the paper's >90% is a "
-        "lower bound)."),
+        "point and the check catches almost every RCP-only pair."),
     ("pe_speedup", "low"): (
         "PE-array speedup below the paper: RCPs inside issued chunk pairs still take their "
         "cycle; with random masks more pairs mix valid products and RCPs."),

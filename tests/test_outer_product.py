@@ -71,11 +71,13 @@ def lowered(op: Op, **pe):
 
 
 def test_hwconfig_loads_with_scnn_parameters():
-    """scnn_like.yaml: 8x8 PEs of 4x4 multipliers (1,024), 32 accumulator banks, 1 GHz."""
+    """scnn_like.yaml: 8x8 PEs of 4x4 multipliers (1,024), 32 accumulator banks with queues
+    4 deep, 1 GHz."""
     config = load_hwconfig(HWCONFIGS / "scnn_like.yaml")
     pe = config.pe_array
     assert (pe.kind, pe.rows, pe.cols, pe.multipliers_f, pe.multipliers_i,
-            pe.accumulator_banks, config.clock) == ("outer_product", 8, 8, 4, 4, 32, 1e9)
+            pe.accumulator_banks, pe.accumulator_queue_depth, config.clock) == (
+        "outer_product", 8, 8, 4, 4, 32, 4, 1e9)
 
 
 OUTER_ONLY = ("multipliers_f", "multipliers_i", "accumulator_banks", "accumulator_entries",

@@ -197,6 +197,10 @@ class HwConfig(Strict):
     interconnect: InterconnectParams
     vector_unit: VectorUnitParams
     residency: ResidencyParams = Field(default_factory=ResidencyParams)
+    prefetch: Literal["across_ops", "none"] | None = Field(
+        None, description="across_ops: the next op's first tile loads into the buffer slot the "
+        "running op has freed (accelsim.sim.prefetch); none: each op starts with its first "
+        "load; default across_ops when every SRAM buffer is double-buffered, else none")
     energy: EnergyParams = Field(default_factory=EnergyParams)
     _source: str = PrivateAttr("<memory>")
 
@@ -253,6 +257,13 @@ class HwConfig(Strict):
         """Pickle as the resolved values and the source: the class itself is built per set of
         registered kinds (:func:`hwconfig_model`), so it is rebuilt on load, not looked up."""
         return (_revalidate, (self.model_dump(mode="json"), self._source))
+
+    @property
+    def resolved_prefetch(self) -> str:
+        if self.prefetch is not None:
+            return self.prefetch
+        return ("across_ops" if all(b.double_buffered for b in self.sram.values())
+                else "none")
 
     def buffer_for(self, role: str) -> str:
         """Name of the SRAM buffer that holds a GEMM operand role."""

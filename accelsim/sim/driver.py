@@ -11,17 +11,29 @@ them and what they wait on.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass
 
 from accelsim.context import RunContext
 from accelsim.errors import SimulationError
 from accelsim.plan import TilePlan
 from accelsim.sim.lowering import VECTOR_BUFFER, lower
-from accelsim.sim.onchip import OnChip, operand_tensors
+from accelsim.sim.onchip import OnChip, OnChipFigures, operand_buffers, operand_tensors
+from accelsim.sim.prefetch import Prefetch, book_prefetch, first_tile_ready_bytes, settle
 from accelsim.stats.tensor_classes import split_by_class, tensor_classes
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
 from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.op import Op
+
+
+@dataclass
+class Prepared:
+    """An op made ready to run: as the techniques changed it, its plan, and the part of its
+    first tile fetched before it started."""
+
+    op: Op
+    plan: TilePlan
+    prefetch: Prefetch | None = None
 
 
 #: Tiles one run may replay: about 15 us and a few hundred bytes each on this engine, so the
@@ -40,6 +52,13 @@ class Driver:
         self.tiles = 0
         self.onchip: OnChip | None = None
         self.classes = tensor_classes(self.workload)
+        self.prefetch_across_ops = ctx.system.config.resolved_prefetch == "across_ops"
+        self.buffer_of = operand_buffers(ctx.system)
+        self.writer = {t.name: op.name for op in self.workload.ops() for t in op.writes}
+        self.prepared_or_started: set[str] = set()
+        self.started: set[str] = set()  # ops whose on-chip share is decided
+        self.prepared: dict[str, Prepared] = {}
+        self.unit_ops: dict[str, list[str]] = {}
 
     def start(self) -> None:
         env = self.system.env
@@ -47,6 +66,7 @@ class Driver:
         if self.system.config.residency.policy != "none":
             self.onchip = OnChip(self.system, ops)
         for index, op in enumerate(ops):
+            self.unit_ops.setdefault(op.unit, []).append(op.name)
             self.done[op.name] = env.event()
             env.process(self._run(op, index))
 
@@ -60,13 +80,13 @@ class Driver:
         with unit.resource.request(priority=priority) as request:
             yield request
             start = env.now
-            op = self.chain.prepare(op)
-            plan = self.chain.transform(op, lower(op, self.ctx))
-            onchip = None
-            if self.onchip is not None:
-                plan, onchip = self.onchip.begin(op, plan)
-            self._count_tiles(op, plan)
-            times = yield from run_tiles(system, plan)
+            prepared = self.prepared.pop(op.name, None) or self._prepare(op)
+            op, plan, onchip = self._begin(prepared)
+            next_on_unit = None
+            if self.prefetch_across_ops:
+                def next_on_unit():
+                    self._prefetch_next(op.unit)
+            times = yield from run_tiles(system, plan, prepared.prefetch, next_on_unit)
             end = env.now
             if self.onchip is not None:
                 self.onchip.end(op)
@@ -81,6 +101,7 @@ class Driver:
             stalls={**times.stalls, "unit_wait": start - ready},
             onchip_bytes_read=onchip.served_from_sram if onchip else 0,
             onchip_bytes_kept=onchip.kept_on_chip if onchip else 0,
+            prefetched_bytes=prepared.prefetch.bytes if prepared.prefetch else 0,
             dram_bytes_by_class=self._traffic_by_class(op, plan, onchip),
             extras={**plan.row_figures(), **_op_figures(op)})
         self._account(op, plan, record)
@@ -92,6 +113,44 @@ class Driver:
         self.records.append(record)
         self.chain.on_complete(op, record, end)
         self.done[op.name].succeed()
+
+    def _prepare(self, op: Op) -> Prepared:
+        """The op as the techniques change it, and its tile plan."""
+        self.prepared_or_started.add(op.name)
+        op = self.chain.prepare(op)
+        plan = self.chain.transform(op, lower(op, self.ctx))
+        self._count_tiles(op, plan)
+        return Prepared(op, plan)
+
+    def _begin(self, prepared: Prepared) -> tuple[Op, TilePlan, OnChipFigures | None]:
+        """The op starts: its on-chip share is decided and taken off its plan."""
+        op, plan, onchip = prepared.op, prepared.plan, None
+        self.started.add(op.name)
+        if self.onchip is not None:
+            plan, onchip = self.onchip.begin(op, plan)
+        if prepared.prefetch is not None:
+            plan = settle(plan, prepared.prefetch, self.buffer_of)
+        return op, plan, onchip
+
+    def _prefetch_next(self, unit: str) -> None:
+        """Prepare the next op of ``unit`` in issue order and book the part of its first tile
+        whose tensors exist, if every op it depends on has started (accelsim.sim.prefetch)."""
+        name = next((n for n in self.unit_ops[unit] if n not in self.prepared_or_started),
+                    None)
+        if name is None or not all(p in self.started
+                                   for p in self.workload.graph.predecessors(name)):
+            return
+        prepared = self._prepare(self.workload.op(name))
+        ready = first_tile_ready_bytes(prepared.op, prepared.plan, self._in_dram)
+        prepared.prefetch = book_prefetch(self.system, prepared.plan, ready, self.buffer_of)
+        self.prepared[name] = prepared
+
+    def _in_dram(self, tensor: str) -> bool:
+        """Whether ``tensor`` can be fetched from DRAM now: nobody writes it or its writer has
+        finished, and no part of it is on chip."""
+        writer = self.writer.get(tensor)
+        written = writer is None or self.done[writer].triggered
+        return written and (self.onchip is None or not self.onchip.holds(tensor))
 
     def _traffic_by_class(self, op: Op, plan: TilePlan, onchip) -> dict[str, dict[str, int]]:
         """The op's DRAM bytes read and written, by tensor class: each role's traffic over

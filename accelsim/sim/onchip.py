@@ -174,6 +174,10 @@ class OnChip:
     def end(self, op: Op) -> None:
         self.residency.end(op)
 
+    def holds(self, tensor: str) -> bool:
+        """Whether any part of ``tensor`` is on chip now."""
+        return tensor in self.residency.resident
+
     def summary(self) -> dict:
         residency = self.residency
         return {"policy": residency.policy, "capacity_bytes": self.capacity,

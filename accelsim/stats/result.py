@@ -36,7 +36,8 @@ APPROXIMATIONS = (
     "address pattern, activation-rate limits, refresh as a bandwidth factor; no read/write "
     "turnaround or request reordering); without one, a peak-bandwidth server. Tensors stay "
     "on chip between ops as far as the residency pool allows (residency.policy; moves between "
-    "buffers and to the vector unit are free; no fusion, no prefetch across ops); "
+    "buffers and to the vector unit are free; no fusion); the next op's first tile may load "
+    "while the op before it computes (prefetch); "
     "im2col operands are fetched once per input element per block (halos not counted).",
     "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
     "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
@@ -213,6 +214,9 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "onchip": {**(onchip or {"policy": "none"}),
                    "bytes_read_on_chip": sum(r.onchip_bytes_read for r in records),
                    "bytes_kept_on_chip": sum(r.onchip_bytes_kept for r in records)},
+        "prefetch": {"mode": cfg.resolved_prefetch,
+                     "ops": sum(1 for r in records if r.prefetched_bytes),
+                     "bytes": sum(r.prefetched_bytes for r in records)},
         "dram_footprint": {**footprint, "capacity": cfg.dram.capacity},
         "phases": phases,
         "phase_stats": phase_detail,

@@ -1,4 +1,4 @@
-"""Achieved DRAM bandwidth of address patterns: accelsim's bank-level model against DRAMsim3.
+"""accelsim's DRAM model against DRAMsim3: achieved bandwidth, and DRAMsim3's energy per bit.
 
 For each preset (ddr4_3200, lpddr4_4266, hbm2) and each pattern (sequential, strided, random,
 bank-group-bound, same-bank, and operand tiles of real layers in both layouts) this script
@@ -18,11 +18,12 @@ cycles / window). The figures are written to a JSON golden with their provenance
         --configs PATH/TO/DRAMsim3/configs --commit COMMIT \\
         --out tests/golden/dramsim3/bandwidth.json
 
-With ``--energy-out`` it also runs, on each shipped config's own device (its timings and
-[power] section unchanged, one channel, one rank), a long sequential read stream, a stream of
-random read bursts and a long sequential write stream (mapped ``rorabachcobg``, so that
-consecutive bursts rotate over the bank groups), and writes DRAMsim3's energy per bit
-moved, split into read and write bursts, activation, background (standby) and refresh.
+With ``--energy-out tests/golden/dramsim3/energy.json`` it also runs, on each shipped config's
+own device (its timings and [power] section unchanged, one channel, one rank), a long
+sequential read stream, a stream of random read bursts and a long sequential write stream
+(mapped ``rorabachcobg``, so that consecutive bursts rotate over the bank groups), and writes
+DRAMsim3's energy per bit moved, split into read and write bursts, activation, background
+(standby) and refresh.
 
 DRAMsim3's power model (src/configuration.cc, ``Config::InitPowerParams``) is the IDD model of
 Micron's power notes: per command, ``VDD x (IDD0 tRC - IDD3N tRAS - IDD2N tRP)`` for an
@@ -322,6 +323,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="bandwidth golden to write")
     parser.add_argument("--energy-out", type=Path, help="energy golden to write")
     args = parser.parse_args()
+    if not (args.out or args.energy_out):
+        parser.error("nothing to write: give --out, --energy-out or both")
     if args.energy_out:
         golden = energy_golden(args.dramsim3, args.configs, args.commit)
         args.energy_out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,8 @@ activation, ``VDD x (IDD4R - IDD3N) x burst cycles`` for a read (IDD4W for a wri
 ``VDD x (IDD5AB - IDD3N) x tRFC`` for a refresh, and ``VDD x IDD3N`` (IDD2N, IDD2P, IDD6)
 per cycle of each rank state, times the devices of a rank. It reports V x mA x cycles (pJ
 only when tCK is 1 ns), so this script multiplies by tCK. It includes what datasheet IDD
-currents measure: the VDD pins, i.e. the core, the array and the on-die datapath. It excludes
+currents measure: the VDD balls, i.e. the core, the array and the on-die datapath (IPP and
+IDDQ are not included in IDD, as Micron's DDR4 datasheets state). It excludes
 the VDDQ rail of the output drivers, I/O termination and the line's switching energy, the
 controller's PHY, the VPP (wordline pump) rail (IPP0 is in the DDR4 ini but the model does
 not read it) and, for LPDDR4, every rail but one 1.2 V VDD. The energy golden's keys are

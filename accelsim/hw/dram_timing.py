@@ -161,7 +161,9 @@ def _ddr4_3200() -> DramTiming:
                       "pJ/bit of read bursts + 0.08 of row activations "
                       "(tests/golden/dramsim3/energy.json), "
                       "plus 2.39 pJ/bit of data-line termination on VDDQ, which IDD leaves "
-                      "out (POD12, RON = RZQ/7, RTT = RZQ/4, JESD79-4; half the bits low). "
+                      "out (IDD is measured on the VDD balls, without IPP or IDDQ: Micron "
+                      "MT40A DDR4 datasheets; POD12, RON = RZQ/7, RTT = RZQ/4, JESD79-4; "
+                      "half the bits low). "
                       + _DERIVED_EXCLUDES + ": DRAMsim3 gives 2.55 + 0.43 pJ/bit for these at "
                       "95% of peak")
 

@@ -1,4 +1,4 @@
-"""Achieved DRAM bandwidth of address patterns: accelsim's bank-level model against DRAMsim3.
+"""accelsim's DRAM model against DRAMsim3: achieved bandwidth, and DRAMsim3's energy per bit.
 
 For each preset (ddr4_3200, lpddr4_4266, hbm2) and each pattern (sequential, strided, random,
 bank-group-bound, same-bank, and operand tiles of real layers in both layouts) this script
@@ -17,6 +17,27 @@ cycles / window). The figures are written to a JSON golden with their provenance
     python scripts/dramsim3_compare.py --dramsim3 PATH/TO/dramsim3main \\
         --configs PATH/TO/DRAMsim3/configs --commit COMMIT \\
         --out tests/golden/dramsim3/bandwidth.json
+
+With ``--energy-out tests/golden/dramsim3/energy.json`` it also runs, on each shipped config's
+own device (its timings and [power] section unchanged, one channel, one rank), a long
+sequential read stream, a stream of random read bursts and a long sequential write stream
+(mapped ``rorabachcobg``, so that consecutive bursts rotate over the bank groups), and writes
+DRAMsim3's energy per bit moved, split into read and write bursts, activation, background
+(standby) and refresh.
+
+DRAMsim3's power model (src/configuration.cc, ``Config::InitPowerParams``) is the IDD model of
+Micron's power notes: per command, ``VDD x (IDD0 tRC - IDD3N tRAS - IDD2N tRP)`` for an
+activation, ``VDD x (IDD4R - IDD3N) x burst cycles`` for a read (IDD4W for a write),
+``VDD x (IDD5AB - IDD3N) x tRFC`` for a refresh, and ``VDD x IDD3N`` (IDD2N, IDD2P, IDD6)
+per cycle of each rank state, times the devices of a rank. It reports V x mA x cycles (pJ
+only when tCK is 1 ns), so this script multiplies by tCK. It includes what datasheet IDD
+currents measure: the VDD balls, i.e. the core, the array and the on-die datapath (IPP and
+IDDQ are not included in IDD, as Micron's DDR4 datasheets state). It excludes
+the VDDQ rail of the output drivers, I/O termination and the line's switching energy, the
+controller's PHY, the VPP (wordline pump) rail (IPP0 is in the DDR4 ini but the model does
+not read it) and, for LPDDR4, every rail but one 1.2 V VDD. The energy golden's keys are
+accelsim's presets; each runs on its base config's own device (LPDDR4-2400 for
+``lpddr4_4266``).
 """
 
 from __future__ import annotations
@@ -185,13 +206,135 @@ def dramsim3_share(binary: Path, ini: configparser.ConfigParser, burst_cycles: i
     return done * burst_cycles / window / channels
 
 
+ENERGY_STREAMS = ("read_sequential", "read_random", "write_sequential")
+#: energy runs: consecutive bursts rotate over the bank groups (tCCD_S apart, as accelsim's
+#: interleave lays out a sequential stream), then columns, banks and rows
+ENERGY_MAPPING = "rorabachcobg"
+
+
+def energy_config(base: Path) -> tuple[configparser.ConfigParser, dict]:
+    """The shipped config as it is (timings, IDD currents), on one channel of one rank, with
+    :data:`ENERGY_MAPPING`; and its geometry."""
+    ini = configparser.ConfigParser()
+    ini.optionxform = str
+    ini.read(base)
+    s, t = ini["dram_structure"], ini["timing"]
+    bus_width = int(ini["system"]["bus_width"])
+    device_width = int(s["device_width"])
+    devices = bus_width // device_width
+    banks = int(s["bankgroups"]) * int(s["banks_per_group"])
+    page_bytes = int(s["columns"]) * device_width // 8
+    rank_megabytes = page_bytes * (int(s["rows"]) // 1024) // 1024 * banks * devices
+    ini["system"].update({"channels": "1", "channel_size": str(rank_megabytes),
+                          "address_mapping": ENERGY_MAPPING})
+    ini["other"].update({"epoch_period": "100000000", "output_level": "1"})
+    burst_length = int(s["BL"])
+    geometry = {"tck_ns": float(t["tCK"]), "devices_per_rank": devices,
+                "burst_bytes": bus_width // 8 * burst_length,
+                "burst_cycles": burst_length // 2, "channel_bytes": rank_megabytes * 2**20,
+                "row_bytes": page_bytes * devices}
+    return ini, geometry
+
+
+def stream_addresses(stream: str, geometry: dict) -> np.ndarray:
+    burst = geometry["burst_bytes"]
+    if stream == "read_random":
+        rng = np.random.default_rng(SEED)
+        return rng.integers(0, geometry["channel_bytes"] // burst, TRACE_BURSTS) * burst
+    return np.arange(TRACE_BURSTS, dtype=np.int64) * burst
+
+
+def dramsim3_energy(binary: Path, ini: configparser.ConfigParser, geometry: dict,
+                    stream: str) -> dict:
+    """DRAMsim3's energy in pJ per bit moved (bursts issued x burst bits) over a window the
+    stream cannot finish, by component."""
+    addresses = stream_addresses(stream, geometry)
+    window = int(0.8 * addresses.size * geometry["burst_cycles"])
+    kind = "WRITE" if stream.startswith("write") else "READ"
+    with tempfile.TemporaryDirectory() as tmp:
+        config, trace = Path(tmp) / "run.ini", Path(tmp) / "run.trace"
+        with config.open("w") as f:
+            ini.write(f)
+        trace.write_text("".join(f"{a:#x} {kind} 0\n" for a in addresses.tolist()))
+        subprocess.run([str(binary), str(config), "-c", str(window), "-t", str(trace),
+                        "-o", tmp], check=True, capture_output=True)
+        (stats,) = json.loads((Path(tmp) / "dramsim3.json").read_text()).values()
+    bursts = stats["num_read_cmds"] + stats["num_write_cmds"]
+    scale = geometry["tck_ns"] / (bursts * geometry["burst_bytes"] * 8)  # V mA cycle -> pJ
+    parts = {
+        "read_burst": stats["read_energy"], "write_burst": stats["write_energy"],
+        "activation": stats["act_energy"],
+        "background": sum(sum(stats[k].values()) for k in (
+            "act_stb_energy", "pre_stb_energy", "sref_energy")),
+        "refresh": stats["ref_energy"] + stats["refb_energy"]}
+    figures = {k: round(v * scale, 4) for k, v in parts.items()}
+    figures["total"] = round(sum(parts.values()) * scale, 4)
+    figures["share_of_peak"] = round(bursts * geometry["burst_cycles"] / window, 4)
+    figures["bursts_per_activation"] = round(bursts / max(1, stats["num_act_cmds"]), 2)
+    return figures
+
+
+def energy_golden(binary: Path, configs: Path, commit: str) -> dict:
+    figures, geometries = {}, {}
+    for name, base in BASE_CONFIGS.items():
+        ini, geometry = energy_config(configs / base)
+        geometries[name] = geometry
+        figures[name] = {stream: dramsim3_energy(binary, ini, geometry, stream)
+                         for stream in ENERGY_STREAMS}
+        for stream, f in figures[name].items():
+            print(f"{name:12s} {stream:17s} " + "  ".join(
+                f"{k} {v}" for k, v in f.items()))
+    return {
+        "provenance": {
+            "tool": "DRAMsim3 (github.com/umd-memsys/DRAMsim3), dramsim3main trace mode",
+            "commit": commit,
+            "configs": {k: f"configs/{v} as shipped (timings and [power] IDD currents), with "
+                        f"channels = 1, channel_size = one rank, address_mapping {ENERGY_MAPPING} "
+                        "(scripts/dramsim3_compare.py energy_config)"
+                        for k, v in BASE_CONFIGS.items()},
+            "command": "dramsim3main run.ini -c WINDOW -t run.trace -o DIR, WINDOW = 0.8 x "
+                       "bursts x burst cycles (the stream cannot finish); pJ/bit = "
+                       "dramsim3.json energy (V x mA x cycles) x tCK in ns / (read and write "
+                       "commands issued x burst bits)",
+            "streams": {"read_sequential": f"{TRACE_BURSTS} consecutive read bursts",
+                        "read_random": f"{TRACE_BURSTS} read bursts at uniformly random "
+                                       f"burst addresses of the rank (numpy seed {SEED})",
+                        "write_sequential": f"{TRACE_BURSTS} consecutive write bursts"},
+            "model": "Config::InitPowerParams: activation VDD x (IDD0 tRC - IDD3N tRAS - "
+                     "IDD2N tRP), read VDD x (IDD4R - IDD3N) x burst cycles, write likewise "
+                     "with IDD4W, refresh VDD x (IDD5AB - IDD3N) x tRFC, background VDD x "
+                     "IDD3N / IDD2N / IDD6x per cycle in each rank state; all x devices per "
+                     "rank. Includes what datasheet IDD currents measure: the VDD pins (core, "
+                     "array, on-die datapath). Excludes the VDDQ rail of the output drivers, "
+                     "I/O termination and line switching, the controller PHY, the VPP rail "
+                     "(the DDR4 ini's IPP0 is not read) and, for LPDDR4, every rail but one "
+                     "1.2 V VDD. Keys are accelsim presets, each run on its base config's "
+                     "own device (LPDDR4-2400 for lpddr4_4266).",
+            "generator": "scripts/dramsim3_compare.py --energy-out",
+            "date": datetime.date.today().isoformat()},
+        "geometry": geometries,
+        "pj_per_bit": figures}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dramsim3", type=Path, required=True, help="built dramsim3main")
     parser.add_argument("--configs", type=Path, required=True, help="DRAMsim3 configs/")
     parser.add_argument("--commit", required=True, help="DRAMsim3 commit the binary is of")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="bandwidth golden to write")
+    parser.add_argument("--energy-out", type=Path, help="energy golden to write")
     args = parser.parse_args()
+    if not (args.out or args.energy_out):
+        parser.error("nothing to write: give --out, --energy-out or both")
+    if args.energy_out:
+        golden = energy_golden(args.dramsim3, args.configs, args.commit)
+        args.energy_out.parent.mkdir(parents=True, exist_ok=True)
+        args.energy_out.write_text(json.dumps(golden, indent=1) + "\n")
+    if args.out:
+        bandwidth_golden(args)
+
+
+def bandwidth_golden(args: argparse.Namespace) -> None:
     figures = {}
     for (name, base), channels in itertools.product(BASE_CONFIGS.items(), CHANNELS):
         timing = PRESETS[name]

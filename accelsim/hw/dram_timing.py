@@ -12,7 +12,12 @@ Presets match the cycle-level configurations of DRAMsim3 (Li et al., IEEE CAL 20
 2981759 of github.com/umd-memsys/DRAMsim3) that ``scripts/dramsim3_compare.py`` validates
 against, as named in each; times are kept in seconds so that a changed data rate
 (``dram.bandwidth`` set explicitly) keeps the device's analog timings. Each preset also
-carries the DRAM access energy per bit of its device class, with its published source.
+carries the DRAM access energy per bit of its device class and, in ``energy_source``, where
+the figure comes from and what it covers: for HBM2 a published figure; for DDR4 and LPDDR4
+the read-burst and activation energy of DRAMsim3's IDD model on a sequential read stream
+(``scripts/dramsim3_compare.py --energy-out``) plus the DC energy of the terminated data
+lines, which IDD currents leave out, from JEDEC's driver and termination impedances.
+Standby and refresh energy grow with time, not with bits moved, and are in no preset.
 """
 
 from __future__ import annotations
@@ -103,12 +108,38 @@ class DramTiming:
         return replace(self, data_rate=data_rate)
 
 
-# Access energy per bit of a read or write (array, on-die data movement and I/O):
+# Access energy per bit of a read or write.
 _HBM2_PJ_PER_BIT = 3.9  # O'Connor, Chatterjee et al., Fine-Grained DRAM, MICRO 2017
-_HBM2_ENERGY_SOURCE = ("3.9 pJ/bit, HBM2 (O'Connor, Chatterjee et al., Fine-Grained DRAM, "
-                       "MICRO 2017; the figure of Accelergy's DRAM table)")
-#: Horowitz, ISSCC 2014: 1.3 nJ per 64-bit DDR3 access = 20.3 pJ/bit, at DDR3's 1.5 V supply
-_DDR3_PJ_PER_BIT, _DDR3_VDD, _DDR4_VDD = 1300 / 64, 1.5, 1.2
+_HBM2_ENERGY_SOURCE = (
+    "3.9 pJ/bit, HBM2 (O'Connor, Chatterjee et al., Fine-Grained DRAM, MICRO 2017; the figure "
+    "of Accelergy's DRAM table), per access: row activation, on-die data movement and I/O. "
+    "DRAMsim3's IDD model of HBM2_8Gb_x128.ini gives 1.63 pJ/bit of "
+    "read bursts and activations on a sequential read stream (VDD pins only; "
+    "tests/golden/dramsim3/energy.json)")
+#: DRAMsim3 (commit 2981759) IDD model, long sequential read stream, pJ/bit: read bursts +
+#: row activations (tests/golden/dramsim3/energy.json, read_sequential)
+_DDR4_IDD_READ = 5.481 + 0.0824  # DDR4_8Gb_x8_3200.ini
+_LPDDR4_IDD_READ = 6.1005 + 0.1291  # LPDDR4_8Gb_x16_2400.ini
+#: JEDEC's ZQ calibration resistor: driver and termination impedances are fractions of it
+_RZQ = 240.0
+
+
+def _termination_pj_per_bit(vddq: float, amps: float, data_rate: float) -> float:
+    """DC energy per bit of a terminated data line carrying random data: half the bits drive
+    the line away from the termination's rail and draw ``amps`` from VDDQ for one bit time."""
+    return 0.5 * vddq * amps / data_rate * 1e12
+
+
+#: DDR4 POD12 (JESD79-4): a low bit draws VDDQ / (RON + RTT) through the driver (RON = RZQ/7
+#: = 34 ohm) and the termination to VDDQ (RTT = RZQ/4 = 60 ohm); 1.2 V, 3200 MT/s: 2.39
+_DDR4_TERMINATION = _termination_pj_per_bit(1.2, 1.2 / (_RZQ / 7 + _RZQ / 4), 3200e6)
+#: LPDDR4 LVSTL (JESD209-4): a high bit drives the line to VOH = VDDQ/3 (pull-up calibration
+#: VDDQ/3) into the termination to ground (RTT = RZQ/4 = 60 ohm); VDDQ 1.1 V, 4266 MT/s: 0.79
+_LPDDR4_TERMINATION = _termination_pj_per_bit(1.1, 1.1 / 3 / (_RZQ / 4), 4266e6)
+#: what the derived DDR4 and LPDDR4 figures leave out
+_DERIVED_EXCLUDES = ("Excludes the switching (C V^2) of lines, pads and strobes, the "
+                     "controller PHY, the VPP rail, and standby and refresh energy (per "
+                     "second, not per bit)")
 
 
 def _ddr4_3200() -> DramTiming:
@@ -122,11 +153,19 @@ def _ddr4_3200() -> DramTiming:
         banks_per_group=4, row_bytes=8192, tCL=22 * tck, tRCD=22 * tck, tRP=22 * tck,
         tRAS=52 * tck, tRRD_S=4 * tck, tRRD_L=8 * tck, tFAW=34 * tck, tCCD_S=4 * tck,
         tCCD_L=8 * tck, tRTP=12 * tck, tRFC=560 * tck, tREFI=12480 * tck,
-        energy_pj_per_bit=_DDR3_PJ_PER_BIT * (_DDR4_VDD / _DDR3_VDD) ** 2,
+        energy_pj_per_bit=_DDR4_IDD_READ + _DDR4_TERMINATION,
         source="JEDEC JESD79-4C DDR4-3200AA, x8 8Gb (DRAMsim3 DDR4_8Gb_x8_3200.ini)",
-        energy_source="Horowitz ISSCC 2014 DDR3 figure (20.3 pJ/bit at 1.5 V) scaled by the "
-                      "square of DDR4's 1.2 V supply (JESD79-4C): 13.0 pJ/bit, an "
-                      "approximation (switched-capacitance energy ~ V^2)")
+        energy_source="7.95 pJ/bit, derived: DRAMsim3's IDD model (commit 2981759, IDD "
+                      "currents of DDR4_8Gb_x8_3200.ini, no datasheet named; VDD pins: core, "
+                      "array, on-die datapath) on a long sequential read stream, 5.48 "
+                      "pJ/bit of read bursts + 0.08 of row activations "
+                      "(tests/golden/dramsim3/energy.json), "
+                      "plus 2.39 pJ/bit of data-line termination on VDDQ, which IDD leaves "
+                      "out (IDD is measured on the VDD balls, without IPP or IDDQ: Micron "
+                      "MT40A DDR4 datasheets; POD12, RON = RZQ/7, RTT = RZQ/4, JESD79-4; "
+                      "half the bits low). "
+                      + _DERIVED_EXCLUDES + ": DRAMsim3 gives 2.55 + 0.43 pJ/bit for these at "
+                      "95% of peak")
 
 
 def _lpddr4_4266() -> DramTiming:
@@ -142,11 +181,17 @@ def _lpddr4_4266() -> DramTiming:
         banks_per_group=8, row_bytes=2048, tCL=36 * tck, tRCD=18 * NS, tRP=18 * NS,
         tRAS=42 * NS, tRRD_S=10 * NS, tRRD_L=10 * NS, tFAW=40 * NS, tCCD_S=8 * tck,
         tCCD_L=8 * tck, tRTP=7.5 * NS, tRFC=280 * NS, tREFI=3904 * NS,
-        energy_pj_per_bit=8.0,
+        energy_pj_per_bit=_LPDDR4_IDD_READ + _LPDDR4_TERMINATION,
         source="JEDEC JESD209-4B LPDDR4-4266, x16 channel",
-        energy_source="8 pJ/bit, LPDDR4, as tabulated by Accelergy's DRAM energy table (Wu et "
-                      "al., ICCAD 2019, accelergy-cacti-plug-in; 'public data', no primary "
-                      "source named there)")
+        energy_source="7.02 pJ/bit, derived: DRAMsim3's IDD model (commit 2981759, "
+                      "LPDDR4_8Gb_x16_2400.ini: LPDDR4-2400 currents on one 1.2 V VDD, no "
+                      "datasheet named; LPDDR4's core rail VDD2 is 1.1 V) on a long "
+                      "sequential read stream, 6.10 pJ/bit of read bursts + 0.13 of row "
+                      "activations (tests/golden/dramsim3/energy.json), plus 0.79 pJ/bit of "
+                      "data-line termination on VDDQ, which IDD leaves out (LVSTL, VOH = "
+                      "VDDQ/3 into RTT = RZQ/4, VDDQ 1.1 V, JESD209-4; half the bits high; "
+                      "4266 MT/s). " + _DERIVED_EXCLUDES + ": DRAMsim3 gives 1.52 + 0.34 "
+                      "pJ/bit for these at 95% of peak (at 2400 MT/s)")
 
 
 def _hbm2() -> DramTiming:

@@ -32,9 +32,10 @@ TIMELINE_BINS = 100
 #: Modelling approximations, repeated in every result so that no figure is read without them.
 APPROXIMATIONS = (
     "Systolic compute cycles per fold follow SCALE-Sim v3 (full fill/drain on every fold).",
-    "DRAM: with a preset, an analytical row-buffer model per transfer (row visits from the "
-    "address pattern, activation-rate limits, refresh as a bandwidth factor; no read/write "
-    "turnaround or request reordering); without one, a peak-bandwidth server. Tensors stay "
+    "DRAM: with a preset, an analytical bank-level model per transfer (each channel busy for "
+    "the largest JEDEC bound its bursts and row visits set: tCCD_S/L, tRRD_S/L, tFAW, tRC; "
+    "refresh as a bandwidth factor; no read/write turnaround; DRAM access energy per bit of "
+    "the preset, standby and refresh energy not charged); without one, a peak-bandwidth server. Tensors stay "
     "on chip between ops as far as the residency pool allows (residency.policy; moves between "
     "buffers and to the vector unit are free; no fusion); the next op's first tile may load "
     "while the op before it computes (prefetch); "

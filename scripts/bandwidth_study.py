@@ -21,29 +21,16 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from study_common import ROOT, ready, save_figure, simulate
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from accelsim.config.loader import load_hwconfig  # noqa: E402
-from accelsim.errors import AccelsimError  # noqa: E402
-from accelsim.outputs import atomic_write_bytes, atomic_write_text, study_folder  # noqa: E402
-from accelsim.sim.engine import Simulation  # noqa: E402
-from accelsim.workload.loader import load_workload  # noqa: E402
-from accelsim.workload.training import TrainingOptions  # noqa: E402
+from accelsim.config.loader import load_hwconfig
+from accelsim.outputs import atomic_write_text
 
 DEFAULT_BANDWIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)  # GB/s
-
-
-def simulate(hw: str, workload: str, batch: int, overrides: tuple[str, ...]) -> dict:
-    config = load_hwconfig(hw, overrides)
-    options = TrainingOptions(batch=batch, element_bytes=config.element_bytes)
-    return Simulation(config, load_workload(workload, options)).run().data
 
 
 def knee(bandwidths: list[float], seconds: list[float], tolerance: float) -> float:
@@ -55,23 +42,6 @@ def knee(bandwidths: list[float], seconds: list[float], tolerance: float) -> flo
     return bandwidths[-1]
 
 
-def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str, grid: bool = True) -> None:
-    """Label, legend, grid and write one figure."""
-    import matplotlib.pyplot as plt
-
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    if grid:
-        ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    image = io.BytesIO()
-    fig.savefig(image, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(path, image.getvalue())
-
-
 def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -80,7 +50,7 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.loglog(bandwidths, np.array(seconds) * 1e3, "o-")
     ax.axvline(knee_at, color="grey", linestyle="--", label=f"knee {knee_at:g} GB/s")
-    _save(fig, ax, out / "iteration_time.png", "peak DRAM bandwidth (GB/s)",
+    save_figure(fig, ax, out / "iteration_time.png", "peak DRAM bandwidth (GB/s)",
           "iteration time (ms)", title)
 
     clock = base["clock_hz"]
@@ -97,7 +67,7 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
         line = ax.loglog(intensity, achieved, marker, label=label, alpha=0.6, markersize=4)
         ax.loglog(xs, np.minimum(peak, bandwidth * xs), "-", color=line[0].get_color(),
                   linewidth=1)
-    _save(fig, ax, out / "roofline.png", "arithmetic intensity (FLOP / DRAM byte)",
+    save_figure(fig, ax, out / "roofline.png", "arithmetic intensity (FLOP / DRAM byte)",
           "achieved FLOP/s", f"per-op roofline at {bandwidth / 1e9:g} GB/s (lines: ceilings)")
 
     series = base["dram_bandwidth"]
@@ -105,17 +75,8 @@ def plot(out: Path, title: str, bandwidths, seconds, knee_at, base: dict) -> Non
     t = (np.arange(len(series["gbytes_per_s"])) + 0.5) * series["bin_cycles"] / clock * 1e3
     ax.plot(t, series["gbytes_per_s"])
     ax.axhline(bandwidth / 1e9, color="grey", linestyle="--", label="peak")
-    _save(fig, ax, out / "dram_bandwidth.png", "time (ms)", "DRAM bandwidth (GB/s)",
+    save_figure(fig, ax, out / "dram_bandwidth.png", "time (ms)", "DRAM bandwidth (GB/s)",
           "achieved DRAM bandwidth over the iteration", grid=False)
-
-
-def ready(out: str) -> Path:
-    """The output folder (:func:`accelsim.outputs.study_folder`), or one line and exit 2."""
-    try:
-        return study_folder(out)
-    except AccelsimError as error:
-        sys.stderr.write(f"error: {error}\n")
-        raise SystemExit(2) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 
@@ -106,6 +107,25 @@ def test_workload_too_big_for_dram_is_refused():
     assert str(caught.value).startswith(
         "<test>: dram.capacity: workload tiny needs 0.00 GiB of DRAM")
     assert "but the hwconfig has 0.00 GiB" in str(caught.value)
+
+
+def test_residency_study_keeps_the_mlps_activations_on_chip(tmp_path):
+    """The residency study runs the MLP at two SRAM sizes with and without residency: at 4 MiB
+    every activation of batch 64 (at most 64 x 512 fp16 = 64 KiB) stays on chip, so residency
+    moves less DRAM traffic than off and serves bytes from chip; the CSV and plot are written."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/residency_study.py"), "--hw",
+         str(ROOT / "hwconfigs/edge_16x16.yaml"), "--workloads", "mlp", "--batch", "64",
+         "--sizes", "0.125", "4", "--workers", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, check=True)
+    with open(tmp_path / "residency.csv", newline="") as handle:
+        rows = {(float(r["sram_mib"]), r["mode"]): r for r in csv.DictReader(handle)}
+    big_off, big_on = rows[(4.0, "off")], rows[(4.0, "residency")]
+    assert float(big_on["dram_gib"]) < float(big_off["dram_gib"])
+    assert float(big_on["on_chip_gib"]) > 0 == float(big_off["on_chip_gib"])
+    assert float(big_on["saved_activations_gib"]) < float(big_off["saved_activations_gib"])
+    assert (tmp_path / "residency.png").stat().st_size > 1000
+    assert "wrote" in done.stdout
 
 
 def test_bandwidth_study_finds_a_knee(tmp_path):

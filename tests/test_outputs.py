@@ -524,7 +524,8 @@ def test_atomic_write_replaces_whole_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "link.txt"]
 
 
-@pytest.mark.parametrize("script", ["reproduce_ant.py", "bandwidth_study.py"])
+@pytest.mark.parametrize("script", ["reproduce_ant.py", "bandwidth_study.py",
+                                    "residency_study.py"])
 def test_scripts_check_their_folder_before_the_sweep(tmp_path, script):
     """A study script whose --out is an existing file stops at once (no sweep): one line,
     exit 2, the file unchanged."""

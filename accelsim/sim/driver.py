@@ -17,6 +17,7 @@ from accelsim.errors import SimulationError
 from accelsim.plan import TilePlan
 from accelsim.sim.lowering import VECTOR_BUFFER, lower
 from accelsim.sim.onchip import OnChip, operand_tensors
+from accelsim.sim.output_stream import stream_elementwise
 from accelsim.stats.tensor_classes import split_by_class, tensor_classes
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
@@ -69,7 +70,8 @@ class Driver:
             yield request
             start = env.now
             op = self.chain.prepare(op)
-            plan = self.chain.transform(op, lower(op, self.ctx))
+            plan = stream_elementwise(op, self.chain.transform(op, lower(op, self.ctx)),
+                                      system)
             onchip = None
             if self.onchip is not None:
                 plan, onchip = self.onchip.begin(op, plan)
@@ -92,6 +94,8 @@ class Driver:
             dram_bytes_by_class=self._traffic_by_class(op, plan, onchip),
             extras={**plan.row_figures(), **_op_figures(op)})
         self._account(op, plan, record)
+        if plan.unit == "pe_array":  # element-wise work run in the array's output stream
+            system.vector.stats.operations += record.vector_ops
         if plan.unit == "vector" and onchip is not None:
             # resident tensors move between an SRAM buffer and the vector unit's buffer
             moved = onchip.served_from_sram + onchip.kept_on_chip

@@ -9,7 +9,8 @@ filter) saves each fetch; a tile's ofmap drain keeps the share written to DRAM; 
 write-back of evicted tensors is spread over the op's tiles in proportion to what each tile
 produces. The row visits of a tile's transfers shrink with its bytes.
 
-Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``ofmap`` its
+Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``input`` the
+rest (the element-wise inputs of a fused GEMM, :mod:`accelsim.sim.fusion`), ``ofmap`` its
 writes; a vector op's ``input`` is every read and ``output`` every write. A plan without role
 columns (a kind that does not report them) has its loads and stores scaled by the op's total
 DRAM share: an approximation stated here.
@@ -40,8 +41,9 @@ class OnChipFigures:
 
 def operand_tensors(op: Op) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
     """(input tensors by role, output tensors by role) of ``op`` (module docstring)."""
-    if op.gemm is not None:
-        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2]}, {"ofmap": op.writes})
+    if op.gemm is not None:  # a fused GEMM's element-wise inputs follow its two operands
+        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2], "input": op.reads[2:]},
+                {"ofmap": op.writes})
     return {"input": op.reads}, {"output": op.writes}
 
 

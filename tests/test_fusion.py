@@ -12,9 +12,13 @@ import pytest
 
 from accelsim.config.loader import load_hwconfig, validate_hwconfig
 from accelsim.errors import ConfigError
+from accelsim.hw.kinds import PE_ARRAY_KINDS
 from accelsim.sim.engine import Simulation
+from accelsim.sim.fusion import fuse_elementwise
 from accelsim.workload.graph import Workload
+from accelsim.workload.loader import load_workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
+from accelsim.workload.training import TrainingOptions
 from tests.conftest import HWCONFIGS, make_config
 
 FP16 = 2
@@ -193,3 +197,27 @@ def test_every_shipped_hwconfig_states_its_fusion_choice():
         assert "\nfusion:\n  mode: " in text, path.name
         line = text.split("\nfusion:\n  mode: ")[1].splitlines()[0]
         assert "#" in line, path.name
+
+
+def test_resnet50_fuses_the_hand_counted_backward_chains():
+    """ResNet-50 (torchvision v1.5: stride 2 on the 3x3 conv2 of layers 2-4's first blocks).
+    Forward: nothing fuses, each conv's output is also the saved input of its batch norm's
+    backward. Backward, by hand over the 16 bottleneck blocks: conv3's input gradient takes
+    relu2's backward (16); conv2's takes relu1's (13: the three stride-2 conv2s scatter
+    through col2im); conv1's takes the sum of the block input's gradient contributions, then
+    the previous block's final ReLU backward (15 x 2), or only the sum in layer1.0, whose input
+    is the max pool's output (1). 45 GEMMs absorb 60 ops; every MAC and vector operation is
+    kept."""
+    workload = load_workload("resnet50", TrainingOptions(batch=1))
+    fused = fuse_elementwise(workload, "output_stream", PE_ARRAY_KINDS.get("systolic"),
+                             "<test>")
+    heads = [op for op in fused.ops() if op.gemm is not None and op.vector_ops]
+    assert len(heads) == 45
+    assert len(workload) - len(fused) == 60
+    assert {op.phase for op in heads} == {Phase.BWD_DATA}
+    assert fused.macs == workload.macs
+
+    def vector_work(w):
+        return sum(op.vector_ops * op.elements for op in w.ops())
+
+    assert vector_work(fused) == vector_work(workload)

@@ -91,8 +91,10 @@ def _chains(workload: Workload, ops: Sequence[Op]) -> dict[str, list[Op]]:
             readers.setdefault(tensor.name, set()).add(op.name)
         overwritten.update(op.overwrites)
     chains: dict[str, list[Op]] = {}
-    claimed: set[str] = set()  # an add of two GEMM outputs joins one GEMM's chain only
-    for head in ops:
+    # an op reading two GEMM outputs (a gradient sum) joins the later GEMM's chain: the
+    # other output is ready when the fused op is issued
+    claimed: set[str] = set()
+    for head in reversed(ops):
         if (head.gemm is None or len(head.reads) != 2 or len(head.writes) != 1
                 or head.writes[0].elements != head.gemm.m * head.gemm.n * head.gemm.count):
             continue
@@ -109,7 +111,7 @@ def _chains(workload: Workload, ops: Sequence[Op]) -> dict[str, list[Op]]:
             output = follower.writes[0]
         if len(members) > 1:
             chains[head.name] = members[1:]
-    return chains
+    return dict(reversed(chains.items()))
 
 
 def _reaches_inputs(graph: nx.DiGraph, members: list[Op], follower: Op) -> bool:

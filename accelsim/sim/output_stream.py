@@ -13,10 +13,13 @@ drains partial sums only):
   operations together on a TPUv2 core);
 * the chain's other inputs (``reads[2:]``: a residual, a saved activation) stream from DRAM
   into the vector unit's buffer in proportion to the tile's finished outputs (operand role
-  ``input``);
+  ``input``); they are taken to stream in step with the outputs, so the buffer's capacity is
+  not checked against a tile's share (an approximation);
 * the finished outputs leave as the chain's last output instead of the GEMM's: the GEMM's
   finished bytes (its elements at the operand width) come off the tile's ofmap drain and the
-  chain output's share goes on; partial-sum spills are unchanged.
+  chain output's share goes on; partial-sum spills are unchanged. The lanes take the finished
+  outputs on their way from the array to the ofmap buffer and write the chain's output there
+  in their place, so the buffer's accesses (and the array's ``sram_cycles``) are unchanged.
 
 DRAM row visits of the changed transfers scale with their bytes; the inputs' visits and
 channels come from their own contiguous address pattern, added to the tile's.

@@ -44,7 +44,8 @@ APPROXIMATIONS = (
     "(accelsim.workload.training.VECTOR_OPS).",
     "Fusion (fusion.mode: output_stream): element-wise chains that alone consume a GEMM's "
     "output run on the vector lanes as its tiles finish, a tile lasting max(array cycles, "
-    "chain operations / lanes); the lanes are not booked on the vector unit's queue; batch "
+    "chain operations / lanes); the lanes are not booked on the vector unit's queue and the "
+    "chain's other inputs stream through its buffer unchecked against its capacity; batch "
     "and layer norm stay unfused (their statistics need the whole GEMM output).",
 )
 

@@ -84,6 +84,31 @@ def test_a_fused_tile_lasts_the_longer_of_the_array_and_the_lanes():
         separate["energy_pj"]["by_component"]["vector_unit"]["op"] == 4096 * 0.9
 
 
+def test_partial_sums_still_spill_and_only_finished_outputs_are_replaced():
+    """A weight-stationary GEMM (512 x 64 x 64) on 16 KiB buffers and a 16 B/cycle DRAM
+    spills partial sums between its reduction blocks. Fused with a ReLU whose output is fp32
+    (4 bytes where the GEMM's finished output has 2), the fused op reads what the GEMM read
+    and writes what it wrote, less the 512 x 64 finished outputs at 2 bytes, plus the ReLU's
+    at 4: the spills are unchanged."""
+    c = Tensor("c", 512 * 64, FP16)
+    gemm = Op("g", "g", Phase.FWD, "linear", (Tensor("a", 512 * 64, FP16),
+                                              Tensor("w", 64 * 64, FP16)), (c,),
+              gemm=Gemm(512, 64, 64))
+    relu = Op("relu", "relu", Phase.FWD, "relu", (c,), (Tensor("d", c.elements, 4),),
+              elements=c.elements, vector_ops=1.0)
+    rows = {}
+    for mode in ("none", "output_stream"):
+        config = make_config(dataflow="ws", capacity="16KiB", ideal=False,
+                             dram_bandwidth="16B/cycle", fusion={"mode": mode})
+        data = Simulation(config, Workload("hand", [gemm, relu])).run().data
+        rows[mode] = {row["name"]: row for row in data["ops"]}["g"]
+    alone, fused = rows["none"], rows["output_stream"]
+    assert alone["dram_bytes_written"] > c.bytes  # partial sums spill
+    assert fused["dram_bytes_read"] == alone["dram_bytes_read"]
+    assert fused["dram_bytes_written"] == alone["dram_bytes_written"] - c.bytes + 4 * c.elements
+    assert fused["vector_ops"] == c.elements
+
+
 def test_the_second_input_of_a_residual_add_is_still_read():
     """add(c, r): the residual r (8 KiB) streams in from DRAM; c does not go out."""
     r = Tensor("r", OUT.elements, FP16)

@@ -35,17 +35,11 @@ from accelsim.errors import SimulationError
 from accelsim.hw.system import VECTOR_ENDPOINT
 from accelsim.plan import DRAIN, FETCH, LOAD, STORE, TilePlan
 from accelsim.sim.fusion import FUSED_ATTR
+from accelsim.sim.onchip import scaled, scaled_visits
 from accelsim.workload.op import Op
 
 #: Operand role of a fused op's element-wise inputs (as a vector op's inputs).
 INPUT_ROLE = "input"
-
-
-def share(outputs: np.ndarray, part: int, whole: int) -> np.ndarray:
-    """``outputs * part / whole`` per tile in whole units whose running total is the floor of
-    the exact one (so the tiles' shares of all ``whole`` outputs add up to ``part``)."""
-    cumulative = np.cumsum(np.asarray(outputs, dtype=np.int64)) * part // whole
-    return np.diff(np.concatenate(([0], cumulative)))
 
 
 def stream_elementwise(op: Op, plan: TilePlan, system) -> TilePlan:
@@ -63,13 +57,13 @@ def stream_elementwise(op: Op, plan: TilePlan, system) -> TilePlan:
     lane_cycles = np.ceil(vector_ops / system.vector.lanes).astype(np.int64)
     ofmap_buffer = system.buffer_of_role["ofmap"]
     finished = outputs * system.pe_array.element_bytes(op)[0]
-    chain_out = share(outputs, op.bytes_written, whole)
+    chain_out = scaled(outputs, op.bytes_written, whole)
     drain = plan.drains["ofmap"] - finished + chain_out
     stores = plan.stores[ofmap_buffer] - finished + chain_out
-    inputs = share(outputs, sum(t.bytes for t in op.reads[2:]), whole)
+    inputs = scaled(outputs, sum(t.bytes for t in op.reads[2:]), whole)
     columns = {"compute_cycles": np.maximum(plan["compute_cycles"], lane_cycles),
                "vector_ops": vector_ops, DRAIN + "ofmap": drain, STORE + ofmap_buffer: stores,
-               "store_visits": _scaled_visits(plan["store_visits"], plan.store_bytes,
+               "store_visits": scaled_visits(plan["store_visits"], plan.store_bytes,
                                               plan.store_bytes - finished + chain_out)}
     if inputs.any():
         visits, channels = system.fetch_pattern(inputs)
@@ -84,13 +78,7 @@ def stream_elementwise(op: Op, plan: TilePlan, system) -> TilePlan:
             "load_channels": np.divide(before + inputs, per_channel, out=np.zeros(len(plan)),
                                        where=per_channel > 0)})
     labels = {**plan.labels, "fused": ",".join(op.attrs[FUSED_ATTR])}
-    return replace(plan.with_columns(**columns), labels=labels)
+    fused = replace(plan.with_columns(**columns), labels=labels)
+    fused.check(op.name, op.macs, "the output-stream fusion")
+    return fused
 
-
-def _scaled_visits(visits: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Row visits of transfers that moved ``before`` bytes and now move ``after``: scaled
-    with the bytes; at least one where bytes move (one per tile that moved none before)."""
-    before = np.asarray(before, dtype=float)
-    after = np.asarray(after, dtype=float)
-    ratio = np.divide(after, before, out=np.ones_like(after), where=before > 0)
-    return np.where(after > 0, np.maximum(np.asarray(visits, dtype=float) * ratio, 1.0), 0.0)

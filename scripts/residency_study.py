@@ -12,8 +12,8 @@ process pool:
   outputs there (its tiles use the whole buffers);
 * ``residency``: tensors stay on chip between ops (``residency.policy: liveness``, half of
   each buffer for tiles, half for tensors);
-* ``residency+fusion``: the same, with element-wise ops fused into the GEMM before them
-  (only where the hwconfig model has a ``fusion`` key).
+* ``residency+fusion``: the same, with element-wise ops run in the output stream of the GEMM
+  before them (``fusion.mode: output_stream``).
 
 Writes ``residency.csv`` (one row per workload, size and mode: DRAM GiB by tensor class,
 bytes served on chip, iteration ms, PE utilisation) and ``residency.png`` (DRAM traffic and
@@ -32,26 +32,16 @@ from pathlib import Path
 from study_common import ROOT, ready, simulate, write_figure
 
 from accelsim.config.loader import load_hwconfig
-from accelsim.config.models import HwConfig
 from accelsim.outputs import atomic_write_text
 
 MIB = 1 << 20
 DEFAULT_SIZES = (4, 8, 16, 32, 64)  # MiB of SRAM in all
-#: Each mode's hwconfig overrides (fusion only where the hwconfig model knows the key).
+#: Each mode's hwconfig overrides.
 MODES = {
-    "off": ("residency.policy=none",),
-    "residency": ("residency.policy=liveness",),
-    "residency+fusion": ("residency.policy=liveness", "fusion=epilogue"),
+    "off": ("residency.policy=none", "fusion.mode=none"),
+    "residency": ("residency.policy=liveness", "fusion.mode=none"),
+    "residency+fusion": ("residency.policy=liveness", "fusion.mode=output_stream"),
 }
-FUSION_OFF = "fusion=none"
-
-
-def modes() -> dict[str, tuple[str, ...]]:
-    """The modes this accelsim can run: fusion modes only if the hwconfig has the key."""
-    if "fusion" not in HwConfig.model_fields:
-        return {name: keys for name, keys in MODES.items() if "fusion" not in name}
-    return {name: keys if any(k.startswith("fusion=") for k in keys) else (*keys, FUSION_OFF)
-            for name, keys in MODES.items()}
 
 
 def size_overrides(hw: str, total_mib: float) -> tuple[str, ...]:
@@ -113,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     out = ready(args.out)
     runs = [(w, size, mode, (*size_overrides(args.hw, size), *keys))
             for w in args.workloads for size in sorted(args.sizes)
-            for mode, keys in modes().items()]
+            for mode, keys in MODES.items()]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         results = list(pool.map(simulate, [args.hw] * len(runs), [r[0] for r in runs],
                                 [args.batch] * len(runs), [r[3] for r in runs]))

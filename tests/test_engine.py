@@ -8,7 +8,9 @@ import pytest
 
 from accelsim.config.loader import load_hwconfig
 from accelsim.errors import SimulationError, WorkloadError
+from accelsim.hw.kinds import PE_ARRAY_KINDS
 from accelsim.sim.engine import Simulation
+from accelsim.sim.fusion import fuse_elementwise
 from accelsim.stats.records import STALL_CAUSES
 from accelsim.context import RunContext
 from accelsim.hw.system import System
@@ -182,9 +184,12 @@ def test_single_tile_gemm_waits_for_dram_by_hand():
     assert result.transfers == [(0, 2, 32), (17, 25, 128)]
 
 
-def test_ops_respect_dependencies_and_units(resnet18_cifar_result):
-    """An op starts after all its predecessors end; ops on one unit never overlap."""
+def test_ops_respect_dependencies_and_units(resnet18_cifar_result, edge):
+    """An op starts after all its predecessors end (in the graph as run, with its element-wise
+    chains fused); ops on one unit never overlap."""
     workload, result = resnet18_cifar_result
+    workload = fuse_elementwise(workload, edge.fusion.mode,
+                                PE_ARRAY_KINDS.get(edge.pe_array.kind), edge.source)
     rows = {r["name"]: r for r in result["ops"]}
     assert set(rows) == {op.name for op in workload.ops()}
     for name in rows:

@@ -32,9 +32,10 @@ def accelsim(*args: str) -> subprocess.CompletedProcess:
 
 
 def toy_hwconfig(tmp_path) -> str:
-    """edge_16x16.yaml with its systolic array replaced by 64 toy_dot lanes."""
+    """edge_16x16.yaml with its systolic array replaced by 64 toy_dot lanes (no fusion)."""
     data = yaml.safe_load((HWCONFIGS / "edge_16x16.yaml").read_text())
     data["pe_array"] = {"kind": "toy_dot", "lanes": 64, "datatype": "fp16"}
+    data["fusion"] = {"mode": "none"}  # the toy kind reports no output tiles to fuse into
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)

@@ -168,6 +168,17 @@ class ResidencyParams(Strict):
         return 1.0 if self.policy == "none" else 0.5
 
 
+class FusionParams(Strict):
+    """Element-wise ops run in a GEMM's output stream (:mod:`accelsim.sim.fusion`)."""
+
+    mode: Literal["none", "output_stream"] = Field(
+        "none", description="none: every op runs on its own and its tensors go through the "
+        "buffers and DRAM; output_stream: the vector unit sits at the PE array's output, so "
+        "a chain of element-wise ops (relu, gelu, residual add, gradient sum; forward or "
+        "backward) that alone consumes a GEMM's output runs on its lanes as the output "
+        "tiles leave the array, and the tensors inside the chain never leave the chip")
+
+
 class EnergyParams(Strict):
     """Per-action energies in pJ; defaults from Horowitz, ISSCC 2014, 45 nm."""
 
@@ -201,6 +212,7 @@ class HwConfig(Strict):
         None, description="across_ops: the next op's first tile loads into the buffer slot the "
         "running op has freed (accelsim.sim.prefetch); none: each op starts with its first "
         "load; default across_ops when every SRAM buffer is double-buffered, else none")
+    fusion: FusionParams = Field(default_factory=FusionParams)
     energy: EnergyParams = Field(default_factory=EnergyParams)
     _source: str = PrivateAttr("<memory>")
 

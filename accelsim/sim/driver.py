@@ -18,10 +18,11 @@ from accelsim.errors import SimulationError
 from accelsim.plan import TilePlan
 from accelsim.sim.lowering import VECTOR_BUFFER, lower
 from accelsim.sim.onchip import OnChip, OnChipFigures, operand_buffers, operand_tensors
+from accelsim.sim.output_stream import stream_elementwise
 from accelsim.sim.prefetch import Prefetch, book_prefetch, first_tile_ready_bytes, settle
-from accelsim.stats.tensor_classes import split_by_class, tensor_classes
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
+from accelsim.stats.tensor_classes import split_by_class, tensor_classes
 from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.op import Op
 
@@ -105,6 +106,8 @@ class Driver:
             dram_bytes_by_class=self._traffic_by_class(op, plan, onchip),
             extras={**plan.row_figures(), **_op_figures(op)})
         self._account(op, plan, record)
+        if plan.unit == "pe_array":  # element-wise work run in the array's output stream
+            system.vector.stats.operations += record.vector_ops
         if plan.unit == "vector" and onchip is not None:
             # resident tensors move between an SRAM buffer and the vector unit's buffer
             moved = onchip.served_from_sram + onchip.kept_on_chip
@@ -118,7 +121,8 @@ class Driver:
         """The op as the techniques change it, and its tile plan."""
         self.prepared_or_started.add(op.name)
         op = self.chain.prepare(op)
-        plan = self.chain.transform(op, lower(op, self.ctx))
+        plan = stream_elementwise(op, self.chain.transform(op, lower(op, self.ctx)),
+                                  self.system)
         self._count_tiles(op, plan)
         return Prepared(op, plan)
 

@@ -14,6 +14,7 @@ from accelsim.config.models import HwConfig
 from accelsim.context import RunContext
 from accelsim.hw.system import System
 from accelsim.sim.driver import Driver
+from accelsim.sim.fusion import fuse_elementwise
 from accelsim.stats.footprint import check_capacity, footprint, planned_footprint
 from accelsim.stats.invariants import check_invariants
 from accelsim.stats.result import RunResult, TechniqueFigures, build_result
@@ -50,7 +51,9 @@ class Simulation:
     def run(self) -> RunResult:
         env = simpy.Environment()
         system = System(self.config, env)
-        workload = system.pe_array.prepare_workload(self.workload)
+        workload = fuse_elementwise(system.pe_array.prepare_workload(self.workload),
+                                    self.config.fusion.mode, system.pe_array,
+                                    self.config.source)
         check_capacity(planned_footprint(workload), self.config.dram.capacity, workload,
                        self.config.source)
         ctx = RunContext(system, workload, self.step, self.seed)

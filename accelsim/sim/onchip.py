@@ -9,7 +9,8 @@ filter) saves each fetch; a tile's ofmap drain keeps the share written to DRAM; 
 write-back of evicted tensors is spread over the op's tiles in proportion to what each tile
 produces. The row visits of a tile's transfers shrink with its bytes.
 
-Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``ofmap`` its
+Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``input`` the
+rest (the element-wise inputs of a fused GEMM, :mod:`accelsim.sim.fusion`), ``ofmap`` its
 writes; a vector op's ``input`` is every read and ``output`` every write. A plan without role
 columns (a kind that does not report them) has its loads and stores scaled by the op's total
 DRAM share: an approximation stated here.
@@ -40,8 +41,9 @@ class OnChipFigures:
 
 def operand_tensors(op: Op) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
     """(input tensors by role, output tensors by role) of ``op`` (module docstring)."""
-    if op.gemm is not None:
-        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2]}, {"ofmap": op.writes})
+    if op.gemm is not None:  # a fused GEMM's element-wise inputs follow its two operands
+        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2], "input": op.reads[2:]},
+                {"ofmap": op.writes})
     return {"input": op.reads}, {"output": op.writes}
 
 
@@ -51,9 +53,15 @@ def _share(tensors: tuple[Tensor, ...], moved: Mapping[str, int]) -> tuple[int, 
     return sum(moved.get(t.name, 0) for t in tensors), total
 
 
-def _scaled(values: np.ndarray, part: int, whole: int) -> np.ndarray:
-    """``values * part / whole`` in whole bytes whose total is the floor of the exact total."""
-    cumulative = np.cumsum(np.asarray(values, dtype=np.int64)) * part // whole
+def scaled(values: np.ndarray, part: int, whole: int) -> np.ndarray:
+    """``values * part / whole`` in whole bytes whose total is the floor of the exact total
+    (in Python integers where the products would overflow 64 bits)."""
+    cumulative = np.cumsum(np.asarray(values, dtype=np.int64))
+    if cumulative.size and int(cumulative[-1]) * int(part) >= 2**63:
+        cumulative = np.array([c * int(part) // whole for c in cumulative.tolist()],
+                              dtype=np.int64)
+    else:
+        cumulative = cumulative * part // whole
     return np.diff(np.concatenate(([0], cumulative)))
 
 
@@ -82,7 +90,7 @@ def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[s
             buffers = list(by_buffer) if values is None else [buffer_of[role]]
             for name in buffers:
                 before = by_buffer[name] if values is None else np.asarray(values, np.int64)
-                left = _scaled(before, part, whole)
+                left = scaled(before, part, whole)
                 by_buffer[name] = by_buffer[name] - (before - left)
                 saved[prefix] += int((before - left).sum())
                 if values is not None:
@@ -101,7 +109,7 @@ def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[s
     columns.update({STORE + name: v for name, v in stores.items()})
     new_plan = plan.with_columns(**columns)
     new_plan = new_plan.with_columns(**{
-        f"{kind}_visits": _visits(plan[f"{kind}_visits"], before, after)
+        f"{kind}_visits": scaled_visits(plan[f"{kind}_visits"], before, after)
         for kind, before, after in (("load", plan.load_bytes, new_plan.load_bytes),
                                     ("store", plan.store_bytes, new_plan.store_bytes))},
         **{f"{kind}_channels": np.where((before == 0) & (after > 0), channels,
@@ -121,7 +129,7 @@ def _spread(nbytes: int, weights: np.ndarray) -> np.ndarray:
     return np.diff(np.concatenate(([0], cumulative)))
 
 
-def _visits(visits: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+def scaled_visits(visits: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Row visits of transfers that moved ``before`` bytes and now move ``after``: scaled with
     the bytes, one at least (a tile that moved nothing before gets one per channel)."""
     before = np.asarray(before, dtype=float)

@@ -37,13 +37,19 @@ APPROXIMATIONS = (
     "refresh as a bandwidth factor; no read/write turnaround; DRAM access energy per bit of "
     "the preset, standby and refresh energy not charged); without one, a peak-bandwidth server. Tensors stay "
     "on chip between ops as far as the residency pool allows (residency.policy; moves between "
-    "buffers and to the vector unit are free; no fusion); the next op's first tile may load "
-    "while the op before it computes (prefetch); "
+    "buffers and to the vector unit are free); element-wise ops may run in the GEMM's "
+    "output stream (fusion); the next op's first tile may load while the op before it "
+    "computes (prefetch); "
     "im2col operands are fetched once per input element per block (halos not counted).",
     "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
     "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
     "Vector-unit op counts per element are approximations of the usual kernels "
     "(accelsim.workload.training.VECTOR_OPS).",
+    "Fusion (fusion.mode: output_stream): element-wise chains that alone consume a GEMM's "
+    "output run on the vector lanes as its tiles finish, a tile lasting max(array cycles, "
+    "chain operations / lanes); the lanes are not booked on the vector unit's queue and the "
+    "chain's other inputs stream through its buffer unchecked against its capacity; batch "
+    "and layer norm stay unfused (their statistics need the whole GEMM output).",
 )
 
 
@@ -72,6 +78,14 @@ def _traffic_by_class(records: list[OpRecord]) -> dict[str, dict[str, int]]:
             for cls, nbytes in by_class.items():
                 totals[cls][direction] += nbytes
     return totals
+
+
+def _fusion_summary(mode: str, records: list[OpRecord]) -> dict:
+    """The fusion mode, the GEMM ops that ran element-wise ops in their output stream, and
+    how many element-wise ops those absorbed (their rows are the GEMMs', ``fused``)."""
+    fused = [r.extras["fused"] for r in records if r.extras.get("fused")]
+    return {"mode": mode, "fused_gemms": len(fused),
+            "fused_ops": sum(len(names.split(",")) for names in fused)}
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
@@ -218,6 +232,7 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "prefetch": {"mode": cfg.resolved_prefetch,
                      "ops": sum(1 for r in records if r.prefetched_bytes),
                      "bytes": sum(r.prefetched_bytes for r in records)},
+        "fusion": _fusion_summary(cfg.fusion.mode, records),
         "dram_footprint": {**footprint, "capacity": cfg.dram.capacity},
         "phases": phases,
         "phase_stats": phase_detail,

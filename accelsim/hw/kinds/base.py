@@ -66,6 +66,10 @@ class PEArrayKind(abc.ABC):
     #: a kind that does not is taken to fill its buffers, leaving no room for tensors to stay
     #: on chip between ops (:mod:`accelsim.sim.residency`)
     reports_footprint: ClassVar[bool] = False
+    #: True when :meth:`lower` gives, per tile, the finished output elements it writes out
+    #: (plan column ``outputs``, stored at the operand width in the ``drain:ofmap`` column),
+    #: so that element-wise work can run in the array's output stream (:mod:`accelsim.sim.fusion`)
+    streams_outputs: ClassVar[bool] = False
 
     def __init__(self, env: simpy.Environment, params: PEArrayParams, energy: EnergyParams
                  ) -> None:

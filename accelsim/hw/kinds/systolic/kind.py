@@ -51,6 +51,7 @@ class SystolicArray(PEArrayKind):
     description = "rows x cols MAC array, os/ws/is dataflow, SCALE-Sim v3 fold timing"
     counted_columns = ("folds",)
     reports_footprint = True
+    streams_outputs = True
 
     def __init__(self, env, params: SystolicParams, energy) -> None:
         super().__init__(env, params, energy)
@@ -102,7 +103,7 @@ class SystolicArray(PEArrayKind):
         return TilePlan.build(
             "pe_array", compute_cycles=tiles.compute_cycles,
             sram_cycles=self._sram_cycles(ctx, tiles, access, element_bytes),
-            macs=tiles.macs, folds=tiles.folds, load_visits=load_visits,
+            macs=tiles.macs, folds=tiles.folds, outputs=tiles.outputs, load_visits=load_visits,
             store_visits=store_visits, load_channels=load_channels,
             store_channels=store_channels, loads=system.by_buffer(loads_by_role),
             stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,

@@ -76,6 +76,7 @@ class TileArrays:
     macs: np.ndarray
     load_bytes: dict[str, np.ndarray]  # role -> bytes fetched from DRAM before the tile
     store_bytes: np.ndarray  # ofmap bytes written to DRAM after the tile
+    outputs: np.ndarray  # finished output elements written after the tile (reduction done)
     array_access_bytes: dict[str, np.ndarray]  # role -> bytes between SRAM and the PE array
     footprint_bytes: dict[str, np.ndarray]  # role -> bytes of the tile's block held on chip
     block_rows: dict[str, np.ndarray]  # role -> matrix rows in the tile's block (all instances)
@@ -272,6 +273,7 @@ class GemmTiler:
         final = idx["k"] == nblk["k"] - 1
         store = np.where(run_end, c_elems * np.where(final, spec.element_bytes,
                                                      spec.psum_bytes), 0)
+        outputs = np.where(run_end & final, c_elems, 0)
 
         row, col, stream = flow.row_dim, flow.col_dim, flow.stream_dim
         row_folds = -(-size[row] // spec.rows)
@@ -298,7 +300,7 @@ class GemmTiler:
         cols_of = {role: dims[d2] for role, (_, d2) in OPERAND_DIMS.items()}
         return TileArrays(compute.astype(np.int64), macs.astype(np.int64),
                           {r: v.astype(np.int64) for r, v in load.items()},
-                          store.astype(np.int64),
+                          store.astype(np.int64), outputs.astype(np.int64),
                           {r: np.asarray(v, dtype=np.int64) for r, v in access.items()},
                           {r: np.asarray(v, dtype=np.int64) for r, v in footprint.items()},
                           {r: np.asarray(v, dtype=np.int64) for r, v in rows_of.items()},

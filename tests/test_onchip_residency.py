@@ -111,3 +111,27 @@ def test_residency_runs_are_deterministic():
     first, _ = run(ops, capacity="32KiB", policy="lru")
     second, _ = run(ops, capacity="32KiB", policy="lru")
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_partial_sum_spills_stay_when_the_output_stays_on_chip():
+    """A plan whose first tile spills 100 bytes of partial sums (no finished outputs) and whose
+    second tile drains the 50 finished bytes: with the whole output kept on chip, only the
+    finished bytes leave the drain; the spill, which the reduction reads back, stays."""
+    import numpy as np
+
+    from accelsim.plan import TilePlan
+    from accelsim.sim.onchip import serve_on_chip
+    from accelsim.sim.residency import OpResidency
+
+    op = gemm_op("g", 5, 5, 8, "a", "b", "c")  # c: 25 fp16 elements, 50 bytes
+    plan = TilePlan.build("pe_array", compute_cycles=np.array([10, 10]), outputs=np.array([0, 25]),
+                          loads={"buf": np.array([16, 16])}, stores={"buf": np.array([100, 50])},
+                          access={}, fetches={"ifmap": np.array([8, 8]),
+                                              "filter": np.array([8, 8])},
+                          drains={"ofmap": np.array([100, 50])})
+    use = OpResidency(dram_reads={"a": 80, "b": 80}, dram_writes={})
+    served, figures = serve_on_chip(plan, op, use, {"ifmap": "buf", "filter": "buf",
+                                                    "ofmap": "buf"}, channels=1)
+    assert served.drains["ofmap"].tolist() == [100, 0]
+    assert served.stores["buf"].tolist() == [100, 0]
+    assert figures.kept_on_chip == 50

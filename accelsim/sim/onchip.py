@@ -5,9 +5,10 @@ it reads from on-chip copies, how many bytes of each output it writes to DRAM, a
 evicted tensors it writes back. Here that becomes the op's traffic: every tile's DRAM fetch
 of an operand role keeps the DRAM share of the role's tensors (``fetch:<role>`` times
 DRAM bytes / bytes read, in whole bytes), so an operand fetched several times (a re-read
-filter) saves each fetch; a tile's ofmap drain keeps the share written to DRAM; the
-write-back of evicted tensors is spread over the op's tiles in proportion to what each tile
-produces. The row visits of a tile's transfers shrink with its bytes.
+filter) saves each fetch; a tile's drain of finished outputs keeps the share written to DRAM
+(where the plan has an ``outputs`` column, tiles that finish no output drain partial sums,
+which the reduction reads back, and keep them whole); the write-back of evicted tensors is
+spread over the op's tiles in proportion to the outputs each tile finishes. The row visits of a tile's transfers shrink with its bytes.
 
 Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``input`` the
 rest (the element-wise inputs of a fused GEMM, :mod:`accelsim.sim.fusion`), ``ofmap`` its
@@ -90,7 +91,11 @@ def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[s
             buffers = list(by_buffer) if values is None else [buffer_of[role]]
             for name in buffers:
                 before = by_buffer[name] if values is None else np.asarray(values, np.int64)
-                left = scaled(before, part, whole)
+                final = before
+                if prefix == DRAIN and "outputs" in plan.columns:
+                    # tiles that finish no output drain partial sums: those stay as they are
+                    final = np.where(plan["outputs"] > 0, before, 0)
+                left = before - final + scaled(final, part, whole)
                 by_buffer[name] = by_buffer[name] - (before - left)
                 saved[prefix] += int((before - left).sum())
                 if values is not None:
@@ -101,6 +106,8 @@ def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[s
         role = next(iter(outputs))
         name = buffer_of[role]
         weights = plan.drains.get(role, plan.stores.get(name, np.zeros(len(plan))))
+        if "outputs" in plan.columns:
+            weights = np.where(plan["outputs"] > 0, weights, 0)
         spread = _spread(written_back, weights)
         stores[name] = stores.get(name, 0) + spread
         if plan.drains:

@@ -35,7 +35,8 @@ APPROXIMATIONS = (
     "address pattern, activation-rate limits, refresh as a bandwidth factor; no read/write "
     "turnaround or request reordering); without one, a peak-bandwidth server. Ops read their "
     "inputs from and write their outputs to DRAM (no fusion, no prefetch across ops); "
-    "im2col operands are fetched once per input element per block (halos not counted).",
+    "an im2col operand block is fetched as the distinct input elements its windows name "
+    "(halos included; nothing is kept on chip between blocks or ops).",
     "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
     "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
     "Vector-unit op counts per element are approximations of the usual kernels "

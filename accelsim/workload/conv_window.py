@@ -29,6 +29,7 @@ axes were folded into one (the traced 3-D case) has no 2-D window here and gets 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -111,6 +112,7 @@ class ConvWindow:
         counts[live] = per_key[inverse.ravel()] * mult[live]
         return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
 
+    @lru_cache(maxsize=65536)
     def total_unique_inputs(self, rows: int, cols: int, block_rows: int,
                             block_cols: int) -> int:
         """Sum of :meth:`unique_inputs` over every block of a view of ``rows`` x ``cols``

@@ -156,9 +156,11 @@ class GemmTiler:
                                        return_inverse=True)
             window = view.window
             if bound:
-                sums = [max(window.total_unique_inputs(rows, cols, rows, int(q)),
-                            window.total_unique_inputs(rows, cols, int(p), cols))
-                        for p, q in pairs]
+                by_pixels = {int(p): window.total_unique_inputs(rows, cols, int(p), cols)
+                             for p in np.unique(pairs[:, 0])}
+                by_windows = {int(q): window.total_unique_inputs(rows, cols, rows, int(q))
+                              for q in np.unique(pairs[:, 1])}
+                sums = [max(by_pixels[int(p)], by_windows[int(q)]) for p, q in pairs]
             else:
                 sums = [window.total_unique_inputs(rows, cols, int(p), int(q))
                         for p, q in pairs]
@@ -276,31 +278,41 @@ class GemmTiler:
                     + exposed / spec.dram_bytes_per_cycle)
             return np.where(known, time, np.inf)
 
-        # Exact im2col traffic costs a pass over a candidate's blocks: rank by a lower bound
-        # first and take exact figures only where the bound leaves a candidate in reach of the
-        # best (a candidate whose bound is beyond the tolerance of a known estimate cannot be
-        # among the near-best, so the choice is that of a full exact evaluation).
-        bound = self._operand_elements(gemm, b, views, bound=True)
-        low = np.stack([estimate_of(self._traffic(gemm, b, outer, views, bound)
-                                    * np.ones_like(compute)) for outer in outers])
+        # Exact im2col traffic costs a pass over a candidate's blocks. A candidate's estimate
+        # is known without it when a lower and an upper bound of its traffic (the operands'
+        # im2col sizes) give the same estimate (compute-bound either way); otherwise it is
+        # taken only when the lower bound leaves the candidate in reach of the best known
+        # estimate. Exact traffic then breaks ties among the near-best with the fewest tiles.
+        # The choice is that of an exact evaluation of every candidate.
+        def traffic_with(elements: dict[str, np.ndarray]) -> np.ndarray:
+            return np.stack([self._traffic(gemm, b, outer, views, elements)
+                             * np.ones_like(compute) for outer in outers])
+
+        low = estimate_of(traffic_with(self._operand_elements(gemm, b, views, bound=True)))
+        known = low == estimate_of(traffic_with(self._operand_elements(gemm, b)))
+        estimate = np.where(known, low, np.inf)
         traffic = np.full(low.shape, np.inf)
         exact = np.zeros(low.shape[1], dtype=bool)
-        best = np.inf
-        while True:
-            reach = (low <= best * (1 + ESTIMATE_TOLERANCE)).any(axis=0) & ~exact
-            if not reach.any():
-                break
-            if math.isinf(best):  # start from the candidates of the lowest bound
-                reach &= (low == low.min()).any(axis=0)
-            pick = {d: v[reach] for d, v in b.items()}
+
+        def take_exact(columns: np.ndarray) -> None:
+            pick = {d: v[columns] for d, v in b.items()}
             elements = self._operand_elements(gemm, pick, views)
             for which, outer in enumerate(outers):
-                traffic[which, reach] = self._traffic(gemm, pick, outer, views, elements)
-            exact |= reach
-            best = float(estimate_of(traffic).min())
-        estimate = np.where(exact, estimate_of(traffic), np.inf)
+                traffic[which, columns] = self._traffic(gemm, pick, outer, views, elements)
+            exact[columns] = True
+            estimate[:, columns] = estimate_of(traffic)[:, columns]
+
+        while True:
+            best = estimate.min() if np.isfinite(estimate).any() else low.min()
+            need = ((low <= best * (1 + ESTIMATE_TOLERANCE)) & ~known).any(axis=0) & ~exact
+            if not need.any():
+                break
+            take_exact(need)
+            known[:, need] = True
         near_best = estimate <= estimate.min() * (1 + ESTIMATE_TOLERANCE)
         tiles = np.broadcast_to(n_tiles, estimate.shape)
+        fewest = near_best & (tiles == tiles[near_best].min())
+        take_exact(fewest.any(axis=0) & ~exact)
         order = np.lexsort((estimate.ravel(), traffic.ravel(), tiles.ravel(),
                             ~near_best.ravel()))
         which, i = np.unravel_index(order[0], estimate.shape)

@@ -29,7 +29,6 @@ axes were folded into one (the traced 3-D case) has no 2-D window here and gets 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -41,6 +40,8 @@ from accelsim.workload.training import col2im_lowered
 _PIECES = 3
 #: Product sets Y x X of one image and channel: an output rectangle by a kernel rectangle.
 _PRODUCTS = _PIECES * _PIECES
+#: Keys x input rows counted at once (bounds the working memory to a few tens of MB).
+_CHUNK_ELEMENTS = 1 << 20
 
 
 def _axis(value, axis: int) -> int:
@@ -112,24 +113,46 @@ class ConvWindow:
         counts[live] = per_key[inverse.ravel()] * mult[live]
         return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
 
-    @lru_cache(maxsize=65536)
-    def total_unique_inputs(self, rows: int, cols: int, block_rows: int,
-                            block_cols: int) -> int:
+    def total_unique_inputs(self, rows: int, cols: int, block_rows, block_cols) -> np.ndarray:
         """Sum of :meth:`unique_inputs` over every block of a view of ``rows`` x ``cols``
-        split into blocks of ``block_rows`` x ``block_cols``. A block's count is a sum over
-        (image piece, channel piece) pairs, so the sum over all blocks weighs each distinct
-        pair of pieces by how often the row blocks hold the one and the column blocks the
-        other."""
-        o_keys, o_weight = _piece_weights(rows, block_rows, self.pixels)
-        q_keys, q_weight = _piece_weights(cols, block_cols, self.positions)
-        keys = np.concatenate([np.repeat(o_keys, len(q_keys), axis=0),
-                               np.tile(q_keys, (len(o_keys), 1))], axis=1)
-        weight = np.outer(o_weight, q_weight).ravel()
-        return int((self._plane_counts(keys) * weight).sum())
+        split into blocks of ``block_rows`` x ``block_cols`` (arrays of equal shape: one sum
+        per pair). A block's count is a sum over (image piece, channel piece) pairs, so the
+        sum over all blocks weighs each distinct pair of pieces by how often the row blocks
+        hold the one and the column blocks the other."""
+        block_rows, block_cols = np.broadcast_arrays(np.asarray(block_rows, dtype=np.int64),
+                                                     np.asarray(block_cols, dtype=np.int64))
+        if block_rows.size == 0:
+            return np.zeros(block_rows.shape, dtype=np.int64)
+        sizes_r, which_r = np.unique(block_rows.ravel(), return_inverse=True)
+        sizes_c, which_c = np.unique(block_cols.ravel(), return_inverse=True)
+        pieces_r = [_piece_weights(rows, int(b), self.pixels) for b in sizes_r]
+        pieces_c = [_piece_weights(cols, int(b), self.positions) for b in sizes_c]
+        keys, weights, owner = [], [], []
+        for pair, (i, j) in enumerate(zip(which_r.ravel(), which_c.ravel())):
+            (o_keys, o_weight), (q_keys, q_weight) = pieces_r[i], pieces_c[j]
+            keys.append(np.concatenate([np.repeat(o_keys, len(q_keys), axis=0),
+                                        np.tile(q_keys, (len(o_keys), 1))], axis=1))
+            weights.append(np.outer(o_weight, q_weight).ravel())
+            owner.append(np.full(len(o_keys) * len(q_keys), pair))
+        keys = np.concatenate(keys)
+        distinct, inverse = _unique_rows(keys, (self.pixels + 1, self.pixels + 1,
+                                                self.positions + 1, self.positions + 1))
+        counts = self._plane_counts(distinct)[inverse] * np.concatenate(weights)
+        sums = np.zeros(block_rows.size, dtype=np.int64)
+        np.add.at(sums, np.concatenate(owner), counts)
+        return sums.reshape(block_rows.shape)
 
     def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
         """Distinct input positions of one image and channel touched by output pixels
-        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``."""
+        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``
+        (in chunks that bound the memory of the per-row codes)."""
+        chunk = max(1, _CHUNK_ELEMENTS // max(self.in_h, 1))
+        if len(keys) > chunk:
+            return np.concatenate([self._plane_chunk(keys[i:i + chunk])
+                                   for i in range(0, len(keys), chunk)])
+        return self._plane_chunk(keys)
+
+    def _plane_chunk(self, keys: np.ndarray) -> np.ndarray:
         n = len(keys)
         if n == 0:
             return np.zeros(0, dtype=np.int64)

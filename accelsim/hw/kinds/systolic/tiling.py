@@ -118,6 +118,7 @@ class GemmTiler:
         self.spec = spec
         flow = spec.dataflow
         self.unit = {flow.row_dim: spec.rows, flow.col_dim: spec.cols, flow.stream_dim: 1}
+        self._sums: dict[tuple, int] = {}  # im2col block sums already taken
 
     # -- blocking choice -------------------------------------------------------------------
     def _footprints(self, b: dict[str, np.ndarray], instances) -> dict[str, np.ndarray]:
@@ -154,19 +155,28 @@ class GemmTiler:
                                            np.asarray(b[view.window_dim], dtype=np.int64))
             pairs, inverse = np.unique(np.stack([pix.ravel(), win.ravel()], axis=1), axis=0,
                                        return_inverse=True)
-            window = view.window
-            if bound:
-                by_pixels = {int(p): window.total_unique_inputs(rows, cols, int(p), cols)
-                             for p in np.unique(pairs[:, 0])}
-                by_windows = {int(q): window.total_unique_inputs(rows, cols, rows, int(q))
-                              for q in np.unique(pairs[:, 1])}
-                sums = [max(by_pixels[int(p)], by_windows[int(q)]) for p, q in pairs]
+            if bound:  # the row blocks alone, the column blocks alone
+                sums = np.maximum(self._block_sums(view, rows, cols, pairs[:, 0], cols),
+                                  self._block_sums(view, rows, cols, rows, pairs[:, 1]))
             else:
-                sums = [window.total_unique_inputs(rows, cols, int(p), int(q))
-                        for p, q in pairs]
+                sums = self._block_sums(view, rows, cols, pairs[:, 0], pairs[:, 1])
             elements[view.role] = np.array(sums, dtype=np.int64)[inverse.ravel()].reshape(
                 pix.shape)
         return elements
+
+    def _block_sums(self, view: Im2colView, rows: int, cols: int, block_rows,
+                    block_cols) -> np.ndarray:
+        """:meth:`~accelsim.workload.conv_window.ConvWindow.total_unique_inputs` of the
+        view's blockings, remembered across the ops this tiler lowers (layers repeat)."""
+        block_rows, block_cols = (v.ravel() for v in np.broadcast_arrays(
+            np.asarray(block_rows, dtype=np.int64), np.asarray(block_cols, dtype=np.int64)))
+        keys = [(view.window, rows, cols, int(p), int(q)) for p, q in zip(block_rows, block_cols)]
+        missing = [i for i, key in enumerate(keys) if key not in self._sums]
+        if missing:
+            found = view.window.total_unique_inputs(rows, cols, block_rows[missing],
+                                                    block_cols[missing])
+            self._sums.update(zip((keys[i] for i in missing), found.tolist()))
+        return np.array([self._sums[key] for key in keys], dtype=np.int64)
 
     def _traffic(self, gemm: Gemm, b: dict[str, np.ndarray], outer: str,
                  views: tuple[Im2colView, ...] = (),
@@ -295,6 +305,8 @@ class GemmTiler:
         exact = np.zeros(low.shape[1], dtype=bool)
 
         def take_exact(columns: np.ndarray) -> None:
+            if not columns.any():
+                return
             pick = {d: v[columns] for d, v in b.items()}
             elements = self._operand_elements(gemm, pick, views)
             for which, outer in enumerate(outers):

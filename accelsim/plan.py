@@ -12,7 +12,11 @@ of the two, so a technique that shortens compute gets the right SRAM stretch), `
 ``store_channels``: channels touched). Byte columns are per SRAM buffer (the plan's buffer names
 are the interconnect endpoints their transfers go to): ``load:<buffer>`` (fetched from DRAM
 before the tile), ``store:<buffer>`` (written back after it), ``access:<buffer>`` (moved
-between the buffer and the unit). Columns are never changed in place: a
+between the buffer and the unit). The same DRAM traffic is also kept per operand role
+(``fetch:<role>``, ``drain:<role>``: ``ifmap`` / ``filter`` / ``ofmap`` of a GEMM, ``input`` /
+``output`` of a vector op), so that the share of an operand found on chip
+(:mod:`accelsim.sim.onchip`) can be taken off its own traffic. ``footprint`` gives the bytes
+the op holds in each buffer while it runs (every slot). Columns are never changed in place: a
 technique replaces them (:meth:`TilePlan.with_columns`), so derived per-buffer tables are
 computed once per plan. A kind may add columns of its own (for example products and
 redundant products of an outer-product array) and name which of them an op row reports
@@ -33,7 +37,7 @@ from accelsim.errors import SimulationError
 
 CORE_COLUMNS = ("compute_cycles", "sram_cycles", "macs", "vector_ops", "folds", "load_visits",
                 "store_visits", "load_channels", "store_channels")
-LOAD, STORE, ACCESS = "load:", "store:", "access:"
+LOAD, STORE, ACCESS, FETCH, DRAIN = "load:", "store:", "access:", "fetch:", "drain:"
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class TilePlan:
     double-buffered); ``macs_skipped``: MACs of the op's workload that no tile issues (dropped
     by a technique, or never issued by a sparse kind); ``labels``: per-op text figures of the
     op row (e.g. ``mask_source``); ``detail``: a kind's per-op data for techniques that apply to
-    that kind (read-only).
+    that kind (read-only); ``footprint``: bytes held in each SRAM buffer while the op runs.
     """
 
     unit: str
@@ -54,21 +58,25 @@ class TilePlan:
     row_columns: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     detail: object = None
+    footprint: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, unit: str, *, loads: Mapping[str, np.ndarray],
               stores: Mapping[str, np.ndarray], access: Mapping[str, np.ndarray],
+              fetches: Mapping[str, np.ndarray] | None = None,
+              drains: Mapping[str, np.ndarray] | None = None,
               **columns_and_scalars) -> TilePlan:
-        """A plan from its core columns, per-buffer byte tables and scalars; columns missing
-        from :data:`CORE_COLUMNS` are zeros."""
+        """A plan from its core columns, per-buffer and per-role byte tables and scalars;
+        columns missing from :data:`CORE_COLUMNS` are zeros."""
         scalars = {k: columns_and_scalars.pop(k) for k in
-                   ("slots", "macs_skipped", "row_columns", "labels", "detail")
+                   ("slots", "macs_skipped", "row_columns", "labels", "detail", "footprint")
                    if k in columns_and_scalars}
         columns = dict(columns_and_scalars)
         length = len(next(iter(columns.values())))
         for name in CORE_COLUMNS:
             columns.setdefault(name, np.zeros(length, dtype=np.int64))
-        for prefix, table in ((LOAD, loads), (STORE, stores), (ACCESS, access)):
+        for prefix, table in ((LOAD, loads), (STORE, stores), (ACCESS, access),
+                              (FETCH, fetches or {}), (DRAIN, drains or {})):
             for buffer, values in table.items():
                 columns[prefix + buffer] = values
         return cls(unit, {k: np.asarray(v) for k, v in columns.items()}, **scalars)
@@ -100,6 +108,16 @@ class TilePlan:
     @cached_property
     def array_access(self) -> dict[str, np.ndarray]:
         return self._by_buffer(ACCESS)
+
+    @cached_property
+    def fetches(self) -> dict[str, np.ndarray]:
+        """DRAM bytes loaded per tile by operand role."""
+        return self._by_buffer(FETCH)
+
+    @cached_property
+    def drains(self) -> dict[str, np.ndarray]:
+        """DRAM bytes stored per tile by operand role."""
+        return self._by_buffer(DRAIN)
 
     @cached_property
     def load_bytes(self) -> np.ndarray:

@@ -16,6 +16,19 @@ Where a figure differs from the paper's by more than 20% the output says which a
 of the model explains it (see ``GAPS``). Needs matplotlib (a dependency of accelsim) for the
 chart. The output folder (``--out``, default ``out/ant`` in the current folder) is created and
 checked before the sweep runs; every file in it is written atomically.
+
+Result (defaults: five networks, batch 2, seed 0; geometric means over the networks)::
+
+    metric                       ours     paper
+    RCPs anticipated (mean)      97.7%    >90%
+    PE-array speedup             4.94x    3.71x
+    iteration speedup            3.66x    3.71x
+    PE-array energy reduction   21.13x    4.40x
+    total energy reduction       1.75x    4.40x
+
+Per network the PE-array speedup spans 1.28x (Wide ResNet) to 16.9x (DenseNet-121): it is
+the weight-gradient passes', whose products are over 98% RCPs. Weight chunks hold the output
+channels of one tap, so their coordinate boxes are tight and most RCP-only pairs are caught.
 """
 
 from __future__ import annotations
@@ -62,7 +75,9 @@ GAPS = {
         "whole output-gradient plane against every activation tile (products grow with "
         "H*W*Ho*Wo), so RCPs are over 98% of the baseline's bwd_weight products and time, "
         "and bwd_weight dominates the baseline iteration; a baseline that tiles the "
-        "gradient plane would issue fewer RCPs to begin with."),
+        "gradient plane would issue fewer RCPs to begin with; (3) a chunk of the broadcast "
+        "operand holds the output channels of one coordinate, so its coordinate box is a "
+        "point and the check catches almost every RCP-only pair."),
     ("pe_speedup", "low"): (
         "PE-array speedup below the paper: RCPs inside issued chunk pairs still take their "
         "cycle; with random masks more pairs mix valid products and RCPs."),

@@ -17,7 +17,9 @@ HWCONFIGS = ROOT / "hwconfigs"
 def make_config(rows: int = 8, cols: int = 8, dataflow: str = "os", ideal: bool = True,
                 capacity: str = "64MiB", dram_bandwidth: str = "16B/cycle",
                 double_buffered: bool = True, **extra) -> object:
-    """A hwconfig with three separate buffers; ideal DRAM and large buffers by default."""
+    """A hwconfig with three separate buffers; ideal DRAM and large buffers by default; no
+    residency between ops unless ``residency`` is given (tests of one op's tiling and traffic
+    see the whole buffers)."""
     data = {
         "name": f"test_{rows}x{cols}_{dataflow}",
         "clock": "1GHz",
@@ -29,6 +31,7 @@ def make_config(rows: int = 8, cols: int = 8, dataflow: str = "os", ideal: bool 
                  "access_energy_pj_per_64b": 1300},
         "interconnect": {"bandwidth": "1024B/cycle", "latency": "0cycles"},
         "vector_unit": {"lanes": 16, "buffer": "64KiB"},
+        "residency": {"policy": "none"},
     }
     for key, value in extra.items():
         data[key] = value

@@ -112,7 +112,8 @@ def test_resnet18_cifar_macs_per_phase_match_hand_count(resnet18_cifar_result):
     assert len(col2im) == 6 and all(r["unit"] == "vector" and r["macs"] == 0 for r in col2im)
     assert sum(r["vector_ops"] for r in col2im) == 4 * RESNET18_CIFAR_COL2IM_PRODUCTS
     assert result["macs_skipped"] == 0
-    assert set(result["invariants"]) == {"macs_conserved", "bytes_conserved", "busy_within_run"}
+    assert set(result["invariants"]) == {"macs_conserved", "bytes_conserved", "bytes_by_class",
+                                         "busy_within_run"}
 
 
 def test_tiny_network_macs_per_op_match_hand_count():

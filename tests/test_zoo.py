@@ -22,7 +22,8 @@ def test_zoo_names():
     """Every network the brief and reproduction.yaml name is registered."""
     assert set(ZOO.names()) == {
         "resnet18", "resnet50", "resnet18_cifar", "resnet50_cifar", "vgg16", "vgg16_cifar",
-        "densenet121", "wrn16_8", "wrn28_10", "wide_resnet", "bert_base_layer", "mlp"}
+        "densenet121", "wrn16_8", "wrn28_10", "wide_resnet", "bert_base_layer", "bert_base",
+        "mlp"}
 
 
 def test_resnet18():
@@ -145,6 +146,18 @@ def test_bert_base_layer():
     assert layers["attention.context"].geometry == dict(count=12, m=128, n=64, k=128)
     assert layers["attention.context"].out_shape == (128, 768)
     assert layers["attention.output"].geometry["tokens"] == 128
+
+
+def test_bert_base():
+    """The twelve encoder layers of BERT-base: 12 x 7,087,872 = 85,054,464 parameters (the
+    encoder's 85 M of Devlin et al.; embeddings left out) plus the 768*9 + 9 head; forward MACs
+    twelve layers' worth plus the head once."""
+    net = build("bert_base")
+    assert net.params == 12 * 7_087_872 + 768 * 9 + 9
+    per_layer = 128 * (4 * 768 * 768 + 2 * 768 * 3072) + 2 * 12 * 128 * 128 * 64
+    assert net.forward_macs_per_sample == 12 * per_layer + 128 * 768 * 9
+    names = {layer.name for layer in net.layers}
+    assert {"layer0.attention.query", "layer11.output.layernorm", "classifier"} <= names
 
 
 def test_mlp():

@@ -88,14 +88,19 @@ class DramParams(Strict):
         "contiguous) or row_major (a block is rows of a matrix, strided by its row length)")
     capacity: Bytes | None = Field(None, gt=0, description="bytes of DRAM; the iteration's "
                                    "peak footprint must fit (not checked when absent)")
-    access_energy_pj_per_64b: EnergyPj = Field(
-        description="energy of one 64-bit access in pJ, 0 to 1e6 (Horowitz ISSCC 2014: "
-        "1300-2600 pJ for DDR-class DRAM)")
+    access_energy_pj_per_64b: EnergyPj | None = Field(
+        None, description="energy of one 64-bit access in pJ, 0 to 1e6; optional with a preset "
+        "(then its published pJ/bit x 64, accelsim.hw.dram_timing.PRESETS), required without "
+        "one (Horowitz ISSCC 2014: 1300-2600 pJ for DDR3-class DRAM)")
 
     @model_validator(mode="after")
     def _bandwidth_known(self) -> DramParams:
         if self.preset is None and self.bandwidth is None and not self.ideal:
             raise CrossFieldError("dram.bandwidth", "a bandwidth (or a preset that implies one)")
+        if self.preset is None and self.access_energy_pj_per_64b is None:
+            raise CrossFieldError("dram.access_energy_pj_per_64b",
+                                  "an access energy in pJ per 64 bits (or a preset that implies "
+                                  "one)")
         return self
 
 
@@ -142,6 +147,27 @@ class VectorUnitParams(Strict):
                           "chunks of one fp32 element)")
 
 
+class ResidencyParams(Strict):
+    """Tensors kept in the SRAM buffers between ops (:mod:`accelsim.sim.residency`)."""
+
+    policy: Literal["liveness", "lru", "none"] = Field(
+        "liveness", description="liveness: evict the tensor needed furthest in the future, "
+        "write back only what is read again; lru: evict the least recently used and write "
+        "back every dirty victim (a cache that does not know the schedule); none: every op "
+        "reads its inputs from DRAM and writes its outputs to DRAM")
+    keep_fetched: bool = Field(True, description="a tensor fetched from DRAM may stay on chip "
+                               "for a later reader (false: only tensors produced on chip stay)")
+    tile_share: float | None = Field(
+        None, gt=0, le=1, description="share of each SRAM buffer an op's tiles may use (the "
+        "rest holds tensors between ops); default 0.5 with a residency policy, 1 with none")
+
+    @property
+    def resolved_tile_share(self) -> float:
+        if self.tile_share is not None:
+            return self.tile_share
+        return 1.0 if self.policy == "none" else 0.5
+
+
 class EnergyParams(Strict):
     """Per-action energies in pJ; defaults from Horowitz, ISSCC 2014, 45 nm."""
 
@@ -170,6 +196,11 @@ class HwConfig(Strict):
     dram: DramParams
     interconnect: InterconnectParams
     vector_unit: VectorUnitParams
+    residency: ResidencyParams = Field(default_factory=ResidencyParams)
+    prefetch: Literal["across_ops", "none"] | None = Field(
+        None, description="across_ops: the next op's first tile loads into the buffer slot the "
+        "running op has freed (accelsim.sim.prefetch); none: each op starts with its first "
+        "load; default across_ops when every SRAM buffer is double-buffered, else none")
     energy: EnergyParams = Field(default_factory=EnergyParams)
     _source: str = PrivateAttr("<memory>")
 
@@ -226,6 +257,13 @@ class HwConfig(Strict):
         """Pickle as the resolved values and the source: the class itself is built per set of
         registered kinds (:func:`hwconfig_model`), so it is rebuilt on load, not looked up."""
         return (_revalidate, (self.model_dump(mode="json"), self._source))
+
+    @property
+    def resolved_prefetch(self) -> str:
+        if self.prefetch is not None:
+            return self.prefetch
+        return ("across_ops" if all(b.double_buffered for b in self.sram.values())
+                else "none")
 
     def buffer_for(self, role: str) -> str:
         """Name of the SRAM buffer that holds a GEMM operand role."""

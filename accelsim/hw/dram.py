@@ -2,17 +2,21 @@
 
 Two models, chosen by the hwconfig:
 
-* with a ``preset`` (DDR4-3200, LPDDR4-4266, HBM2, HBM3): the row-buffer model of
-  :mod:`accelsim.hw.dram_timing`. A transfer arrives with the number of row visits its
-  address pattern makes in each channel; each visit takes ``max(bytes / channel bandwidth,
-  activation interval)``, refresh steals tRFC every tREFI, and its first data comes tRCD + tCL
-  (+ tRP for the row conflict) after the controller latency.
-* without one: a peak-bandwidth server; a transfer interleaved over ``min(channels,
-  ceil(bytes / interleave))`` channels streams at that share of the peak.
+* with a ``preset`` (DDR4-3200, LPDDR4-4266, HBM2, HBM3): the bank-level model of
+  :mod:`accelsim.hw.dram_pattern` with the timings of :mod:`accelsim.hw.dram_timing`. A
+  transfer arrives with two figures its addresses set (:meth:`System.fetch_pattern`): the
+  channels its column commands keep busy at peak (bank-group tCCD_L, a bank's own row
+  changes and channel imbalance lower it) and its busiest channel's activation time in
+  activation intervals (its row visits, more when tRRD_L or a bank's tRC makes them wait).
+  It lasts the larger of the two times, stretched by refresh (tRFC every tREFI), and its
+  first data comes tRCD + tCL (+ tRP for the row conflict) after the controller latency.
+* without one: a peak-bandwidth server; a transfer over ``channels`` channels (default
+  ``min(channels, ceil(bytes / interleave))``) streams at that share of the peak.
 
 ``ideal: true`` makes every transfer free (it is still counted). Each transfer's time is
-split into data (bytes at peak bandwidth), overhead (row activations and refresh) and
-latency, which the stall accounting attributes to DRAM bandwidth and DRAM latency.
+split into data (bytes at the bandwidth its channels' column commands allow), overhead (row
+activations beyond that, and refresh) and latency, which the stall accounting attributes to
+DRAM bandwidth and DRAM latency.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class DramStats:
     busy_cycles: float = 0.0
     overhead_cycles: float = 0.0
     transfers: int = 0
-    row_visits: float = 0.0  # activations, summed over channels
+    row_visits: float = 0.0  # activations in activation intervals, summed over channels
     bursts: float = 0.0
     timeline: list[tuple[float, float, int]] = field(default_factory=list)  # (start, end, bytes)
 
@@ -82,24 +86,32 @@ class Dram:
         self.stats = DramStats()
 
     @property
+    def access_energy_pj_per_64b(self) -> float:
+        """The hwconfig's figure, else its preset's published one."""
+        own = self.params.access_energy_pj_per_64b  # required by DramParams without a preset
+        return own if own is not None else self.timing.access_energy_pj_per_64b
+
+    @property
     def row_bytes(self) -> int:
         return self.timing.row_bytes if self.timing else self.params.interleave
 
     def cost(self, nbytes: int, visits: float = 1.0, channels: float | None = None) -> DramCost:
-        """Cycles of a transfer of ``nbytes`` making ``visits`` row visits per channel over
-        ``channels`` channels (default: as many as its size interleaves over)."""
+        """Cycles of a transfer of ``nbytes`` whose busiest channel makes ``visits`` row visits
+        (in activation intervals) while its column commands keep ``channels`` channels busy
+        (default: as many as its size interleaves over; fractional when bank groups or
+        channel imbalance hold it below that)."""
         if self.ideal or nbytes == 0:
             return DramCost(0.0, 0.0, 0.0)
         if channels is None:
             channels = min(self.channels, math.ceil(nbytes / self.params.interleave))
-        channels = max(1.0, min(float(channels), self.channels))
+        channels = min(max(float(channels), 1e-9), self.channels)
         if self.timing is None:
             data = nbytes / (self.bytes_per_cycle * channels / self.channels)
             return DramCost(data, 0.0, self.controller_latency)
         per_channel = nbytes / channels
         visits = max(1.0, float(visits))
         data = per_channel / self._channel_bytes_per_cycle
-        # each visit: max(its data time, the activation interval); refresh stretches it all
+        # the slower of column commands and activations; refresh stretches it all
         busy = max(data, visits * self._activation_cycles) / self._refresh_factor
         return DramCost(data, busy - data, self.controller_latency + self._first_data_cycles)
 

@@ -42,15 +42,19 @@ class SramStats:
     filled_bytes: int = 0  # written from DRAM
     drained_bytes: int = 0  # read out towards DRAM
     array_bytes: int = 0  # moved between the buffer and the PE array
+    exchanged_bytes: int = 0  # resident tensors moved to or from the vector unit
     peak_tile_bytes: int = 0
 
 
 class Sram:
-    def __init__(self, name: str, params: SramParams, clock_hz: float) -> None:
+    def __init__(self, name: str, params: SramParams, clock_hz: float,
+                 tile_share: float = 1.0) -> None:
         self.name = name
         self.params = params
         self.bytes_per_cycle = params.bandwidth.bytes_per_cycle(clock_hz)
-        self.usable_bytes = params.capacity // 2 if params.double_buffered else params.capacity
+        #: bytes one tile may occupy: the tiles' share of the capacity, per buffer slot
+        tiles = int(params.capacity * tile_share)
+        self.usable_bytes = tiles // 2 if params.double_buffered else tiles
         self.energy_pj_per_64b = (params.access_energy_pj_per_64b
                                   if params.access_energy_pj_per_64b is not None
                                   else horowitz_sram_energy(params.capacity))

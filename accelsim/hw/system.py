@@ -23,7 +23,7 @@ import simpy
 
 from accelsim.config.models import OPERAND_ROLES, HwConfig
 from accelsim.hw.dram import Dram
-from accelsim.hw.dram_timing import channels_used, visits_per_channel
+from accelsim.hw.dram_pattern import AddressMap, burst_addresses, channel_bounds
 from accelsim.hw.interconnect import Interconnect
 from accelsim.hw.kinds import PE_ARRAY_KINDS
 from accelsim.hw.sram import Sram
@@ -56,7 +56,11 @@ class System:
         self.clock_hz = config.clock
         self.pe_array = PE_ARRAY_KINDS.get(config.pe_array.kind)(env, config.pe_array,
                                                                 config.energy)
-        self.srams = {name: Sram(name, params, config.clock)
+        # a kind that does not report its tiles' footprint gets whole buffers: nothing stays
+        # on chip beside its tiles (accelsim.sim.residency)
+        share = (config.residency.resolved_tile_share if self.pe_array.reports_footprint
+                 else 1.0)
+        self.srams = {name: Sram(name, params, config.clock, share)
                       for name, params in config.sram.items()}
         #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
         self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}
@@ -70,6 +74,7 @@ class System:
                                            / self.interconnect.bytes_per_cycle))
         self._lane_free_at = [0.0] * self.lanes
         self._link_free_at = dict.fromkeys(self.interconnect.links, 0.0)
+        self._patterns: dict[tuple[float, float, float], tuple[float, float]] = {}
 
     def unit(self, name: str):
         return self.pe_array if name == "pe_array" else self.vector
@@ -82,6 +87,16 @@ class System:
             grouped[buffers[role]] = grouped.get(buffers[role], 0) + values
         return grouped
 
+    def hold(self, footprint_by_role: dict[str, np.ndarray], what: str) -> dict[str, int]:
+        """Check that every tile's blocks fit their buffers; returns the bytes the op holds in
+        each buffer while it runs (its largest tile, in every slot)."""
+        held = {}
+        for name, nbytes in self.by_buffer(footprint_by_role).items():
+            largest = int(np.max(nbytes)) if np.size(nbytes) else 0
+            self.srams[name].check_fits(largest, what)
+            held[name] = largest * self.slots
+        return held
+
     @property
     def slots(self) -> int:
         """Tiles that may be resident at once: 2 when every buffer is double-buffered."""
@@ -89,26 +104,68 @@ class System:
 
     def fetch_pattern(self, nbytes, rows=1, cols=1, matrix_cols: int = 1
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """(DRAM row visits per channel, channels touched) of moving ``nbytes`` per tile.
+        """(row visits per channel, channels) of moving ``nbytes`` per tile, for
+        :meth:`Dram.cost`, from the addresses the tile touches.
 
         ``blocked`` layout: each block is one contiguous segment. ``row_major``: a block is
         ``rows`` segments of its row length (``cols`` of a ``matrix_cols``-wide matrix), one
-        matrix row apart.
+        matrix row apart. Each distinct pattern is decoded once
+        (:func:`accelsim.hw.dram_pattern.channel_bounds`); with a preset, ``channels`` is the
+        transfer's bytes over what one channel moves at peak in its busiest channel's column
+        time (the channels touched when bursts spread over bank groups and channels evenly,
+        fewer when one channel or bank group carries more) and ``visits`` is that channel's
+        activation time in activation intervals (its row visits when they spread over bank
+        groups and banks; more when tRRD_L or a bank's tRC makes them wait). Without a
+        preset, ``channels`` is the transfer's bytes over its busiest channel's.
         """
-        dram = self.dram
-        channels, interleave, row_bytes = dram.channels, dram.params.interleave, dram.row_bytes
         nbytes = np.asarray(nbytes, dtype=float)
-        if dram.params.layout == "blocked":
-            seg, count, stride = nbytes, np.ones_like(nbytes), nbytes
+        if self.dram.ideal:
+            ones = np.where(nbytes > 0, 1.0, 0.0)
+            return ones, ones
+        shape = nbytes.shape
+        nbytes = nbytes.ravel()
+        if self.dram.params.layout == "blocked":
+            seg, count = nbytes, np.ones_like(nbytes)
+            stride = nbytes
         else:
-            seg = nbytes / np.maximum(rows, 1)
-            count = np.maximum(rows, 1) * np.ones_like(nbytes)
-            stride = np.maximum(seg * matrix_cols / np.maximum(cols, 1), seg)
-        visits = visits_per_channel(np.maximum(seg, 1), count, np.maximum(stride, 1), channels,
-                                    interleave, row_bytes)
-        used = channels_used(np.maximum(seg, 1), count, channels, interleave)
+            count = np.broadcast_to(np.maximum(rows, 1), shape).ravel().astype(float)
+            seg = nbytes / count
+            cols = np.broadcast_to(np.maximum(cols, 1), shape).ravel()
+            stride = np.maximum(seg * np.broadcast_to(matrix_cols, shape).ravel() / cols, seg)
         moving = nbytes > 0
-        return np.where(moving, visits, 0.0), np.where(moving, used, 0.0)
+        keys = zip(np.where(moving, np.ceil(seg), 0).tolist(), count.tolist(),
+                   np.ceil(stride).tolist())
+        figures = np.array([self._pattern_figures(*key) for key in keys]).reshape(-1, 2)
+        visits = np.where(moving, figures[:, 0], 0.0)
+        channels = np.where(moving, nbytes * figures[:, 1], 0.0)  # figures: channels per byte
+        return visits.reshape(shape), channels.reshape(shape)
+
+    def _pattern_figures(self, seg: float, count: float, stride: float) -> tuple[float, float]:
+        """(visits, channels per byte moved) of one pattern, cached per System."""
+        key = (seg, count, stride) if seg > 0 else (0.0, 0.0, 0.0)
+        figures = self._patterns.get(key)
+        if figures is None:
+            figures = self._patterns[key] = self._decode_pattern(*key)
+        return figures
+
+    def _decode_pattern(self, seg: float, count: float, stride: float) -> tuple[float, float]:
+        if seg <= 0:
+            return 0.0, 0.0
+        dram = self.dram
+        timing = dram.timing
+        if timing is not None:
+            amap = AddressMap.of(timing, dram.channels, dram.params.interleave)
+        else:
+            interleave = dram.params.interleave
+            amap = AddressMap(dram.channels, interleave, 1, 1, interleave, min(64, interleave))
+        addresses, scale = burst_addresses(seg, count, stride, amap.burst_bytes)
+        bounds = channel_bounds(addresses, amap, timing, scale)
+        moved = seg * count
+        if timing is None:
+            return 1.0, 1.0 / (bounds.busiest_share * moved)
+        column = max(bounds.column_seconds, moved / (dram.channels * timing.channel_bandwidth))
+        return (bounds.activation_seconds / timing.activation_interval,
+                1.0 / (column * timing.channel_bandwidth))
 
     @property
     def double_buffered(self) -> bool:

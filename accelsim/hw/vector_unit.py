@@ -30,12 +30,13 @@ class VectorStats:
     compute_cycles: float = 0.0
     filled_bytes: int = 0  # from DRAM into the buffer
     drained_bytes: int = 0  # from the buffer to DRAM
+    exchanged_bytes: int = 0  # to or from resident tensors in the SRAM buffers
     tiles: int = 0
 
     @property
     def buffer_access_bytes(self) -> int:
         """Each byte is written into the buffer and read out once on each side of the lanes."""
-        return 2 * (self.filled_bytes + self.drained_bytes)
+        return 2 * (self.filled_bytes + self.drained_bytes + self.exchanged_bytes)
 
 
 @dataclass

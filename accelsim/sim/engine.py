@@ -73,4 +73,5 @@ class Simulation:
                             events=scheduled_events(env), footprint=usage,
                             run={"step": self.step, "seed": self.seed,
                                  "techniques": [t.as_dict() for t in self.techniques],
-                                 **self.provenance})
+                                 **self.provenance},
+                            onchip=driver.onchip.summary() if driver.onchip else None)

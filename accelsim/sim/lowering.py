@@ -52,4 +52,5 @@ def _lower_vector(op: Op, ctx: RunContext) -> TilePlan:
         vector_ops=chunks.elements * op.vector_ops, load_visits=load_visits,
         store_visits=store_visits, load_channels=load_channels, store_channels=store_channels,
         loads={VECTOR_BUFFER: chunks.load_bytes}, stores={VECTOR_BUFFER: chunks.store_bytes},
-        access={VECTOR_BUFFER: chunks.load_bytes + chunks.store_bytes}, slots=2)
+        access={VECTOR_BUFFER: chunks.load_bytes + chunks.store_bytes},
+        fetches={"input": chunks.load_bytes}, drains={"output": chunks.store_bytes}, slots=2)

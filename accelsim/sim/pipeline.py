@@ -16,11 +16,12 @@ on, in proportion (:meth:`accelsim.hw.system.TransferTimes.causes`): ``dram_band
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from accelsim.hw.system import System, TransferTimes
 from accelsim.plan import TilePlan
+from accelsim.sim.prefetch import Prefetch
 from accelsim.stats.records import STALL_CAUSES
 
 
@@ -46,10 +47,14 @@ class PipelineTimes:
             self.stalls[cause] += wait * cycles / total
 
 
-def run_tiles(system: System, plan: TilePlan) -> Generator:
+def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None,
+              on_slot_free: Callable[[], None] | None = None) -> Generator:
     """SimPy process body that executes ``plan``; returns :class:`PipelineTimes`.
 
     The plan's buffer names are the interconnect endpoints its transfers go to or from.
+    ``prefetched``: bytes of the first tile already booked before the op started
+    (:mod:`accelsim.sim.prefetch`); the rest of that tile is booked now. ``on_slot_free`` is
+    called once, when a buffer slot falls free that this op will not fill again.
     """
     env = system.env
     n = len(plan)
@@ -65,25 +70,39 @@ def run_tiles(system: System, plan: TilePlan) -> Generator:
     tile_cycle_array = plan.tile_cycles
     tile_cycles = tile_cycle_array.tolist()
 
-    def book_load(i: int) -> tuple[TransferTimes, float]:
-        if not load_total[i]:
-            return TransferTimes(), env.now
-        moved = {ep: values[i] for ep, values in loads.items() if values[i]}
-        return system.reserve(moved, False, load_visits[i], load_channels[i])
+    def book_load(i: int, already: dict[str, int] | None = None
+                  ) -> tuple[list[TransferTimes], float]:
+        moved = {ep: values[i] - (already or {}).get(ep, 0) for ep, values in loads.items()}
+        moved = {ep: nbytes for ep, nbytes in moved.items() if nbytes}
+        if not moved:
+            return [], env.now
+        share = sum(moved.values()) / load_total[i]
+        transfer, lands = system.reserve(moved, False, load_visits[i] * share,
+                                         load_channels[i])
+        return [transfer], lands
 
-    landed: list[tuple[TransferTimes, float] | None] = [None] * n
-    for i in range(min(plan.slots, n)):
+    landed: list[tuple[list[TransferTimes], float] | None] = [None] * n
+    if prefetched is not None and prefetched.bytes:
+        rest, lands = book_load(0, prefetched.bytes_by_buffer)
+        landed[0] = ([prefetched.times, *rest], max(prefetched.lands, lands))
+    else:
+        landed[0] = book_load(0)
+    for i in range(1, min(plan.slots, n)):
         landed[i] = book_load(i)
+    if on_slot_free is not None and n < plan.slots:
+        on_slot_free()
     stores_done, last_store = env.now, TransferTimes()
     for i in range(n):
         load_times, lands = landed[i]
         if lands > env.now:
             wait = lands - env.now
             yield env.timeout(wait)
-            times.blame(wait, [load_times])
+            times.blame(wait, load_times)
         yield env.timeout(tile_cycles[i])
         if i + plan.slots < n:  # this tile's buffer slot is free: fetch a later tile into it
             landed[i + plan.slots] = book_load(i + plan.slots)
+        elif on_slot_free is not None and i + plan.slots == n:
+            on_slot_free()  # the slot stays free: the next op may use it
         if store_total[i]:
             moved = {ep: values[i] for ep, values in stores.items() if values[i]}
             store_times, done = system.reserve(moved, True, store_visits[i], store_channels[i])

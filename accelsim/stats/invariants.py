@@ -28,6 +28,13 @@ def check_invariants(system: System, workload: Workload, records: list[OpRecord]
     if not dram.bytes_written == link.bytes_up == chip_out:
         problems.append(f"bytes written to DRAM {dram.bytes_written}, carried by the link "
                         f"{link.bytes_up} and drained from chip {chip_out} differ")
+    for record in records:
+        split = record.dram_bytes_by_class
+        for direction, moved in (("read", record.dram_bytes_read),
+                                 ("written", record.dram_bytes_written)):
+            if sum(split.get(direction, {}).values()) != moved:
+                problems.append(f"{record.name}: DRAM bytes {direction} by tensor class "
+                                f"{split.get(direction)} do not add up to {moved}")
     for name, busy in (("pe_array", system.pe_array.stats.busy_cycles),
                        ("vector_unit", system.vector.stats.busy_cycles),
                        ("dram", dram.busy_cycles / system.lanes)):
@@ -35,4 +42,5 @@ def check_invariants(system: System, workload: Workload, records: list[OpRecord]
             problems.append(f"{name} busy {busy} cycles beyond the end at {total_cycles}")
     if problems:
         raise SimulationError("invariant violated: " + "; ".join(problems))
-    return {"macs_conserved": "ok", "bytes_conserved": "ok", "busy_within_run": "ok"}
+    return {"macs_conserved": "ok", "bytes_conserved": "ok", "bytes_by_class": "ok",
+            "busy_within_run": "ok"}

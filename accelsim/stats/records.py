@@ -26,6 +26,11 @@ class OpRecord:
     compute_cycles: float
     tiles: int
     vector_ops: float = 0.0  # elementwise operations on the vector unit
+    onchip_bytes_read: int = 0  # input bytes found resident on chip instead of in DRAM
+    onchip_bytes_kept: int = 0  # output bytes that stayed on chip instead of going to DRAM
+    prefetched_bytes: int = 0  # first-tile bytes loaded before the op started
+    #: DRAM bytes ``read`` and ``written`` by tensor class (accelsim.stats.tensor_classes)
+    dram_bytes_by_class: dict[str, dict[str, int]] = field(default_factory=dict)
     stalls: dict[str, float] = field(default_factory=dict)
     #: kind-specific figures merged into the row (outer-product arrays: ``products_issued``,
     #: ``products_valid``, ``rcps``, ``rcps_anticipated`` and ``mask_source``)

@@ -19,6 +19,7 @@ from accelsim import __version__
 from accelsim.hw.energy import default_mac_energy_pj, energy_by_component
 from accelsim.hw.system import System
 from accelsim.stats.records import STALL_CAUSES, OpRecord
+from accelsim.stats.tensor_classes import TENSOR_CLASSES
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import PHASES
 
@@ -31,12 +32,15 @@ TIMELINE_BINS = 100
 #: Modelling approximations, repeated in every result so that no figure is read without them.
 APPROXIMATIONS = (
     "Systolic compute cycles per fold follow SCALE-Sim v3 (full fill/drain on every fold).",
-    "DRAM: with a preset, an analytical row-buffer model per transfer (row visits from the "
-    "address pattern, activation-rate limits, refresh as a bandwidth factor; no read/write "
-    "turnaround or request reordering); without one, a peak-bandwidth server. Ops read their "
-    "inputs from and write their outputs to DRAM (no fusion, no prefetch across ops); "
+    "DRAM: with a preset, an analytical bank-level model per transfer (each channel busy for "
+    "the largest JEDEC bound its bursts and row visits set: tCCD_S/L, tRRD_S/L, tFAW, tRC; "
+    "refresh as a bandwidth factor; no read/write turnaround; DRAM access energy per bit of "
+    "the preset, standby and refresh energy not charged); without one, a peak-bandwidth server. Tensors stay "
+    "on chip between ops as far as the residency pool allows (residency.policy; moves between "
+    "buffers and to the vector unit are free; no fusion); the next op's first tile may load "
+    "while the op before it computes (prefetch); "
     "an im2col operand block is fetched as the distinct input elements its windows name "
-    "(halos included; nothing is kept on chip between blocks or ops).",
+    "(halos included).",
     "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
     "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
     "Vector-unit op counts per element are approximations of the usual kernels "
@@ -59,6 +63,16 @@ def _add_dependency_waits(records: list[OpRecord]) -> None:
             idle_until = min(record.ready_cycle, record.start_cycle)
             record.stalls["dependency"] = max(0.0, idle_until - previous_end)
             previous_end = max(previous_end, record.end_cycle)
+
+
+def _traffic_by_class(records: list[OpRecord]) -> dict[str, dict[str, int]]:
+    """DRAM bytes read and written by tensor class, over every op."""
+    totals = {cls: {"read": 0, "written": 0} for cls in TENSOR_CLASSES}
+    for record in records:
+        for direction, by_class in record.dram_bytes_by_class.items():
+            for cls, nbytes in by_class.items():
+                totals[cls][direction] += nbytes
+    return totals
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
@@ -145,9 +159,9 @@ class TechniqueFigures:
 
 def build_result(system: System, workload: Workload, records: list[OpRecord], total: float,
                  invariants: dict, techniques: TechniqueFigures, events: int, footprint: dict,
-                 run: dict) -> RunResult:
+                 run: dict, onchip: dict | None = None) -> RunResult:
     """The result of a finished run; ``run``: how it was asked for (spec, command, step, seed,
-    techniques with every parameter)."""
+    techniques with every parameter); ``onchip``: the residency summary (None: no residency)."""
     cfg = system.config
     energy = {**energy_by_component(system), **techniques.energy_pj}
     energy_total = sum(sum(actions.values()) for actions in energy.values())
@@ -198,6 +212,13 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
         "dram_bytes": {"read": system.dram.stats.bytes_read,
                        "written": system.dram.stats.bytes_written,
                        "total": system.dram.stats.bytes_read + system.dram.stats.bytes_written},
+        "dram_bytes_by_class": _traffic_by_class(records),
+        "onchip": {**(onchip or {"policy": "none"}),
+                   "bytes_read_on_chip": sum(r.onchip_bytes_read for r in records),
+                   "bytes_kept_on_chip": sum(r.onchip_bytes_kept for r in records)},
+        "prefetch": {"mode": cfg.resolved_prefetch,
+                     "ops": sum(1 for r in records if r.prefetched_bytes),
+                     "bytes": sum(r.prefetched_bytes for r in records)},
         "dram_footprint": {**footprint, "capacity": cfg.dram.capacity},
         "phases": phases,
         "phase_stats": phase_detail,

@@ -62,6 +62,10 @@ class PEArrayKind(abc.ABC):
     description: ClassVar[str] = ""
     #: plan columns whose totals the array counts (under ``stats.counters``)
     counted_columns: ClassVar[tuple[str, ...]] = ()
+    #: True when :meth:`lower` gives the bytes an op holds per buffer (``TilePlan.footprint``);
+    #: a kind that does not is taken to fill its buffers, leaving no room for tensors to stay
+    #: on chip between ops (:mod:`accelsim.sim.residency`)
+    reports_footprint: ClassVar[bool] = False
 
     def __init__(self, env: simpy.Environment, params: PEArrayParams, energy: EnergyParams
                  ) -> None:

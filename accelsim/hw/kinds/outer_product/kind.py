@@ -35,7 +35,7 @@ ROLES = ("ifmap", "filter", "ofmap")
 
 class OuterProductParams(PEArrayParams):
     """A rows x cols grid of PEs, each with an F x I multiplier array and accumulator banks
-    behind a scatter crossbar (SCNN: 8 x 8 PEs, F = I = 4, 32 banks).
+    behind a scatter crossbar, each with a queue (SCNN: 8 x 8 PEs, F = I = 4, 32 banks).
 
     Each count is bounded, the bound in its description and in the error; F and I at most 64
     each (16x SCNN's 4: a PE of 4096 multipliers).
@@ -55,6 +55,12 @@ class OuterProductParams(PEArrayParams):
     accumulator_banks: int = Field(
         gt=0, le=8192, description="accumulator banks per PE behind the scatter crossbar; one "
         "product per bank per cycle (at most 8192: SCNN's 2 x F x I at F = I = 64)")
+    accumulator_queue_depth: int = Field(
+        4, ge=0, le=4096, description="products each accumulator bank's queue holds behind the "
+        "scatter crossbar; the multipliers stall only while a queue is full (0: lockstep, each "
+        "chunk pair waits for its worst bank conflict; not published by SCNN: 4 is an "
+        "assumption, a few flip-flop entries per bank; at most 4096, a whole chunk pair of "
+        "64 x 64 multipliers)")
     accumulator_entries: int = Field(
         32, gt=0, le=65536, description="partial sums per accumulator bank; bounds the "
         "output-channel group Kc of a pass (at most 65536: a 16-bit bank address)")

@@ -4,12 +4,14 @@ Mapping (SCNN's PlanarTiled-InputStationary-CartesianProduct). Every GEMM op is 
 outer-product convolution (:mod:`accelsim.hw.kinds.outer_product.rcp`): for each *reduction channel* c, the A plane
 of c is split planarly over the rows x cols PEs (each PE holds a tile of it, compressed), and
 the B planes of (c, k) for the Kc output channels k of the current *output-channel group* are
-broadcast to every PE in chunks of F non-zeros; the PE takes its A non-zeros in chunks of I
-and multiplies every (B chunk, A chunk) pair on its F x I multipliers. Each product's output
-coordinate is computed from the two input coordinates and the product is scattered through a
-crossbar into accumulator banks (bank = flat output index mod banks); a chunk pair takes
-``max(1, worst bank conflict among its valid products)`` cycles; invalid products (RCPs) are
-dropped at the crossbar but took their multiplier slot. After a group, each PE exchanges the
+broadcast to every PE in chunks of F non-zeros (the Kc output channels innermost)
+and the PE takes its A non-zeros in chunks of I and multiplies every (B chunk, A chunk) pair
+on its F x I multipliers. Each product's output coordinate is computed from the two input
+coordinates and the product is scattered through a crossbar into the queue of its
+accumulator bank (:mod:`accelsim.hw.kinds.outer_product.accumulators`: banks interleaved
+over output channels and output positions, a bank adds one product per cycle, the
+multipliers stall only while a queue is full); invalid products (RCPs) are dropped at the
+crossbar but took their multiplier slot. After a group, each PE exchanges the
 partial sums it computed for its neighbours' outputs (halos). A pass over one output-channel
 group of one image (or GEMM instance) is one *tile*; its multipliers are busy as long as its
 slowest PE. SCNN double-buffers the accumulator banks, so a group's halo exchange and drain
@@ -56,6 +58,17 @@ run otherwise), else the hwconfig's ``operand_density``. Compressed operands cos
 construction, so SRAM bandwidth does not stretch these tiles; buffer capacity is enforced.
 Not modelled: the cross-PE reduction of weight-gradient partial sums (each image's partial
 dW leaves at accumulator width) and the accumulator read-out beyond the halo exchange.
+
+Dense operands (density 1.0, ``scnn_like.yaml``): a dense chunk pair's 16 outputs fall in 16
+distinct banks, so stride-1 convolutions are multiplier-bound; valid products keep 90% of the
+1,024 multipliers busy on ResNet-18's 56x56 layers, 73% on 28x28 and 69% on 14x14 (95% on
+64 -> 64 channels of 32x32), against SCNN's report of dense layers at about 0.79x the
+performance of DCNN, a dense accelerator of equal multipliers (Parashar et al., ISCA 2017,
+Section VI, density sweep). The losses are SCNN's own: partial activation and weight
+chunks (a 7x7 plane gives each PE of the 8x8 grid at most one activation: 19% of the
+multiplier slots), off-stride products of strided layers (three quarters at stride 2) and
+the halo exchanges. DNNsim's SCNN model gives the same multiplier cycles on the same chunk
+pairs (``scripts/dnnsim_compare.py``, goldens in ``tests/golden/dnnsim_scnn``).
 """
 
 from __future__ import annotations
@@ -63,10 +76,11 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
+from accelsim.hw.kinds.outer_product.accumulators import bank_of, issue_intervals
 from accelsim.hw.kinds.outer_product.rcp import (
     Axis,
     Counts,
@@ -209,22 +223,31 @@ def traced_masks(stats, layer: str, geom: OpGeometry, step: int | None = None
                          for role in roles))
     if any(mask.ndim != 4 for mask in masks):  # a 1-D or 3-D convolution's masks
         return None
-    if geom.phase == "fwd":  # x (I, C, H, W) against w (K, C, R, S)
-        x, w = masks
-        aligned = index[0]["channels"] == index[1]["in_channels"]
+    first, second = {"fwd": ("channels", "in_channels"),
+                     "bwd_data": ("channels", "out_channels"),
+                     "bwd_weight": ("images", "images")}[geom.phase]
+    aligned = index[0].get(first) == index[1].get(second)
+    return plane_pairs(geom, *masks) if aligned else None
+
+
+def plane_pairs(geom: OpGeometry, first: np.ndarray, second: np.ndarray
+                ) -> TracedMasks | None:
+    """The plane pairs of a convolution from the masks of its two operands in the order of
+    :data:`CONV_ROLES` (fwd: x (I, C, H, W), w (K, C, R, S); bwd_data: dy (I, K, Ho, Wo), w;
+    bwd_weight: x, dy), or None when they are not the op's planes."""
+    if geom.phase == "fwd":  # x against w
+        x, w = first, second
         a = x.reshape(-1, *x.shape[2:])
         b = np.tile(w.transpose(1, 0, 2, 3), (x.shape[0], 1, 1, 1))
-    elif geom.phase == "bwd_data":  # dy (I, K, Ho, Wo) against w (K, C, R, S)
-        dy, w = masks
-        aligned = index[0]["channels"] == index[1]["out_channels"]
+    elif geom.phase == "bwd_data":  # dy against w
+        dy, w = first, second
         a = dy.reshape(-1, *dy.shape[2:])
         b = np.tile(w, (dy.shape[0], 1, 1, 1))
-    else:  # bwd_weight: x (I, C, H, W) against dy (I, K, Ho, Wo) of the same image
-        x, dy = masks
-        aligned = index[0]["images"] == index[1]["images"]
+    else:  # bwd_weight: x against dy of the same image
+        x, dy = first, second
         a = x.reshape(-1, *x.shape[2:])
         b = np.repeat(dy, x.shape[1], axis=0)
-    if not aligned or a.shape[1:] != geom.a_shape or b.shape[2:] != geom.b_shape:
+    if a.shape[1:] != geom.a_shape or b.shape[2:] != geom.b_shape:
         return None
     counts = count_exact(a[:, None], b, geom.axes)
     per_pair = Counts(float(counts.issued.mean()), float(counts.valid.mean()))
@@ -234,17 +257,20 @@ def traced_masks(stats, layer: str, geom: OpGeometry, step: int | None = None
 @dataclass(frozen=True)
 class ChunkPairs:
     """Every chunk pair of a set of plane pairs on the PE grid, one value per pair: the PE that
-    multiplies it, the plane pair (reduction ``channel``) it belongs to, its ``cycles`` (its worst accumulator-bank conflict, at least 1), its
-    ``products``, how many of them pass the coordinate-bound check on both axes
-    (``in_bounds``) and are ``valid``, and the coordinate bounding boxes of its A chunk and B
-    chunk per axis (``a_lo[axis]``, ``a_hi[axis]``, ``b_lo[axis]``, ``b_hi[axis]``)."""
+    multiplies it, the plane pair (reduction ``channel``) it belongs to, its ``products``, how
+    many of them pass the coordinate-bound check on both axes (``in_bounds``) and are
+    ``valid``, and the coordinate bounding boxes of its A chunk and B chunk per axis
+    (``a_lo[axis]``, ``a_hi[axis]``, ``b_lo[axis]``, ``b_hi[axis]``); and, sparse, its valid
+    products per accumulator bank (``entry_load[e]`` products of pair ``entry_pair[e]`` to
+    bank ``entry_bank[e]``), from which the banks' queues
+    (:mod:`accelsim.hw.kinds.outer_product.accumulators`, ``queue_depth`` deep) give each
+    pair's cycles. A PE issues its pairs in array order (channel after channel)."""
 
     axes: tuple[Axis, Axis]
     pes: int
     channels: int
     pe: np.ndarray
     channel: np.ndarray
-    cycles: np.ndarray
     products: np.ndarray
     in_bounds: np.ndarray
     valid: np.ndarray
@@ -252,9 +278,44 @@ class ChunkPairs:
     a_hi: tuple[np.ndarray, np.ndarray]
     b_lo: tuple[np.ndarray, np.ndarray]
     b_hi: tuple[np.ndarray, np.ndarray]
+    entry_pair: np.ndarray
+    entry_bank: np.ndarray
+    entry_load: np.ndarray
+    queue_depth: int
 
     def __len__(self) -> int:
         return len(self.pe)
+
+    @cached_property
+    def cycles(self) -> np.ndarray:
+        """Multiplier cycles of each pair when every pair issues (:meth:`pair_cycles`)."""
+        return self.pair_cycles()
+
+    def pair_cycles(self, kept: np.ndarray | None = None) -> np.ndarray:
+        """Cycles from the issue of each pair to the issue of its PE's next pair (the last:
+        until its banks drain); with ``kept``, only the kept pairs issue (the others take 0)."""
+        if kept is None:
+            return issue_intervals(self.pe, self.entry_pair, self.entry_bank,
+                                   self.entry_load, self.queue_depth)
+        kept = np.asarray(kept, dtype=bool)
+        key = np.packbits(kept).tobytes()
+        if key not in self._kept_cycles:  # ops of one geometry share their pairs
+            self._kept_cycles[key] = self._kept_pair_cycles(kept)
+        return self._kept_cycles[key]
+
+    @cached_property
+    def _kept_cycles(self) -> dict[bytes, np.ndarray]:
+        return {}
+
+    def _kept_pair_cycles(self, kept: np.ndarray) -> np.ndarray:
+        index = np.flatnonzero(kept)
+        renumber = np.cumsum(kept) - 1
+        entries = kept[self.entry_pair]
+        cycles = np.zeros(len(self), dtype=np.int64)
+        cycles[index] = issue_intervals(self.pe[index], renumber[self.entry_pair[entries]],
+                                        self.entry_bank[entries], self.entry_load[entries],
+                                        self.queue_depth)
+        return cycles
 
     def pe_cycles(self, kept: np.ndarray | None = None) -> np.ndarray:
         """(PEs,) multiplier cycles of each PE over the pairs (only the ``kept`` ones)."""
@@ -262,7 +323,7 @@ class ChunkPairs:
 
     def channel_pe_cycles(self, kept: np.ndarray | None = None) -> np.ndarray:
         """(channels, PEs) multiplier cycles of each PE in each channel's plane pairs."""
-        weights = self.cycles if kept is None else self.cycles * kept
+        weights = self.cycles if kept is None else self.pair_cycles(kept)
         return np.bincount(self.channel * self.pes + self.pe, weights=weights,
                            minlength=self.channels * self.pes).reshape(self.channels, self.pes)
 
@@ -287,10 +348,13 @@ def _chunk_bounds(owner_chunk: np.ndarray, coords: list[np.ndarray], chunks: int
 
 def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i: int,
                 banks: int, grid: tuple[int, int],
-                pe_subset: np.ndarray | None = None) -> ChunkPairs:
+                pe_subset: np.ndarray | None = None, queue_depth: int = 0) -> ChunkPairs:
     """Exact chunk-level figures of ``a`` (n, Ha, Wa) A masks, one per channel, against
-    ``b`` (n, Kc, Hb, Wb) B masks on a ``grid`` of PEs with F x I multipliers; with
-    ``pe_subset`` only those PEs work (the others report 0 cycles)."""
+    ``b`` (n, Kc, Hb, Wb) B masks on a ``grid`` of PEs with F x I multipliers and ``banks``
+    accumulator banks behind queues ``queue_depth`` deep; with ``pe_subset`` only those PEs
+    work (the others report 0 cycles). A PE's A non-zeros form chunks of I in row-major order;
+    the B non-zeros of a channel form chunks of F with the output channel innermost (every
+    tap of the Kc output channels in turn, as SCNN's weight FIFO and DNNsim order them)."""
     rows, cols = grid
     n, ha, wa = a.shape
     th, tw = -(-ha // rows), -(-wa // cols)
@@ -305,7 +369,7 @@ def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i
     pe = group % pes
     xh, xw = (pe // cols) * th + ty, (pe % cols) * tw + tx
     na = np.bincount(group, minlength=n * pes)
-    bc, bk, uh, uw = np.nonzero(b)
+    bc, uh, uw, bk = np.nonzero(b.transpose(0, 2, 3, 1))
     nb_c = np.bincount(bc, minlength=n)
     nb = nb_c[np.arange(n * pes) // pes]
     _, a_rank, a_start = _segments(na)
@@ -325,13 +389,9 @@ def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i
     pair_group, pair_local, pair_start = _segments(nca * ncb)
     npairs = len(pair_group)
     pair_id = pair_start[pgroup] + (ia // i) * ncb[pgroup] + ib // f
-    out_w = w_ax.out_size
-    flat = ((bk[bi] * h_ax.out_size + h_ax.output(xh[ai], uh[bi])) * out_w
-            + w_ax.output(xw[ai], uw[bi]))
-    keys, counts = np.unique(pair_id[valid] * banks + flat[valid] % banks, return_counts=True)
-    conflict = np.zeros(npairs, dtype=np.int64)
-    np.maximum.at(conflict, keys // banks, counts)
-    cycles = np.maximum(conflict, 1)
+    bank = bank_of(bk[bi[valid]], h_ax.output(xh[ai[valid]], uh[bi[valid]]),
+                   w_ax.output(xw[ai[valid]], uw[bi[valid]]), banks, f)
+    keys, counts = np.unique(pair_id[valid] * banks + bank, return_counts=True)
     pair_pe = pair_group % pes
     # bounding boxes of each pair's A chunk and B chunk, per axis
     a_chunk_start = np.concatenate(([0], np.cumsum(nca)[:-1]))
@@ -345,12 +405,14 @@ def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i
     pa = a_chunk_start[pair_group] + pair_local // ncb_g
     pb = b_chunk_start_c[pair_group // pes] + pair_local % ncb_g
     return ChunkPairs(
-        axes=axes, pes=pes, channels=n, pe=pair_pe, channel=pair_group // pes, cycles=cycles,
+        axes=axes, pes=pes, channels=n, pe=pair_pe, channel=pair_group // pes,
         products=np.bincount(pair_id, minlength=npairs),
         in_bounds=np.bincount(pair_id[in_both], minlength=npairs),
         valid=np.bincount(pair_id[valid], minlength=npairs),
         a_lo=(xh_lo[pa], xw_lo[pa]), a_hi=(xh_hi[pa], xw_hi[pa]),
-        b_lo=(uh_lo[pb], uw_lo[pb]), b_hi=(uh_hi[pb], uw_hi[pb]))
+        b_lo=(uh_lo[pb], uw_lo[pb]), b_hi=(uh_hi[pb], uw_hi[pb]),
+        entry_pair=keys // banks, entry_bank=keys % banks, entry_load=counts,
+        queue_depth=queue_depth)
 
 
 #: Draws of the Monte-Carlo estimate of the slowest PE of a scaled sample.
@@ -449,6 +511,7 @@ class OuterProductModel:
         self.grid = (params.rows, params.cols)
         self.f, self.i = params.multipliers_f, params.multipliers_i
         self.banks = params.accumulator_banks
+        self.queue_depth = params.accumulator_queue_depth
         self.element_bytes = element_bytes
         self.psum_bytes = psum_bytes
         self.compressed_bytes = self.element_bytes + params.index_bits / 8
@@ -482,14 +545,17 @@ class OuterProductModel:
         return elements * density * self.compressed_bytes
 
     def tiles(self, op: Op, capacity: dict[str, float], value_stats=None,
-              step: int | None = None, seed: int = 0) -> OuterProductTiles:
+              step: int | None = None, seed: int = 0,
+              masks: TracedMasks | None = None) -> OuterProductTiles:
         """The tiles of the op's issued samples; ``capacity``: usable bytes of the ``ifmap``,
         ``filter`` and ``ofmap`` buffers. The last two bound the output-channel group; A planes
         that do not all fit ``ifmap`` stream channel by channel, fetched again for every group.
         ``value_stats``: the workload's traced statistics, if any (masks and densities, at the
-        sampled step nearest to ``step``); ``seed``: mixed into the random masks' seeds."""
+        sampled step nearest to ``step``); ``seed``: mixed into the random masks' seeds;
+        ``masks``: the op's plane pairs given directly (:func:`plane_pairs`) instead."""
         geom = op_geometry(op)
-        masks = traced_masks(value_stats, op.layer, geom, step)
+        if masks is None:
+            masks = traced_masks(value_stats, op.layer, geom, step)
         da, db = ((masks.density_a, masks.density_b) if masks is not None
                   else op_densities(op, self.params.operand_density, value_stats, step))
         kc = self.group_size(geom, db, capacity)
@@ -513,7 +579,7 @@ class OuterProductModel:
 @lru_cache(maxsize=1024)
 def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: int,
                   banks: int, grid: tuple[int, int], masks: TracedMasks | None = None,
-                  seed: int = 0) -> tuple[ChunkPairs, int, int]:
+                  seed: int = 0, queue_depth: int = 0) -> tuple[ChunkPairs, int, int]:
     """The chunk model on masks of a sample of channels and output channels (and of PEs,
     evenly spread over the grid, when one plane pair alone exceeds the budget): random masks
     of the densities (seeded by the geometry of one image and ``seed``), or evenly spaced planes of the
@@ -541,7 +607,8 @@ def _sample_stats(geom: OpGeometry, da: float, db: float, kc: int, f: int, i: in
         b_planes = 1 if geom.b_shared else c_sample
         b = np.broadcast_to(rng.random((b_planes, k_sample, hb, wb)) < db,
                             (c_sample, k_sample, hb, wb))
-    return (chunk_model(a, b, geom.axes, f, i, banks, grid, pe_subset), len(a), b.shape[1])
+    return (chunk_model(a, b, geom.axes, f, i, banks, grid, pe_subset, queue_depth), len(a),
+            b.shape[1])
 
 
 def _spread(size: int, count: int) -> np.ndarray:
@@ -556,7 +623,7 @@ def _tiles(model: OuterProductModel, geom: OpGeometry, da: float, db: float,
     k_tile = np.tile(k_of_group, geom.images)
     first = np.tile(np.arange(groups) == 0, geom.images)
     pairs, c_sample, k_sample = _sample_stats(geom, da, db, kc, model.f, model.i, model.banks,
-                                              model.grid, masks, seed)
+                                              model.grid, masks, seed, model.queue_depth)
     scale = (geom.channels / c_sample) * (k_tile / k_sample)
     halo = model.halo_cycles(geom, k_tile)
     expected = masks.per_pair if masks is not None else count_expected(

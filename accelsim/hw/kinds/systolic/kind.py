@@ -53,6 +53,7 @@ class SystolicArray(PEArrayKind):
     Params = SystolicParams
     description = "rows x cols MAC array, os/ws/is dataflow, SCALE-Sim v3 fold timing"
     counted_columns = ("folds",)
+    reports_footprint = True
 
     def __init__(self, env, params: SystolicParams, energy) -> None:
         super().__init__(env, params, energy)
@@ -87,18 +88,20 @@ class SystolicArray(PEArrayKind):
         system = ctx.system
         element_bytes, psum_bytes = self.element_bytes(op)
         tiles = self._tiles(ctx, op, element_bytes, psum_bytes)
-        srams = system.srams
-        for name, nbytes in system.by_buffer(tiles.footprint_bytes).items():
-            srams[name].check_fits(int(np.max(nbytes)), op.name)
+        footprint = system.hold(tiles.footprint_bytes, op.name)
         access = system.by_buffer(tiles.array_access_bytes)
         n = len(tiles)
-        loads_by_role, load_visits, load_channels = {}, np.zeros(n), np.zeros(n)
+        loads_by_role, load_visits, channel_bytes = {}, np.zeros(n), np.zeros(n)
         for role, fetched in tiles.load_bytes.items():
             loads_by_role[role] = fetched
             visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
                                                 tiles.block_cols[role], tiles.matrix_cols[role])
             load_visits += visits
-            load_channels = np.maximum(load_channels, used)
+            # the roles' column times add up: bytes per channel, summed over roles
+            channel_bytes += np.divide(fetched, used, out=np.zeros(n), where=used > 0)
+        fetched_total = sum(loads_by_role.values(), np.zeros(n))
+        load_channels = np.divide(fetched_total, channel_bytes, out=np.zeros(n),
+                                  where=channel_bytes > 0)
         store_visits, store_channels = system.fetch_pattern(
             tiles.store_bytes, tiles.block_rows["ofmap"], tiles.block_cols["ofmap"],
             tiles.matrix_cols["ofmap"])
@@ -109,6 +112,7 @@ class SystolicArray(PEArrayKind):
             store_visits=store_visits, load_channels=load_channels,
             store_channels=store_channels, loads=system.by_buffer(loads_by_role),
             stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,
+            fetches=loads_by_role, drains={"ofmap": tiles.store_bytes}, footprint=footprint,
             macs_skipped=op.macs - int(tiles.macs.sum()), slots=system.slots)
 
     def _sram_cycles(self, ctx: RunContext, tiles: TileArrays,

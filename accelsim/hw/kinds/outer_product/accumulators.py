@@ -1,0 +1,99 @@
+"""The accumulator array of an SCNN-like PE: bank mapping and per-bank queues.
+
+SCNN (Parashar et al., ISCA 2017, Section IV) sends the F x I products of a chunk pair through a
+scatter crossbar to A = 2 x F x I accumulator banks indexed by each product's output
+coordinate; a bank adds one product per cycle. Here every bank has a FIFO of
+``queue_depth`` products in front of it: a chunk pair issues when every product of the
+previous pair has either started its accumulation or sits in its bank's queue, so the
+multipliers stall only while a queue is full. A queue depth of 0 is the lockstep array (each
+chunk pair takes its worst bank conflict), the model of DNNsim's SCNN
+(``core/src/SCNN.cpp``, ``computeSCNNPE``).
+
+Bank mapping (:func:`bank_of`): the bank interleaves the low bits of the output coordinate so
+that the F output channels of a weight chunk and a 2 x 2 neighbourhood of output positions
+fall in distinct banks, and hashes the higher bits into the remaining bank bits by XOR, as
+DNNsim's SCNN address generation does (``map_accumulator``:
+``bank = k mod F + F (col mod 2) + 2F (row mod 2) + 4F ((k div F) xor (row div 2) xor
+(col div 2))``, modulo the banks; for F = 4 and 32 banks it is DNNsim's mapping bit for bit).
+With a flat index modulo the banks instead, planes whose width is a multiple of the banks put
+a column of outputs in one bank.
+
+Queue timing (:func:`issue_intervals`), per PE, over its chunk pairs in issue order, with
+``T`` the issue cycle of a pair and ``free[b]`` the cycle bank b finishes what it holds:
+``free[b] = max(free[b], T) + c[b]`` for the pair's ``c[b]`` products to bank b, and the next
+pair issues at ``max(T + 1, max(free) - queue_depth)``; the PE finishes at
+``max(T_last + 1, max(free))``. This is exact for FIFO banks serving one product per cycle
+(a bank's products wait at most ``queue_depth`` deep); it is evaluated with numpy over the PEs
+and banks, one step per chunk-pair position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Elements of the dense (steps, streams, banks) load array built at a time.
+BLOCK_ELEMENTS = 1 << 21
+
+
+def bank_of(k: np.ndarray, row: np.ndarray, col: np.ndarray, banks: int, f: int) -> np.ndarray:
+    """The accumulator bank of outputs (output channel ``k``, ``row``, ``col``) (module
+    docstring)."""
+    k, row, col = (np.asarray(v, dtype=np.int64) for v in (k, row, col))
+    low = k % f + f * (col % 2) + 2 * f * (row % 2)
+    high = (k // f) ^ (row // 2) ^ (col // 2)
+    return (low + 4 * f * high) % banks
+
+
+def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarray,
+                    entry_load: np.ndarray, queue_depth: int) -> np.ndarray:
+    """Cycles from the issue of each chunk pair to the issue of the next pair of its stream
+    (for a stream's last pair: until its banks are drained), so that a stream's cycles are the
+    sum over its pairs (module docstring). ``stream`` (pairs,): the PE issuing each pair, whose
+    pairs issue in array order; the products per bank, sparse: ``entry_load[e]`` products of
+    pair ``entry_pair[e]`` go to bank ``entry_bank[e]`` (one entry per pair and bank)."""
+    pairs = len(stream)
+    if pairs == 0:
+        return np.zeros(0, dtype=np.int64)
+    # streams ranked longest first, so the streams with a p-th pair are ranks 0 .. active[p]-1
+    ids, stream_of, length = np.unique(stream, return_inverse=True, return_counts=True)
+    by_length = np.argsort(-length, kind="stable")
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[by_length] = np.arange(len(ids))
+    pair_rank = rank[stream_of]
+    order = np.lexsort((np.arange(pairs), pair_rank))  # by stream, then issue order
+    starts = np.concatenate(([0], np.cumsum(length[by_length])[:-1]))
+    position = np.empty(pairs, dtype=np.int64)
+    position[order] = np.arange(pairs) - starts[pair_rank[order]]
+    steps = int(length.max())
+    active = np.bincount(position, minlength=steps)
+    e_step = position[entry_pair]
+    e_rank = pair_rank[entry_pair]
+    e_bank = np.asarray(entry_bank, dtype=np.int64)
+    e_load = np.asarray(entry_load, dtype=np.int64)
+    banks = int(e_bank.max(initial=0)) + 1
+    issue = np.zeros((steps, len(ids)), dtype=np.int64)  # issue cycle per step and stream
+    now = np.zeros(len(ids), dtype=np.int64)
+    # free[b] below the issue cycle is an idle bank: raising it to that cycle changes nothing
+    free = np.zeros((len(ids), banks), dtype=np.int64)
+    # the loads of a block of steps as one dense (steps, streams, banks) array
+    block = max(1, BLOCK_ELEMENTS // (len(ids) * banks))
+    active_streams = active.tolist()
+    for block_start in range(0, steps, block):
+        in_block = (e_step >= block_start) & (e_step < block_start + block)
+        loads = np.zeros((min(block, steps - block_start), len(ids), banks), dtype=np.int64)
+        loads[e_step[in_block] - block_start, e_rank[in_block], e_bank[in_block]] = \
+            e_load[in_block]
+        for offset, load in enumerate(loads):
+            n = active_streams[block_start + offset]
+            issue[block_start + offset] = now
+            head, issuing = free[:n], now[:n]
+            np.maximum(head, issuing[:, None], out=head)
+            head += load[:n]
+            np.maximum(issuing + 1, head.max(axis=1) - queue_depth, out=issuing)
+    issue_at = issue[position, pair_rank]
+    busiest = free.max(axis=1)
+    last = order[np.cumsum(length[by_length]) - 1]
+    following = np.empty(pairs, dtype=np.int64)
+    following[order[:-1]] = issue_at[order[1:]]
+    following[last] = np.maximum(issue_at[last] + 1, busiest)
+    return following - issue_at

@@ -1,0 +1,192 @@
+"""An op's tile plan with the on-chip share of its operands taken off its DRAM traffic.
+
+The residency plan (:mod:`accelsim.sim.residency`) says, per op, how many bytes of each tensor
+it reads from on-chip copies, how many bytes of each output it writes to DRAM, and which
+evicted tensors it writes back. Here that becomes the op's traffic: every tile's DRAM fetch
+of an operand role keeps the DRAM share of the role's tensors (``fetch:<role>`` times
+DRAM bytes / bytes read, in whole bytes), so an operand fetched several times (a re-read
+filter) saves each fetch; a tile's ofmap drain keeps the share written to DRAM; the
+write-back of evicted tensors is spread over the op's tiles in proportion to what each tile
+produces. The row visits of a tile's transfers shrink with its bytes.
+
+Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``ofmap`` its
+writes; a vector op's ``input`` is every read and ``output`` every write. A plan without role
+columns (a kind that does not report them) has its loads and stores scaled by the op's total
+DRAM share: an approximation stated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim.errors import SimulationError
+from accelsim.hw.system import VECTOR_ENDPOINT
+from accelsim.plan import DRAIN, FETCH, LOAD, STORE, TilePlan
+from accelsim.sim.residency import OpResidency, Residency, check_balance
+from accelsim.workload.op import Op, Tensor
+
+
+@dataclass(frozen=True)
+class OnChipFigures:
+    """Bytes an op did not move to or from DRAM because of residency."""
+
+    served_from_sram: int  # reads found on chip
+    kept_on_chip: int  # writes that stayed on chip
+    written_back: int  # evicted tensors written back by this op
+
+
+def operand_tensors(op: Op) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
+    """(input tensors by role, output tensors by role) of ``op`` (module docstring)."""
+    if op.gemm is not None:
+        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2]}, {"ofmap": op.writes})
+    return {"input": op.reads}, {"output": op.writes}
+
+
+def _share(tensors: tuple[Tensor, ...], moved: Mapping[str, int]) -> tuple[int, int]:
+    """(bytes moved to or from DRAM, bytes) of ``tensors``."""
+    total = sum(t.bytes for t in tensors)
+    return sum(moved.get(t.name, 0) for t in tensors), total
+
+
+def _scaled(values: np.ndarray, part: int, whole: int) -> np.ndarray:
+    """``values * part / whole`` in whole bytes whose total is the floor of the exact total."""
+    cumulative = np.cumsum(np.asarray(values, dtype=np.int64)) * part // whole
+    return np.diff(np.concatenate(([0], cumulative)))
+
+
+def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[str, str],
+                  channels: int) -> tuple[TilePlan, OnChipFigures]:
+    """``plan`` with the traffic ``use`` keeps on chip removed (module docstring);
+    ``buffer_of`` names the SRAM buffer of each operand role; a tile that gets a write-back
+    and had no stores spreads it over the DRAM's ``channels``."""
+    if len(plan) == 0:
+        return plan, OnChipFigures(0, 0, 0)
+    inputs, outputs = operand_tensors(op)
+    columns: dict[str, np.ndarray] = {}
+    loads = {name: np.asarray(v, dtype=np.int64) for name, v in plan.loads.items()}
+    stores = {name: np.asarray(v, dtype=np.int64) for name, v in plan.stores.items()}
+    saved = {FETCH: 0, DRAIN: 0}
+    for table, roles, moved, prefix, by_buffer in (
+            (plan.fetches, inputs, use.dram_reads, FETCH, loads),
+            (plan.drains, outputs, use.dram_writes, DRAIN, stores)):
+        if not table:  # no role columns: every buffer keeps the op's total DRAM share
+            roles = {"all": tuple(t for ts in roles.values() for t in ts)}
+            table = {"all": None}
+        for role, values in table.items():
+            part, whole = _share(roles.get(role, ()), moved)
+            if not whole or part == whole:
+                continue
+            buffers = list(by_buffer) if values is None else [buffer_of[role]]
+            for name in buffers:
+                before = by_buffer[name] if values is None else np.asarray(values, np.int64)
+                left = _scaled(before, part, whole)
+                by_buffer[name] = by_buffer[name] - (before - left)
+                saved[prefix] += int((before - left).sum())
+                if values is not None:
+                    columns[prefix + role] = left
+    served, kept = saved[FETCH], saved[DRAIN]
+    written_back = sum(use.writebacks.values())
+    if written_back:  # evicted tensors leave from the output role's buffer
+        role = next(iter(outputs))
+        name = buffer_of[role]
+        weights = plan.drains.get(role, plan.stores.get(name, np.zeros(len(plan))))
+        spread = _spread(written_back, weights)
+        stores[name] = stores.get(name, 0) + spread
+        if plan.drains:
+            columns[DRAIN + role] = columns.get(DRAIN + role, plan.drains[role]) + spread
+    columns.update({LOAD + name: v for name, v in loads.items()})
+    columns.update({STORE + name: v for name, v in stores.items()})
+    new_plan = plan.with_columns(**columns)
+    new_plan = new_plan.with_columns(**{
+        f"{kind}_visits": _visits(plan[f"{kind}_visits"], before, after)
+        for kind, before, after in (("load", plan.load_bytes, new_plan.load_bytes),
+                                    ("store", plan.store_bytes, new_plan.store_bytes))},
+        **{f"{kind}_channels": np.where((before == 0) & (after > 0), channels,
+                                        plan[f"{kind}_channels"])
+           for kind, before, after in (("load", plan.load_bytes, new_plan.load_bytes),
+                                       ("store", plan.store_bytes, new_plan.store_bytes))})
+    return new_plan, OnChipFigures(served, kept, written_back)
+
+
+def _spread(nbytes: int, weights: np.ndarray) -> np.ndarray:
+    """``nbytes`` split over tiles in proportion to ``weights`` (evenly if all are zero), in
+    whole bytes that add up exactly."""
+    weights = np.asarray(weights, dtype=np.int64)
+    if weights.sum() <= 0:
+        weights = np.ones(len(weights), dtype=np.int64)
+    cumulative = np.cumsum(weights) * nbytes // weights.sum()
+    return np.diff(np.concatenate(([0], cumulative)))
+
+
+def _visits(visits: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Row visits of transfers that moved ``before`` bytes and now move ``after``: scaled with
+    the bytes, one at least (a tile that moved nothing before gets one per channel)."""
+    before = np.asarray(before, dtype=float)
+    after = np.asarray(after, dtype=float)
+    ratio = np.divide(after, before, out=np.ones_like(after), where=before > 0)
+    scaled = np.asarray(visits, dtype=float) * ratio
+    return np.where(after > 0, np.maximum(scaled, 1.0), 0.0)
+
+
+class OnChip:
+    """The run's on-chip residency (:class:`accelsim.sim.residency.Residency`), applied to each
+    op's tile plan as the op starts.
+
+    The buffers are split: ``residency.tile_share`` of each is the working space of the ops'
+    tiles (every slot), the rest the pool of resident tensors. An op's tiles never leave the
+    tiles' share (the tiler plans within it; checked again here), resident tensors never exceed
+    the pool (:class:`Residency` checks), so the buffers are never over capacity. An op whose
+    first tile is fetched early into the slot the op before it has freed
+    (:mod:`accelsim.sim.prefetch`) stays within the tiles' share too: the two ops hold one slot
+    each.
+    """
+
+    def __init__(self, system, ops: list[Op]) -> None:
+        params = system.config.residency
+        self.system = system
+        self.capacity = sum(s.params.capacity for s in system.srams.values())
+        self.working_bytes = sum(s.usable_bytes * system.slots for s in system.srams.values())
+        self.residency = Residency(ops, max(0, self.capacity - self.working_bytes),
+                                   params.policy, params.keep_fetched)
+        self.buffer_of = operand_buffers(system)
+        self.uses: dict[str, OpResidency] = {}
+        self.peak_tiles = 0
+
+    def begin(self, op: Op, plan: TilePlan) -> tuple[TilePlan, OnChipFigures]:
+        """The op's plan with its resident share served on chip."""
+        if len(plan) == 0:  # no work issued: nothing read, written or kept
+            self.residency.skip(op)
+            self.uses[op.name] = OpResidency()
+            return plan, OnChipFigures(0, 0, 0)
+        held = sum(plan.footprint.values())
+        if held > self.working_bytes:
+            raise SimulationError(f"on-chip residency: {op.name} holds {held} bytes in its "
+                                  f"tiles, over the tiles' share of {self.working_bytes}")
+        self.peak_tiles = max(self.peak_tiles, held)
+        use = self.residency.begin(op)
+        check_balance([op], {op.name: use})
+        self.uses[op.name] = use
+        return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels)
+
+    def end(self, op: Op) -> None:
+        self.residency.end(op)
+
+    def holds(self, tensor: str) -> bool:
+        """Whether any part of ``tensor`` is on chip now."""
+        return tensor in self.residency.resident
+
+    def summary(self) -> dict:
+        residency = self.residency
+        return {"policy": residency.policy, "capacity_bytes": self.capacity,
+                "working_bytes": self.working_bytes, "pool_bytes": residency.pool_bytes,
+                "peak_resident_bytes": residency.peak_bytes,
+                "peak_tile_bytes": self.peak_tiles,
+                "dirty_bytes_at_end": residency.dirty_bytes}
+
+
+def operand_buffers(system) -> dict[str, str]:
+    """The buffer (interconnect endpoint) of every operand role of GEMM and vector ops."""
+    return {**system.buffer_of_role, "input": VECTOR_ENDPOINT, "output": VECTOR_ENDPOINT}

@@ -11,6 +11,19 @@ unique input bytes of the layer (each input element once) and the ratios::
 accelsim's figures come from lowering each forward op on that hwconfig (the tiles' DRAM
 loads per buffer), without running the event simulation.
 
+Why they differ (SCALE-Sim's buffer model: ACCESS_NOTES in scripts/scalesim_golden.py). With
+InterfaceBandwidth CALC SCALE-Sim's read buffer is a first-in first-out store of the last
+32,768 distinct words fetched (half of a 64 kB SRAM taken as 1-byte words), run over the os
+demand stream (column folds outer, row folds inner, whole K per fold): a word is free while
+it is still in that store, whatever block it belongs to. accelsim holds whole tiles: the
+im2col block of b_m x b_k entries in half of the double-buffered 64 KiB (16,384 fp16
+entries), partial sums of b_m x b_n in half the 32 KiB ofmap buffer (4,096 fp32), K innermost;
+a block is fetched again whenever the next tile needs another one, and nothing else is kept.
+So accelsim reads more where SCALE-Sim's store spans several of accelsim's blocks (halo rows of
+neighbouring blocks, a filter column fold of <= 32,768 words kept over all row folds), and
+less where SCALE-Sim's fold (K x 32 words) or im2col list outgrows its store and is streamed
+again for every row or column fold while accelsim's blocking re-reads it fewer times.
+
 ``cycles`` (the default when two files are given) compares compute cycles:
 
 Reads a SCALE-Sim ``COMPUTE_REPORT.csv`` and an accelsim result JSON of the same topology

@@ -222,19 +222,18 @@ FORMULA_NOTES = (
 
 
 ACCESS_NOTES = (
-    "DRAM reads of SCALE-Sim v3 (paths relative to site-packages/scalesim/). The ifmap "
-    "(filter) read buffer (memory/read_buffer.py) is filled from a fetch list that is the "
-    "whole im2col operand matrix, fold after fold, duplicates included "
-    "(compute/systolic_compute_os.py create_ifmap_prefetch_mat / create_filter_prefetch_mat, "
-    "rolled out along diagonals). The buffer holds a sliding window of that list: 90% active, "
-    "10% prefetch (active_buf_frac 0.9). A demanded address found anywhere in the active "
-    "window is a hit; a miss slides the window by one prefetch (10% of the buffer) and "
-    "counts that many words as DRAM reads (num_access += requested_data_size in "
-    "prefetch_active_buffer and new_prefetch), wrapping around the list when it reaches its "
-    "end. So a layer's 'DRAM IFMAP Reads' is the length of fetch list the window had to "
-    "slide over: duplicates of an address inside the window are free, duplicates further "
-    "apart are read again, and a demand pattern that revisits the operand (the os "
-    "dataflow's column folds) wraps the window around the list again. Counts are words "
+    "DRAM reads of SCALE-Sim v3 (paths relative to site-packages/scalesim/). With "
+    "InterfaceBandwidth CALC, single_layer_sim.py:238-263 runs the ifmap and filter read "
+    "buffers in estimate-bandwidth mode (memory/read_buffer_estimate_bw.py) with a word size "
+    "of 1 byte (so a 64 kB SRAM holds 65,536 words) and an active fraction of 0.5. The "
+    "demand stream (os: column folds outer, row folds inner, each fold's whole K, "
+    "compute/systolic_compute_os.py:271-272, 323-324) is checked against the active sets, "
+    "the last 32,768 distinct words fetched for a 64 kB buffer (check_hit); a word not "
+    "there is appended to the current set and counted as one DRAM read when its set is "
+    "prefetched (manage_prefetches, prefetch: num_access += len(all_addresses)). So a "
+    "layer's 'DRAM IFMAP Reads' is the misses of a first-in first-out buffer of half the "
+    "SRAM's bytes, in words, over the im2col demand stream: words named again while still "
+    "among the last 32,768 fetched are free, others are read again. Counts are words "
     "(2 bytes at accelsim's fp16)."
 )
 

@@ -203,3 +203,25 @@ def test_blocked_conv_fetches_each_blocks_windows_with_halos():
     assert row["tiles"] == 4
     assert result["dram_bytes"]["read"] == row["dram_bytes_read"] == 1356
     assert result["dram_bytes"]["written"] == 100 * 8 * ELEMENT_BYTES
+
+
+def test_traced_and_zoo_convolutions_expose_the_same_im2col_views():
+    """The traced ResNet-18 (CIFAR) folder and the zoo's resnet18_cifar lower to the same
+    im2col views (role, GEMM dimensions and window per conv op and phase): the traced
+    attributes (strides, paddings and dilations as PyTorch records them) and the zoo's
+    geometry describe the same convolutions."""
+    from collections import Counter
+
+    from accelsim.workload.conv_window import im2col_views
+    from accelsim.workload.loader import load_workload
+    from accelsim.workload.training import TrainingOptions
+    from tests.conftest import ROOT
+
+    def views(ref: str) -> Counter:
+        workload = load_workload(ref, TrainingOptions(batch=32))  # the traced batch
+        return Counter((op.phase.value, view) for op in workload.ops()
+                       if op.gemm is not None for view in im2col_views(op))
+
+    zoo = views("resnet18_cifar")
+    assert sum(zoo.values()) == 20 + 20 + 13  # fwd, bwd_weight, stride-1 bwd_data
+    assert views(str(ROOT / "workloads/traced/resnet18_cifar")) == zoo

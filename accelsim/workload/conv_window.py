@@ -23,7 +23,9 @@ many blocks at once (numpy, no per-element loop):
 :func:`im2col_views` says which operand of a conv op is such a view and along which GEMM
 dimensions its rows (pixels) and columns (weight positions) run, from the op's ``attrs`` (zoo,
 workload YAML, SCALE-Sim CSV and traced workloads all carry them). A convolution whose spatial
-axes were folded into one (the traced 3-D case) has no 2-D window here and gets no view.
+axes were folded into one (the traced 3-D case: its sizes do not follow the 2-D size rule) has
+no window here and gets no view: its operand is fetched as the whole im2col block, an upper
+bound of its traffic.
 """
 
 from __future__ import annotations

@@ -1,4 +1,30 @@
-"""Compare per-layer compute cycles of SCALE-Sim v3 and accelsim on a SCALE-Sim topology.
+"""Compare per-layer compute cycles, or DRAM reads, of SCALE-Sim v3 and accelsim on ResNet-18.
+
+``access`` (DRAM reads): prints, per layer of workloads/scalesim/resnet18.csv on
+hwconfigs/scalesim_32x32_os.yaml (32x32 os, 64/64/32 KiB), accelsim's DRAM bytes read for the
+ifmap and the filter operand beside SCALE-Sim's (tests/golden/scalesim_v3_resnet18_access.json,
+made by ``scripts/scalesim_golden.py --resnet18-access``; its words are 2 bytes here), the
+unique input bytes of the layer (each input element once) and the ratios::
+
+    python scripts/compare_scalesim_resnet18.py access
+
+accelsim's figures come from lowering each forward op on that hwconfig (the tiles' DRAM
+loads per buffer), without running the event simulation.
+
+Why they differ (SCALE-Sim's buffer model: ACCESS_NOTES in scripts/scalesim_golden.py). With
+InterfaceBandwidth CALC SCALE-Sim's read buffer is a first-in first-out store of the last
+32,768 distinct words fetched (half of a 64 kB SRAM taken as 1-byte words), run over the os
+demand stream (column folds outer, row folds inner, whole K per fold): a word is free while
+it is still in that store, whatever block it belongs to. accelsim holds whole tiles: the
+im2col block of b_m x b_k entries in half of the double-buffered 64 KiB (16,384 fp16
+entries), partial sums of b_m x b_n in half the 32 KiB ofmap buffer (4,096 fp32), K innermost;
+a block is fetched again whenever the next tile needs another one, and nothing else is kept.
+So accelsim reads more where SCALE-Sim's store spans several of accelsim's blocks (halo rows of
+neighbouring blocks, a filter column fold of <= 32,768 words kept over all row folds), and
+less where SCALE-Sim's fold (K x 32 words) or im2col list outgrows its store and is streamed
+again for every row or column fold while accelsim's blocking re-reads it fewer times.
+
+``cycles`` (the default when two files are given) compares compute cycles:
 
 Reads a SCALE-Sim ``COMPUTE_REPORT.csv`` and an accelsim result JSON of the same topology
 (default ``workloads/scalesim/resnet18.csv``, the whole ResNet-18 forward pass at batch 1) and
@@ -25,7 +51,7 @@ minutes and up to 5 GB of RAM for ResNet-18) with:
            --workload workloads/scalesim/resnet18.csv --batch 1 --phases fwd \\
            --set dram.ideal=true --out /tmp/acc_ideal.json
 
-3. ``python scripts/compare_scalesim_resnet18.py OUTDIR/<run_name>/COMPUTE_REPORT.csv
+3. ``python scripts/compare_scalesim_resnet18.py cycles OUTDIR/<run_name>/COMPUTE_REPORT.csv
    /tmp/acc_ideal.json``
 
 Two known, exact differences (derived in scripts/scalesim_golden.py, FORMULA_NOTES):
@@ -53,6 +79,64 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TOPOLOGY = REPO / "workloads" / "scalesim" / "resnet18.csv"
+DEFAULT_HWCONFIG = REPO / "hwconfigs" / "scalesim_32x32_os.yaml"
+ACCESS_GOLDEN = REPO / "tests" / "golden" / "scalesim_v3_resnet18_access.json"
+WORD_BYTES = 2  # SCALE-Sim counts words; accelsim's hwconfig runs fp16
+
+
+def accelsim_reads(hwconfig: Path, topology: Path) -> dict[str, dict[str, int]]:
+    """{layer: {"ifmap": bytes, "filter": bytes, "unique_ifmap": bytes}} of each forward op
+    of ``topology`` (batch 1) lowered on ``hwconfig``: the DRAM bytes its tiles load into
+    the buffer holding each role, and the bytes of its input tensor."""
+    import simpy
+
+    from accelsim.config.loader import load_hwconfig
+    from accelsim.context import RunContext
+    from accelsim.hw.system import System
+    from accelsim.workload.loader import load_workload
+    from accelsim.workload.training import TrainingOptions
+
+    config = load_hwconfig(hwconfig)
+    system = System(config, simpy.Environment())
+    workload = load_workload(str(topology), TrainingOptions(batch=1),
+                             phases=("fwd",))
+    workload = system.pe_array.prepare_workload(workload)
+    ctx = RunContext(system, workload, 0, 0)
+    reads = {}
+    for op in workload.ops():
+        if op.gemm is None:
+            continue
+        loads = system.pe_array.lower(op, ctx).loads
+        row = {role: int(loads[system.buffer_of_role[role]].sum())
+               for role in ("ifmap", "filter")}
+        row["unique_ifmap"] = op.reads[0].bytes
+        reads[op.layer] = row
+    return reads
+
+
+def compare_access(hwconfig: Path, topology: Path, golden: Path) -> None:
+    """Print the per-layer DRAM reads table (module docstring)."""
+    data = json.loads(golden.read_text())
+    ours = accelsim_reads(hwconfig, topology)
+    print(f"{'layer':<22}{'input B':>10}{'acc ifmap':>11}{'SS ifmap':>11}{'acc/SS':>8}"
+          f"{'acc filt':>11}{'SS filt':>11}{'acc/SS':>8}")
+    sums = {"unique": 0, "acc_i": 0, "ss_i": 0, "acc_f": 0, "ss_f": 0}
+    for layer in data["layers"]:
+        row = ours[layer["name"]]
+        ss_i = layer["dram_ifmap_reads"] * WORD_BYTES
+        ss_f = layer["dram_filter_reads"] * WORD_BYTES
+        flag = lambda a, b: "*" if abs(a / b - 1) > 0.25 else " "  # noqa: E731
+        print(f"{layer['name']:<22}{row['unique_ifmap']:>10}{row['ifmap']:>11}{ss_i:>11}"
+              f"{row['ifmap'] / ss_i:>7.2f}{flag(row['ifmap'], ss_i)}"
+              f"{row['filter']:>11}{ss_f:>11}{row['filter'] / ss_f:>7.2f}"
+              f"{flag(row['filter'], ss_f)}")
+        for key, value in (("unique", row["unique_ifmap"]), ("acc_i", row["ifmap"]),
+                           ("ss_i", ss_i), ("acc_f", row["filter"]), ("ss_f", ss_f)):
+            sums[key] += value
+    print(f"{'total':<22}{sums['unique']:>10}{sums['acc_i']:>11}{sums['ss_i']:>11}"
+          f"{sums['acc_i'] / sums['ss_i']:>7.2f} {sums['acc_f']:>11}{sums['ss_f']:>11}"
+          f"{sums['acc_f'] / sums['ss_f']:>7.2f}")
+    print("'*': differs from SCALE-Sim by more than 25%; input B: the layer's input tensor")
 
 
 def read_topology(path: Path) -> list[dict]:
@@ -101,12 +185,21 @@ def pct(ours: float, ref: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", type=Path, help="SCALE-Sim COMPUTE_REPORT.csv")
-    parser.add_argument("result", type=Path, help="accelsim result JSON (run --out)")
-    parser.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY,
-                        help="the SCALE-Sim conv-form topology both were run on "
-                             f"(default {DEFAULT_TOPOLOGY.relative_to(REPO)})")
+    modes = parser.add_subparsers(dest="mode", required=True)
+    cycles = modes.add_parser("cycles", help="compute cycles (COMPUTE_REPORT.csv)")
+    cycles.add_argument("report", type=Path, help="SCALE-Sim COMPUTE_REPORT.csv")
+    cycles.add_argument("result", type=Path, help="accelsim result JSON (run --out)")
+    access = modes.add_parser("access", help="per-layer DRAM reads")
+    access.add_argument("--golden", type=Path, default=ACCESS_GOLDEN)
+    access.add_argument("--hw", type=Path, default=DEFAULT_HWCONFIG)
+    for mode in (cycles, access):
+        mode.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY,
+                          help="the SCALE-Sim conv-form topology both were run on "
+                               f"(default {DEFAULT_TOPOLOGY.relative_to(REPO)})")
     args = parser.parse_args()
+    if args.mode == "access":
+        compare_access(args.hw, args.topology, args.golden)
+        return
 
     layers = read_topology(args.topology)
     report = read_compute_report(args.report)

@@ -1,21 +1,19 @@
 """The im2col fetch rule that sets every convolution's DRAM bytes (README "Memory hierarchy").
 
-An operand that is an im2col view of a convolution's input is fetched from DRAM once per
-element of the input tensor per block, not once per window: a fetched block of the view costs
-``block elements / reuse`` elements, rounded up per block, with ``reuse = view elements /
-tensor elements`` (halo overlap between neighbouring blocks is not counted). Every expected
-figure below is derived by hand from that rule and the convolution's sizes (fp16: 2 bytes
-per element), never from the simulator's own lowering.
+A block of a convolution's im2col view is fetched from DRAM as the distinct input elements its
+windows name, halos included and padding excluded (accelsim.workload.conv_window). Every
+expected figure below comes from outside that closed form: a brute-force numpy enumeration of
+the input coordinates each im2col entry names, or a hand count from the convolution's sizes
+(fp16: 2 bytes per element), never from the simulator's own lowering.
 """
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
+import numpy as np
 import pytest
 
 from accelsim.sim.engine import Simulation
+from accelsim.workload.conv_window import ConvWindow
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
 from tests.conftest import make_config
@@ -35,7 +33,8 @@ def conv_op_workload(g: dict, phase: str) -> Workload:
     """One op of the convolution ``g`` as a whole workload, built as
     accelsim.workload.training builds it: the tensors it reads (A operand's tensor first) and
     writes, and its GEMM from the README's table (fwd (B*Ho*Wo) x Cout x (Cin*R*S), bwd_data
-    (B*H*W) x Cin x (Cout*R*S), bwd_weight Cout x (Cin*R*S) x (B*Ho*Wo))."""
+    (B*H*W) x Cin x (Cout*R*S) for a stride-1 same-size conv, bwd_weight Cout x (Cin*R*S) x
+    (B*Ho*Wo))."""
     b, window = g["batch"], g["r"] * g["s"]
     x = Tensor("x", b * g["cin"] * g["h"] * g["w"], ELEMENT_BYTES)
     y = Tensor("y", b * g["cout"] * g["ho"] * g["wo"], ELEMENT_BYTES)
@@ -55,6 +54,117 @@ def conv_op_workload(g: dict, phase: str) -> Workload:
     return Workload("conv", [op])
 
 
+def run(config, workload: Workload) -> dict:
+    return Simulation(config, workload).run().data
+
+
+# -- the count itself, against a brute-force enumeration ------------------------------------
+def im2col_coordinates(w: ConvWindow, images: int, channels: int) -> np.ndarray:
+    """The flat input index (image, channel, iy, ix) each entry of the im2col view names, -1
+    for a padding position: a (pixels x columns) array built entry by entry from the
+    convolution's definition, with no reference to the closed form."""
+    pixel = np.arange(images * w.out_h * w.out_w)
+    column = np.arange(channels * w.kernel_h * w.kernel_w)
+    image, rest = np.divmod(pixel, w.out_h * w.out_w)
+    oy, ox = np.divmod(rest, w.out_w)
+    channel, rest = np.divmod(column, w.kernel_h * w.kernel_w)
+    kr, kc = np.divmod(rest, w.kernel_w)
+    iy = oy[:, None] * w.stride[0] + kr[None, :] * w.dilation[0] - w.pad[0]
+    ix = ox[:, None] * w.stride[1] + kc[None, :] * w.dilation[1] - w.pad[1]
+    inside = (iy >= 0) & (iy < w.in_h) & (ix >= 0) & (ix < w.in_w)
+    flat = ((image[:, None] * channels + channel[None, :]) * w.in_h + iy) * w.in_w + ix
+    return np.where(inside, flat, -1)
+
+
+def brute_force_count(coordinates: np.ndarray, rows: slice, cols: slice) -> int:
+    """Distinct input elements (padding excluded) named by a block of the view."""
+    block = coordinates[rows, cols]
+    return len(np.unique(block[block >= 0]))
+
+
+def random_windows(rng: np.random.Generator, count: int):
+    """Random small convolutions: strides 1-3, dilations 1-2, paddings 0-2, non-square."""
+    made = 0
+    while made < count:
+        h, w = (int(v) for v in rng.integers(1, 11, 2))
+        r, s = (int(v) for v in rng.integers(1, 5, 2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+        dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pad = tuple(int(v) for v in rng.integers(0, 3, 2))
+        ho = (h + 2 * pad[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1
+        wo = (w + 2 * pad[1] - dilation[1] * (s - 1) - 1) // stride[1] + 1
+        if ho < 1 or wo < 1:
+            continue
+        made += 1
+        yield ConvWindow(h, w, ho, wo, r, s, stride=stride, pad=pad, dilation=dilation)
+
+
+def test_block_counts_match_brute_force_enumeration():
+    """For 200 random convolutions (strides, dilations, paddings, 1-3 images and channels) and
+    random blocks that cut through images, output rows, channels and kernel rows, the count
+    equals the distinct non-padding input indices the block's im2col entries name."""
+    rng = np.random.default_rng(20261202)
+    for window in random_windows(rng, 200):
+        images, channels = (int(v) for v in rng.integers(1, 4, 2))
+        coords = im2col_coordinates(window, images, channels)
+        rows, cols = coords.shape
+        r0, r1 = np.sort(rng.integers(0, rows + 1, (2, 12)), axis=0)
+        c0, c1 = np.sort(rng.integers(0, cols + 1, (2, 12)), axis=0)
+        keep = (r1 > r0) & (c1 > c0)
+        r0, r1, c0, c1 = r0[keep], r1[keep], c0[keep], c1[keep]
+        expected = [brute_force_count(coords, slice(a, b), slice(c, d))
+                    for a, b, c, d in zip(r0, r1, c0, c1)]
+        assert window.unique_inputs(r0, r1, c0, c1).tolist() == expected, window
+
+
+def test_sum_over_a_blocking_matches_brute_force_enumeration():
+    """The sum over every block of a blocking (what the tiler prices) equals the brute-force
+    counts of those blocks added up."""
+    rng = np.random.default_rng(7)
+    for window in random_windows(rng, 60):
+        images, channels = (int(v) for v in rng.integers(1, 4, 2))
+        coords = im2col_coordinates(window, images, channels)
+        rows, cols = coords.shape
+        block_rows, block_cols = int(rng.integers(1, rows + 1)), int(rng.integers(1, cols + 1))
+        expected = sum(brute_force_count(coords, slice(a, a + block_rows),
+                                         slice(c, c + block_cols))
+                       for a in range(0, rows, block_rows) for c in range(0, cols, block_cols))
+        assert window.total_unique_inputs(rows, cols, block_rows, block_cols) == expected
+
+
+# -- hand counts through the simulator ------------------------------------------------------
+# B=2, Cin=3, 10x10, Cout=8, 3x3, stride 1, pad 1 -> 10x10 output. x: 2*3*10*10 = 600
+# elements (1,200 B); dy and y: 2*8*10*10 = 1,600 (3,200 B); w: 8*3*3*3 = 216 (432 B).
+SAME_3X3 = conv(2, 3, 10, 8, 3, 1, 1)
+# B=1, Cin=3, 13x13, Cout=8, 3x3, stride 1, pad 2 -> 15x15 output: every input is named.
+PAD2_3X3 = conv(1, 3, 13, 8, 3, 1, 2)
+# B=1, Cin=4, 8x8, Cout=8, 1x1, stride 2 -> 4x4 output: only the 4x4 even positions of each
+# channel are named, 4*16 = 64 of x's 256 elements (128 B); w 32 elements (64 B).
+STRIDE2_1X1 = conv(1, 4, 8, 8, 1, 2, 0)
+
+
+@pytest.mark.parametrize("g, phase, read, written", [
+    # fwd: A = im2col(x), 200 x 27 = 5,400 entries naming all of x's 600; B = w. Read x + w.
+    (SAME_3X3, "fwd", 1200 + 432, 3200),
+    # bwd_data: A = im2col of dy, 200 x 72 = 14,400 entries naming all of dy's 1,600; B = w.
+    (SAME_3X3, "bwd_data", 3200 + 432, 1200),
+    # bwd_weight: A = dy (8 x 200, the tensor itself); B = im2col(x), 200 x 27 over x's 600.
+    (SAME_3X3, "bwd_weight", 3200 + 1200, 432),
+    (PAD2_3X3, "fwd", 1014 + 432, 225 * 8 * 2),
+    (STRIDE2_1X1, "fwd", 128 + 64, 16 * 8 * 2),
+], ids=["same3x3-fwd", "same3x3-bwd_data", "same3x3-bwd_weight", "pad2-fwd", "stride2-1x1"])
+def test_unsplit_conv_reads_the_named_inputs_not_the_im2col_view(g, phase, read, written):
+    """With buffers that hold every operand (one tile), a convolution reads each input element
+    its windows name once (x and w for fwd, dy and w for bwd_data, dy and x for bwd_weight),
+    not the im2col view (for SAME_3X3 fwd that would be 200*27*2 + 432 = 11,232 B), and a
+    strided 1x1 conv only the positions it samples; it writes its output once."""
+    result = run(make_config(), conv_op_workload(g, phase))
+    (row,) = result["ops"]
+    assert row["tiles"] == 1
+    assert result["dram_bytes"]["read"] == row["dram_bytes_read"] == read
+    assert result["dram_bytes"]["written"] == row["dram_bytes_written"] == written
+
+
 def small_ifmap_config(ifmap_bytes: int):
     """8x8 os, ideal DRAM; an ifmap buffer of exactly ``ifmap_bytes`` (single-buffered), the
     filter and ofmap buffers far larger than any operand."""
@@ -67,99 +177,51 @@ def small_ifmap_config(ifmap_bytes: int):
                              "ofmap": buffer("ofmap", "64MiB")})
 
 
-def run(config, workload: Workload) -> dict:
-    return Simulation(config, workload).run().data
-
-
-# B=2, Cin=3, 10x10, Cout=8, 3x3, stride 1, pad 1 -> 10x10 output. x: 2*3*10*10 = 600
-# elements (1,200 B); dy and y: 2*8*10*10 = 1,600 (3,200 B); w: 8*3*3*3 = 216 (432 B).
-SAME_3X3 = conv(2, 3, 10, 8, 3, 1, 1)
-
-# B=1, Cin=3, 13x13, Cout=8, 3x3, stride 1, pad 2 -> 15x15 output: GEMM 225 x 8 x 27, an
-# im2col view of 6,075 elements over x's 507 (reuse 6075/507, not an exact binary fraction).
-PAD2_3X3 = conv(1, 3, 13, 8, 3, 1, 2)
-
-@pytest.mark.parametrize("g, phase, read, written", [
-    # fwd: A = im2col(x), 200 x 27 = 5,400 elements over x's 600; B = w. Read x + w.
-    (SAME_3X3, "fwd", 1200 + 432, 3200),
-    # bwd_data: A = im2col of dy, 200 x 72 = 14,400 elements over dy's 1,600; B = w.
-    (SAME_3X3, "bwd_data", 3200 + 432, 1200),
-    # bwd_weight: A = dy (8 x 200, the tensor itself); B = im2col(x), 200 x 27 over x's 600.
-    (SAME_3X3, "bwd_weight", 3200 + 1200, 432),
-    # reuse 6075/507 is no exact binary fraction: x is still exactly its 507 elements
-    (PAD2_3X3, "fwd", 1014 + 432, 225 * 8 * 2),
-], ids=["same3x3-fwd", "same3x3-bwd_data", "same3x3-bwd_weight", "pad2-fwd"])
-def test_unsplit_conv_reads_the_tensors_not_the_im2col_view(g, phase, read, written):
-    """With buffers that hold every operand (one tile), a convolution reads the bytes of the
-    tensors behind its operands (x and w for fwd, dy and w for bwd_data, dy and x for
-    bwd_weight), each once, not the im2col view (for SAME_3X3 fwd that would be
-    200*27*2 + 432 = 11,232 B), and writes its output once."""
-    result = run(make_config(), conv_op_workload(g, phase))
-    (row,) = result["ops"]
-    assert row["tiles"] == 1
-    assert result["dram_bytes"]["read"] == row["dram_bytes_read"] == read
-    assert result["dram_bytes"]["written"] == row["dram_bytes_written"] == written
-
-
-def documented_ifmap_bytes(g: dict, block_rows: int) -> int:
-    """Bytes of a forward conv's im2col ifmap fetched in blocks of ``block_rows`` GEMM rows
-    (whole K), by the documented rule: each block's elements / reuse, rounded up to whole
-    elements per block, reuse = (M*K) / (x elements), in exact rational arithmetic."""
-    m = g["batch"] * g["ho"] * g["wo"]
-    k = g["cin"] * g["r"] * g["s"]
-    reuse = Fraction(m * k, g["batch"] * g["cin"] * g["h"] * g["w"])
-    blocks = [block_rows] * (m // block_rows) + ([m % block_rows] if m % block_rows else [])
-    return sum(math.ceil(rows * k / reuse) for rows in blocks) * ELEMENT_BYTES
-
-
-# The blocked cases: an ifmap buffer of exactly 32 x K x 2 bytes holds 32 GEMM rows of the
-# whole K (64 rows do not fit), so M is split into blocks of 32 rows (a multiple of the 8-row
-# array; splitting K instead would pay the fill/drain of every fold again, and among blockings
-# of equal time the tiler takes the fewest tiles). N = Cout = 8 and K are single blocks, so
-# the filter is fetched once and each output block written once.
-#
-# EVEN: B=1, Cin=3, 10x10, pad 1: M = 100 (blocks 32, 32, 32, 4), K = 27, x = 300 elements,
-#   reuse = 2700/300 = 9: blocks fetch 96, 96, 96, 12 elements = 300 (x once, no halo):
-#   600 B + w 432 B = 1,032 B (the im2col view would be 5,400 B + 432 B).
+# EVEN: B=1, Cin=3, 10x10, 3x3, stride 1, pad 1 -> 10x10 output: M = 100, K = 27. An ifmap
+# buffer of 32 x 27 x 2 bytes holds 32 GEMM rows of the whole K (64 do not fit), so M is split
+# into blocks of 32 output pixels (the tiler could split K instead, but that pays every fold's
+# fill and drain again). Input positions per channel each block names (rows iy, cols ix):
+#   pixels  0-31: oy 0-2 whole (iy 0-3, all ix: 40) + oy 3, ox 0-1 (adds iy 4, ix 0-2: 3) = 43
+#   pixels 32-63: oy 3, ox 2-9 (iy 2-4, ix 1-9: 27) + oy 4-5 (iy 3-6 all: adds iy 3-4 ix 0
+#                 and iy 5-6: 22) + oy 6, ox 0-3 (adds iy 7, ix 0-4: 5) = 54
+#   pixels 64-95: oy 6, ox 4-9 (iy 5-7, ix 3-9: 21) + oy 7-8 (iy 6-9 all: adds iy 6-7 ix 0-2
+#                 and iy 8-9: 26) + oy 9, ox 0-5 (iy 8-9: nothing new) = 47
+#   pixels 96-99: oy 9, ox 6-9 (iy 8-9, ix 5-9) = 10
+# 43 + 54 + 47 + 10 = 154 per channel, x 3 channels = 462 elements = 924 B (halos: x itself is
+# 300 elements), + w 8*27 elements = 432 B: 1,356 B. The old per-tensor-share rule read 1,032.
 EVEN = conv(1, 3, 10, 8, 3, 1, 1)
-# ROUNDED: B=2, Cin=1, 11x11, pad 0: M = 2*9*9 = 162 (five blocks of 32 and one of 2), K = 9,
-#   x = 242 elements, reuse = 1458/242: a block of 32 rows is 288 elements / reuse = 47.80 ->
-#   48, the last 18 / reuse = 2.99 -> 3: 5*48 + 3 = 243 elements = 486 B (one element more
-#   than x from rounding up per block) + w 72 elements = 144 B: 630 B.
-ROUNDED = conv(2, 1, 11, 8, 3, 1, 0)
 
 
-@pytest.mark.parametrize("g, tiles, read", [(EVEN, 4, 1032), (ROUNDED, 6, 630)],
-                         ids=["even", "rounded"])
-def test_blocked_conv_fetches_each_block_once_per_tensor_element(g, tiles, read):
-    """A forward conv whose M dimension is split into blocks of 32 rows by a small ifmap
-    buffer reads, per block, the block's im2col elements / reuse rounded up to whole
-    elements, plus the weights once (hand figures in the comments above EVEN and ROUNDED,
-    cross-checked with documented_ifmap_bytes); the output is written once."""
-    k = g["cin"] * g["r"] * g["s"]
-    w_bytes = g["cout"] * k * ELEMENT_BYTES
-    assert documented_ifmap_bytes(g, 32) + w_bytes == read
-    result = run(small_ifmap_config(32 * k * ELEMENT_BYTES), conv_op_workload(g, "fwd"))
-    (row,) = result["ops"]
-    assert row["tiles"] == tiles
-    assert result["dram_bytes"]["read"] == row["dram_bytes_read"] == read
-    m = g["batch"] * g["ho"] * g["wo"]
-    assert result["dram_bytes"]["written"] == m * g["cout"] * ELEMENT_BYTES
-
-
-# FRACTIONAL: B=1, Cin=3, 12x12, pad 0: M = 100 (blocks 32, 32, 32, 4), K = 27, x = 432
-#   elements, reuse = 2700/432 = 6.25: a 32-row block is 864 / 6.25 = 138.24 -> 139 elements,
-#   the 4-row block 108 / 6.25 = 17.28 -> 18: 3*139 + 18 = 435 elements = 870 B, + w 432 B =
-#   1,302 B.
-FRACTIONAL = conv(1, 3, 12, 8, 3, 1, 0)
-
-
-def test_blocked_conv_rounds_up_to_whole_elements():
-    """Each block's fetch is rounded up to whole elements (a DRAM fetch of fp16 data is an
-    even number of bytes): FRACTIONAL reads 1,302 B (hand count in the comment above)."""
-    k = FRACTIONAL["cin"] * 9
-    assert documented_ifmap_bytes(FRACTIONAL, 32) + 8 * k * ELEMENT_BYTES == 1302
-    result = run(small_ifmap_config(32 * k * ELEMENT_BYTES), conv_op_workload(FRACTIONAL, "fwd"))
+def test_blocked_conv_fetches_each_blocks_windows_with_halos():
+    """A forward conv whose M dimension is split into blocks of 32 output pixels by a small
+    ifmap buffer reads, per block, the input elements its windows name (halo rows shared by
+    neighbouring blocks are fetched by each), plus the weights once: 1,356 B by the hand count
+    above EVEN; the output is written once."""
+    k = 27
+    result = run(small_ifmap_config(32 * k * ELEMENT_BYTES), conv_op_workload(EVEN, "fwd"))
     (row,) = result["ops"]
     assert row["tiles"] == 4
-    assert result["dram_bytes"]["read"] == 1302
+    assert result["dram_bytes"]["read"] == row["dram_bytes_read"] == 1356
+    assert result["dram_bytes"]["written"] == 100 * 8 * ELEMENT_BYTES
+
+
+def test_traced_and_zoo_convolutions_expose_the_same_im2col_views():
+    """The traced ResNet-18 (CIFAR) folder and the zoo's resnet18_cifar lower to the same
+    im2col views (role, GEMM dimensions and window per conv op and phase): the traced
+    attributes (strides, paddings and dilations as PyTorch records them) and the zoo's
+    geometry describe the same convolutions."""
+    from collections import Counter
+
+    from accelsim.workload.conv_window import im2col_views
+    from accelsim.workload.loader import load_workload
+    from accelsim.workload.training import TrainingOptions
+    from tests.conftest import ROOT
+
+    def views(ref: str) -> Counter:
+        workload = load_workload(ref, TrainingOptions(batch=32))  # the traced batch
+        return Counter((op.phase.value, view) for op in workload.ops()
+                       if op.gemm is not None for view in im2col_views(op))
+
+    zoo = views("resnet18_cifar")
+    assert sum(zoo.values()) == 20 + 20 + 13  # fwd, bwd_weight, stride-1 bwd_data
+    assert views(str(ROOT / "workloads/traced/resnet18_cifar")) == zoo

@@ -11,7 +11,9 @@ import pytest
 from accelsim.errors import SimulationError
 from accelsim.hw.kinds.systolic.dataflow import DATAFLOWS
 from accelsim.hw.kinds.systolic.tiling import OPERAND_DIMS, ArraySpec, Blocking, GemmTiler
-from accelsim.workload.op import Gemm
+from accelsim.workload.conv_window import im2col_views
+from accelsim.workload.op import Gemm, Op, Phase, Tensor
+from accelsim.workload.training import layer_gemms
 
 
 def spec(flow: str, capacity: int, bandwidth: float, rows: int = 8, cols: int = 8) -> ArraySpec:
@@ -113,3 +115,63 @@ def test_tile_budget_refuses_before_building_arrays():
                        r"1,000,000 an op may take"):
         Simulation(make_config(capacity="512B"), gemm_workload(4096, 4096, 4096)).run()
     assert time.process_time() - start < 5
+
+
+def random_conv_op(rng: np.random.Generator, phase: Phase) -> Op:
+    """A random convolution op (stride 1-2, padding 0-1, 1-3 images) of ``phase``, built by
+    accelsim.workload.training's lowering of its geometry."""
+    while True:
+        size, kernel = int(rng.integers(4, 15)), int(rng.choice([1, 3, 5]))
+        stride, pad = int(rng.integers(1, 3)), int(rng.integers(0, 2))
+        out = (size + 2 * pad - kernel) // stride + 1
+        if out >= 1:
+            break
+    geometry = {"cin": int(rng.integers(1, 9)), "cout": int(rng.integers(1, 40)), "h": size,
+                "w": size, "r": kernel, "s": kernel, "stride": stride, "pad": pad, "ho": out,
+                "wo": out}
+    gemm = layer_gemms("conv", geometry, int(rng.integers(1, 4)))[phase]
+    tensor = Tensor("t", 1, 2)
+    return Op(f"c.{phase.value}", "c", phase, "conv", (tensor, tensor), (tensor,), gemm=gemm,
+              attrs=geometry)
+
+
+@pytest.mark.parametrize("flow", ["os", "ws", "is"])
+def test_tiler_prices_the_bytes_the_tiles_fetch(flow):
+    """For random convolutions (forward: im2col(x) as A; backward-weight: im2col(x) as B) and
+    buffers, the traffic the tiler's objective prices for its choice equals the bytes its
+    tiles fetch and store: both come from one count of each block's distinct inputs."""
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        phase = (Phase.FWD, Phase.BWD_WEIGHT)[trial % 2]
+        op = random_conv_op(rng, phase)
+        views = im2col_views(op)
+        assert [v.role for v in views] == ["ifmap" if phase is Phase.FWD else "filter"]
+        tiler = GemmTiler(spec(flow, int(rng.choice([2**10, 2**12, 2**20])),
+                               float(rng.choice([4.0, math.inf]))))
+        blocking = tiler.choose(op.gemm, views)
+        tiles = tiler.tiles(op.gemm, blocking, views)
+        blocks = {d: np.int64(v) for d, v in blocking.blocks.items()}
+        moved = sum(int(v.sum()) for v in tiles.load_bytes.values()) + int(tiles.store_bytes.sum())
+        assert moved == int(tiler._traffic(op.gemm, blocks, blocking.outer, views))
+
+
+def test_pruned_choice_equals_the_choice_over_every_candidate(monkeypatch):
+    """The tiler takes exact im2col traffic only for candidates whose cheap lower bound leaves
+    them in reach of the best; with the bound replaced by zero (every candidate in reach of
+    compute alone is priced exactly) it chooses the same blocking."""
+    rng = np.random.default_rng(5)
+    ops = [random_conv_op(rng, (Phase.FWD, Phase.BWD_WEIGHT)[i % 2]) for i in range(40)]
+    specs = [spec("os", int(rng.choice([2**10, 2**12])), float(rng.choice([2.0, 16.0])))
+             for _ in ops]
+    pruned = [GemmTiler(s).choose(op.gemm, im2col_views(op)) for s, op in zip(specs, ops)]
+    exact = GemmTiler._operand_elements
+
+    def zero_bound(self, gemm, b, views=(), bound=False):
+        elements = exact(self, gemm, b, views, False)
+        if not bound:
+            return elements
+        return {role: np.zeros_like(np.asarray(v)) for role, v in elements.items()}
+
+    monkeypatch.setattr(GemmTiler, "_operand_elements", zero_bound)
+    full = [GemmTiler(s).choose(op.gemm, im2col_views(op)) for s, op in zip(specs, ops)]
+    assert pruned == full

@@ -39,8 +39,8 @@ APPROXIMATIONS = (
     "on chip between ops as far as the residency pool allows (residency.policy; moves between "
     "buffers and to the vector unit are free); element-wise ops may run in the GEMM's "
     "output stream (fusion); the next op's first tile may load while the op before it "
-    "computes (prefetch); "
-    "im2col operands are fetched once per input element per block (halos not counted).",
+    "computes (prefetch); an im2col operand block is fetched as the distinct input elements "
+    "its windows name (halos included) and held on chip at its im2col size.",
     "Energy: Horowitz ISSCC 2014 (45 nm) per-action figures unless the hwconfig overrides "
     "them; SRAM energy interpolated by capacity; leakage and link wire energy not modelled.",
     "Vector-unit op counts per element are approximations of the usual kernels "

@@ -99,8 +99,9 @@ class Op:
 
     A GEMM op reads the tensor behind its A operand (M x K, the ``ifmap`` role) first and the
     tensor behind its B operand (K x N, the ``filter`` role) second; when an operand is an
-    im2col view (a convolution), the tensor holds fewer elements than the operand, and each
-    is fetched from DRAM once per use of the block rather than once per window.
+    im2col view (a convolution), the tensor holds fewer elements than the operand, and a
+    block of it is fetched as the distinct input elements its windows name
+    (:mod:`accelsim.workload.conv_window`, from the geometry in ``attrs``).
     ``overwrites`` names tensors this op replaces in place (a weight update): every other reader
     of such a tensor must run before it.
     """

@@ -4,10 +4,11 @@ A GEMM op is tiled for the SRAM buffers (:mod:`accelsim.hw.kinds.systolic.tiling
 compute cycles follow the dataflow (:mod:`accelsim.hw.kinds.systolic.dataflow`, SCALE-Sim's
 fold formulas) and its ``sram_cycles`` are what the busiest buffer needs to feed it (array
 traffic, slowed by bank conflicts on a strided edge, plus DRAM traffic on single-ported
-buffers). An operand that is an im2col view of a smaller tensor (a convolution's input) is
-fetched once per element of the tensor per block, not once per window: the operand fetcher
-rebuilds the windows on chip (halo overlap between neighbouring blocks is not counted). Each
-tile's DRAM traffic carries its address pattern for the row-buffer model.
+buffers). An operand that is an im2col view of a convolution's input is fetched as the
+distinct input elements of each block, halos included and padding excluded
+(:mod:`accelsim.workload.conv_window`): the operand fetcher rebuilds the windows on chip, and
+the tiler prices the same bytes when it chooses the blocking. Each tile's DRAM traffic carries
+its address pattern for the row-buffer model.
 
 Operand and partial-sum widths follow the op's precision (:class:`accelsim.workload.op.Precision`);
 the cycles do not (one MAC per PE per cycle at any datatype).
@@ -26,7 +27,9 @@ from accelsim.context import RunContext
 from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
 from accelsim.hw.kinds.systolic.dataflow import DATAFLOWS
 from accelsim.hw.kinds.systolic.tiling import ArraySpec, GemmTiler, TileArrays
+from accelsim.errors import SimulationError
 from accelsim.plan import TilePlan
+from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Op
 
 
@@ -76,7 +79,11 @@ class SystolicArray(PEArrayKind):
                 usable_bytes={n: s.usable_bytes for n, s in system.srams.items()},
                 dram_bytes_per_cycle=system.offchip_bytes_per_cycle))
             self._tilers[key] = lru_cache(maxsize=4096)(tiler.tiles)
-        return self._tilers[key](op.issued_gemm)
+        try:
+            views = im2col_views(op)
+        except ValueError as error:
+            raise SimulationError(str(error)) from None
+        return self._tilers[key](op.issued_gemm, None, views)
 
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         system = ctx.system
@@ -86,8 +93,7 @@ class SystolicArray(PEArrayKind):
         access = system.by_buffer(tiles.array_access_bytes)
         n = len(tiles)
         loads_by_role, load_visits, channel_bytes = {}, np.zeros(n), np.zeros(n)
-        for role, nbytes in tiles.load_bytes.items():
-            fetched = fetched_bytes(op, role, nbytes, element_bytes)
+        for role, fetched in tiles.load_bytes.items():
             loads_by_role[role] = fetched
             visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
                                                 tiles.block_cols[role], tiles.matrix_cols[role])
@@ -135,21 +141,3 @@ class SystolicArray(PEArrayKind):
 
     def summary(self) -> dict:
         return {**super().summary(), "dataflow": self.dataflow.name}
-
-
-def fetched_bytes(op: Op, role: str, block_bytes: np.ndarray, element_bytes: int
-                  ) -> np.ndarray:
-    """DRAM bytes of fetching operand blocks of ``block_bytes``: for an operand that is an
-    im2col view of a smaller tensor (more operand elements than tensor elements), each block
-    costs its share of the tensor's elements, rounded up to whole elements (exact integer
-    arithmetic); any other operand its own bytes. The share is taken from the op's full batch
-    (it is the same per sample)."""
-    if role not in ("ifmap", "filter") or len(op.reads) < 2:
-        return block_bytes
-    gemm = op.gemm
-    operand = (gemm.m * gemm.k if role == "ifmap" else gemm.k * gemm.n) * gemm.count
-    tensor = op.reads[0 if role == "ifmap" else 1].elements
-    if tensor >= operand:
-        return block_bytes
-    elements = np.asarray(block_bytes, dtype=np.int64) // element_bytes
-    return -(-(elements * tensor) // operand) * element_bytes

@@ -7,7 +7,10 @@ dimension innermost; the two spatial loops are ordered either way. An operand bl
 fetched from DRAM whenever its block index changes between consecutive tiles (so a block
 reused by the next tile is not fetched again); output blocks are written back when the loop
 leaves them, as partial sums (accumulator width) while the reduction is unfinished, and read
-back when it resumes.
+back when it resumes. A block of an operand that is an im2col view of a convolution's input
+is fetched as the distinct input elements its windows touch, halos included
+(:meth:`accelsim.workload.conv_window.ConvWindow.unique_inputs`): one function prices it both
+in the blocking choice and in the per-tile figures. It is held on chip as the im2col block.
 
 The blocking is chosen among power-of-two multiples of the array size (and the full
 dimension) to minimise an estimate of the op's time, ``max(compute cycles, DRAM bytes / DRAM
@@ -30,6 +33,7 @@ import numpy as np
 
 from accelsim.errors import SimulationError
 from accelsim.hw.kinds.systolic.dataflow import Dataflow
+from accelsim.workload.conv_window import Im2colView
 from accelsim.workload.op import Gemm
 
 #: Blockings whose estimated time is within this fraction of the best are equally good; among
@@ -115,6 +119,7 @@ class GemmTiler:
         self.spec = spec
         flow = spec.dataflow
         self.unit = {flow.row_dim: spec.rows, flow.col_dim: spec.cols, flow.stream_dim: 1}
+        self._sums: dict[tuple, int] = {}  # im2col block sums already taken
 
     # -- blocking choice -------------------------------------------------------------------
     def _footprints(self, b: dict[str, np.ndarray], instances) -> dict[str, np.ndarray]:
@@ -133,17 +138,64 @@ class GemmTiler:
             ok &= used <= self.spec.usable_bytes[name]
         return ok
 
-    def _traffic(self, gemm: Gemm, b: dict[str, np.ndarray], outer: str) -> np.ndarray:
+    def _operand_elements(self, gemm: Gemm, b: dict[str, np.ndarray],
+                          views: tuple[Im2colView, ...] = (), bound: bool = False
+                          ) -> dict[str, np.ndarray]:
+        """Elements one pass over all blocks of each input operand fetches, per candidate:
+        the operand's size, or for an im2col view the sum over its blocks of their distinct
+        input elements (:meth:`~accelsim.workload.conv_window.ConvWindow.unique_inputs`).
+        ``bound``: instead a lower bound that is cheap to take, the larger of the sums over
+        the blocks of one dimension alone (the blocks of the other dimension split each of
+        those sets further, and a union is never larger than the sum of its parts)."""
+        dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
+        elements = {role: dims[d1] * dims[d2] for role, (d1, d2) in OPERAND_DIMS.items()
+                    if role != "ofmap"}
+        for view in views:
+            rows, cols = dims[view.pixel_dim], dims[view.window_dim]
+            pix, win = np.broadcast_arrays(np.asarray(b[view.pixel_dim], dtype=np.int64),
+                                           np.asarray(b[view.window_dim], dtype=np.int64))
+            pairs, inverse = np.unique(np.stack([pix.ravel(), win.ravel()], axis=1), axis=0,
+                                       return_inverse=True)
+            if bound:  # the row blocks alone, the column blocks alone
+                sums = np.maximum(self._block_sums(view, rows, cols, pairs[:, 0], cols),
+                                  self._block_sums(view, rows, cols, rows, pairs[:, 1]))
+            else:
+                sums = self._block_sums(view, rows, cols, pairs[:, 0], pairs[:, 1])
+            elements[view.role] = np.array(sums, dtype=np.int64)[inverse.ravel()].reshape(
+                pix.shape)
+        return elements
+
+    def _block_sums(self, view: Im2colView, rows: int, cols: int, block_rows,
+                    block_cols) -> np.ndarray:
+        """:meth:`~accelsim.workload.conv_window.ConvWindow.total_unique_inputs` of the
+        view's blockings, remembered across the ops this tiler lowers (layers repeat)."""
+        block_rows, block_cols = (v.ravel() for v in np.broadcast_arrays(
+            np.asarray(block_rows, dtype=np.int64), np.asarray(block_cols, dtype=np.int64)))
+        keys = [(view.window, rows, cols, int(p), int(q)) for p, q in zip(block_rows, block_cols)]
+        missing = [i for i, key in enumerate(keys) if key not in self._sums]
+        if missing:
+            found = view.window.total_unique_inputs(rows, cols, block_rows[missing],
+                                                    block_cols[missing])
+            self._sums.update(zip((keys[i] for i in missing), found.tolist()))
+        return np.array([self._sums[key] for key in keys], dtype=np.int64)
+
+    def _traffic(self, gemm: Gemm, b: dict[str, np.ndarray], outer: str,
+                 views: tuple[Im2colView, ...] = (),
+                 elements: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """DRAM bytes of the loop nest (outer spatial, inner spatial, stream) per candidate.
 
         A block is fetched again each time a loop outside it advances, unless no loop inside
         that one changes the block's index (a loop over a single block changes nothing).
+        ``elements``: each input operand's elements per pass (default: exact,
+        :meth:`_operand_elements`).
         """
         flow, spec = self.spec.dataflow, self.spec
         dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
         inner = flow.col_dim if outer == flow.row_dim else flow.row_dim
         order = (outer, inner, flow.stream_dim)
         nblk = {d: -(-dims[d] // b[d]) for d in dims}
+        if elements is None:
+            elements = self._operand_elements(gemm, b, views)
 
         def revisits(own: tuple[str, str], over: tuple[str, ...]) -> np.ndarray:
             """How often a block indexed by ``own`` is re-entered by the loops in ``over``."""
@@ -160,11 +212,24 @@ class GemmTiler:
 
         total = 0
         for role in ("ifmap", "filter"):
-            d1, d2 = OPERAND_DIMS[role]
-            total = total + dims[d1] * dims[d2] * spec.element_bytes * revisits((d1, d2), order)
+            total = total + elements[role] * spec.element_bytes * revisits(OPERAND_DIMS[role],
+                                                                            order)
         visits = revisits(("m", "n"), ("k",))
         size_c = gemm.m * gemm.n
         return total + size_c * spec.element_bytes + 2 * size_c * spec.psum_bytes * (visits - 1)
+
+    def _first_loads(self, gemm: Gemm, b: dict[str, np.ndarray],
+                     views: tuple[Im2colView, ...]) -> np.ndarray:
+        """Bytes of the first tile's input blocks as fetched (a candidate's block sizes, an
+        im2col view's first block as its distinct input elements)."""
+        dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
+        first = {role: b[d1] * b[d2] for role, (d1, d2) in OPERAND_DIMS.items()
+                 if role != "ofmap"}
+        for view in views:
+            first[view.role] = view.window.unique_inputs(
+                0, np.minimum(b[view.pixel_dim], dims[view.pixel_dim]),
+                0, np.minimum(b[view.window_dim], dims[view.window_dim]))
+        return sum(first.values()) * self.spec.element_bytes
 
     def _compute(self, gemm: Gemm, b: dict[str, np.ndarray]) -> np.ndarray:
         """Compute cycles of one instance per candidate, as :meth:`tiles` counts them.
@@ -187,7 +252,7 @@ class GemmTiler:
         restarts = n_stream * folds - (n_stream - 1) * single
         return folds * dims[stream] + restarts * flow.fold_overhead(spec.rows, spec.cols)
 
-    def choose(self, gemm: Gemm) -> Blocking:
+    def choose(self, gemm: Gemm, views: tuple[Im2colView, ...] = ()) -> Blocking:
         flow, spec = self.spec.dataflow, self.spec
         dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
         whole = {d: np.int64(dims[d]) for d in dims}
@@ -210,27 +275,69 @@ class GemmTiler:
                 f"a {gemm.m}x{gemm.n}x{gemm.k} GEMM cannot be tiled: even one "
                 f"{spec.rows}x{spec.cols} fold needs {need} bytes per buffer, usable "
                 f"{spec.usable_bytes}")
+        b = {d: v[fits] for d, v in b.items()}
         compute = self._compute(gemm, b)
-        eb = spec.element_bytes
         # the first tile's loads and the last tile's store cannot overlap any compute
-        exposed = (b["m"] * b["k"] + b["k"] * b["n"] + b["m"] * b["n"]) * eb
+        exposed = self._first_loads(gemm, b, views) + b["m"] * b["n"] * spec.element_bytes
         n_tiles = np.prod([-(-dims[d] // b[d]) for d in dims], axis=0)
         outers = (flow.row_dim, flow.col_dim)
-        traffic = np.stack([self._traffic(gemm, b, outer) * np.ones_like(compute)
-                            for outer in outers])
-        estimate = (np.maximum(compute, traffic / spec.dram_bytes_per_cycle)
+
+        def estimate_of(traffic: np.ndarray) -> np.ndarray:
+            """Estimated time per candidate (infinite where the traffic is not known)."""
+            known = np.isfinite(traffic)
+            time = (np.maximum(compute, np.where(known, traffic, 0) / spec.dram_bytes_per_cycle)
                     + exposed / spec.dram_bytes_per_cycle)
-        estimate = np.where(fits, estimate, np.inf)
+            return np.where(known, time, np.inf)
+
+        # Exact im2col traffic costs a pass over a candidate's blocks. A candidate's estimate
+        # is known without it when a lower and an upper bound of its traffic (the operands'
+        # im2col sizes) give the same estimate (compute-bound either way); otherwise it is
+        # taken only when the lower bound leaves the candidate in reach of the best known
+        # estimate. Exact traffic then breaks ties among the near-best with the fewest tiles.
+        # The choice is that of an exact evaluation of every candidate.
+        def traffic_with(elements: dict[str, np.ndarray]) -> np.ndarray:
+            return np.stack([self._traffic(gemm, b, outer, views, elements)
+                             * np.ones_like(compute) for outer in outers])
+
+        low = estimate_of(traffic_with(self._operand_elements(gemm, b, views, bound=True)))
+        known = low == estimate_of(traffic_with(self._operand_elements(gemm, b)))
+        estimate = np.where(known, low, np.inf)
+        traffic = np.full(low.shape, np.inf)
+        exact = np.zeros(low.shape[1], dtype=bool)
+
+        def take_exact(columns: np.ndarray) -> None:
+            if not columns.any():
+                return
+            pick = {d: v[columns] for d, v in b.items()}
+            elements = self._operand_elements(gemm, pick, views)
+            for which, outer in enumerate(outers):
+                traffic[which, columns] = self._traffic(gemm, pick, outer, views, elements)
+            exact[columns] = True
+            estimate[:, columns] = estimate_of(traffic)[:, columns]
+
+        while True:
+            best = estimate.min() if np.isfinite(estimate).any() else low.min()
+            need = ((low <= best * (1 + ESTIMATE_TOLERANCE)) & ~known).any(axis=0) & ~exact
+            if not need.any():
+                break
+            take_exact(need)
+            known[:, need] = True
         near_best = estimate <= estimate.min() * (1 + ESTIMATE_TOLERANCE)
         tiles = np.broadcast_to(n_tiles, estimate.shape)
+        fewest = near_best & (tiles == tiles[near_best].min())
+        take_exact(fewest.any(axis=0) & ~exact)
         order = np.lexsort((estimate.ravel(), traffic.ravel(), tiles.ravel(),
                             ~near_best.ravel()))
         which, i = np.unravel_index(order[0], estimate.shape)
         return Blocking({d: int(b[d][i]) for d in b}, outers[which], 1)
 
     # -- expansion into tiles ----------------------------------------------------------------
-    def tiles(self, gemm: Gemm, blocking: Blocking | None = None) -> TileArrays:
-        blocking = blocking or self.choose(gemm)
+    def tiles(self, gemm: Gemm, blocking: Blocking | None = None,
+              views: tuple[Im2colView, ...] = ()) -> TileArrays:
+        """The per-tile figures of ``gemm`` under ``blocking`` (default: :meth:`choose`'s);
+        ``views``: the operands that are im2col views of a convolution's input, fetched as
+        their blocks' distinct input elements."""
+        blocking = blocking or self.choose(gemm, views)
         flow, spec = self.spec.dataflow, self.spec
         dims = {"m": gemm.m, "n": gemm.n, "k": gemm.k}
         bs = blocking.blocks
@@ -260,10 +367,19 @@ class GemmTiler:
             return flag
 
         load = {}
+        view_of = {view.role: view for view in views}
         for role in ("ifmap", "filter"):
             d1, d2 = OPERAND_DIMS[role]
             fetch = changed([group, idx[d1], idx[d2]])
-            load[role] = np.where(fetch, size[d1] * size[d2] * inst * spec.element_bytes, 0)
+            elements = size[d1] * size[d2]
+            if role in view_of:
+                view = view_of[role]
+                p, w = view.pixel_dim, view.window_dim
+                elements = np.zeros_like(elements)
+                start_p, start_w = idx[p][fetch] * bs[p], idx[w][fetch] * bs[w]
+                elements[fetch] = view.window.unique_inputs(
+                    start_p, start_p + size[p][fetch], start_w, start_w + size[w][fetch])
+            load[role] = np.where(fetch, elements * inst * spec.element_bytes, 0)
         c_keys = [group, idx["m"], idx["n"]]
         run_start = changed(c_keys)
         run_end = np.ones_like(run_start)

@@ -1,0 +1,338 @@
+"""The input elements a block of a convolution's im2col view touches (halos included).
+
+The im2col view of a convolution has one row per output pixel, ordered (image, oy, ox), and
+one column per weight position, ordered (channel, kernel row kr, kernel column kc); entry
+(pixel, column) is the input element (image, channel, oy*sy + kr*dy - py, ox*sx + kc*dx - px)
+(stride s, dilation d, padding p per axis), or a padding zero when that position lies outside
+the H x W input. A block of the view (a range of rows by a range of columns) needs from memory
+exactly the distinct in-bounds input elements its entries name: the union of its windows,
+halos included, padding excluded. :meth:`ConvWindow.unique_inputs` counts them exactly for
+many blocks at once (numpy, no per-element loop):
+
+* a row range splits into at most three pieces (a partial first image, whole images, a
+  partial last image), a column range likewise into channels; distinct images and channels
+  never share an element, so the count is a sum over the at most 3 x 3 piece pairs;
+* within one image and channel, a range of output pixels (row-major over Ho x Wo) is at most
+  three rectangles (a partial first row, whole rows, a partial last row), a range of kernel
+  positions (row-major over R x S) likewise; a rectangle of outputs by a rectangle of kernel
+  positions touches a product set Y x X of input rows and columns;
+* the union of those (at most nine) products is counted row by row: each input row iy lies
+  in some of the Y sets (a 9-bit code) and contributes the size of the union of the matching
+  X sets. The 1-D sets are boolean masks over H or W, computed once per distinct range.
+
+:func:`im2col_views` says which operand of a conv op is such a view and along which GEMM
+dimensions its rows (pixels) and columns (weight positions) run, from the op's ``attrs`` (zoo,
+workload YAML, SCALE-Sim CSV and traced workloads all carry them). A convolution whose spatial
+axes were folded into one (the traced 3-D case: its sizes do not follow the 2-D size rule) has
+no window here and gets no view: its operand is fetched as the whole im2col block, an upper
+bound of its traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim.workload.op import Op, Phase
+from accelsim.workload.training import col2im_lowered
+
+#: Pieces of a range split at image (or channel) boundaries, and rectangles of a range inside
+#: one image (or channel): a partial first, the whole middle, a partial last.
+_PIECES = 3
+#: Product sets Y x X of one image and channel: an output rectangle by a kernel rectangle.
+_PRODUCTS = _PIECES * _PIECES
+#: Keys x input rows counted at once (bounds the working memory to a few tens of MB).
+_CHUNK_ELEMENTS = 1 << 20
+
+
+def _axis(value, axis: int) -> int:
+    """One spatial axis (0: rows, 1: columns) of an attribute given as a number or a pair."""
+    if isinstance(value, (list, tuple)):
+        return int(value[axis])
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ConvWindow:
+    """A 2-D convolution as an im2col view: output ``out_h`` x ``out_w`` over an ``in_h`` x
+    ``in_w`` input, ``kernel_h`` x ``kernel_w`` kernel, stride, padding and dilation per axis
+    (rows, columns). Counts are per image and channel; images and channels follow from a
+    block's row and column ranges."""
+
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    kernel_h: int
+    kernel_w: int
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def pixels(self) -> int:
+        """Rows of the view per image."""
+        return self.out_h * self.out_w
+
+    @property
+    def positions(self) -> int:
+        """Columns of the view per channel."""
+        return self.kernel_h * self.kernel_w
+
+    def consistent(self) -> bool:
+        """Whether each axis's output size follows from its input, kernel, stride, padding and
+        dilation (PyTorch's rule); an axis folded from several is not."""
+        for n_in, n_out, k, axis in ((self.in_h, self.out_h, self.kernel_h, 0),
+                                     (self.in_w, self.out_w, self.kernel_w, 1)):
+            span = self.dilation[axis] * (k - 1) + 1
+            if (n_in + 2 * self.pad[axis] - span) // self.stride[axis] + 1 != n_out:
+                return False
+        return True
+
+    # -- counting ----------------------------------------------------------------------------
+    def unique_inputs(self, pix0, pix1, win0, win1) -> np.ndarray:
+        """Distinct in-bounds input elements of each block rows [pix0, pix1) x columns
+        [win0, win1) of the view (arrays of equal shape, non-empty ranges), halos included."""
+        pix0, pix1, win0, win1 = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64)
+                                                       for v in (pix0, pix1, win0, win1)))
+        shape = pix0.shape
+        o_pieces = _split(pix0.ravel(), pix1.ravel(), self.pixels)
+        q_pieces = _split(win0.ravel(), win1.ravel(), self.positions)
+        lo_o, hi_o, mult_o = (np.stack([p[i] for p in o_pieces], axis=1) for i in range(3))
+        lo_q, hi_q, mult_q = (np.stack([p[i] for p in q_pieces], axis=1) for i in range(3))
+        # every (image piece, channel piece) pair: (blocks, 3, 3)
+        mult = mult_o[:, :, None] * mult_q[:, None, :]
+        keys = np.stack(np.broadcast_arrays(lo_o[:, :, None], hi_o[:, :, None],
+                                            lo_q[:, None, :], hi_q[:, None, :]), axis=-1)
+        keys = keys.reshape(-1, 4)
+        mult = mult.reshape(-1)
+        live = mult > 0
+        distinct, inverse = _unique_rows(keys[live], (self.pixels, self.pixels,
+                                                      self.positions, self.positions))
+        per_key = self._plane_counts(distinct)
+        counts = np.zeros(len(keys), dtype=np.int64)
+        counts[live] = per_key[inverse.ravel()] * mult[live]
+        return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
+
+    def total_unique_inputs(self, rows: int, cols: int, block_rows, block_cols) -> np.ndarray:
+        """Sum of :meth:`unique_inputs` over every block of a view of ``rows`` x ``cols``
+        split into blocks of ``block_rows`` x ``block_cols`` (arrays of equal shape: one sum
+        per pair). A block's count is a sum over (image piece, channel piece) pairs, so the
+        sum over all blocks weighs each distinct pair of pieces by how often the row blocks
+        hold the one and the column blocks the other."""
+        block_rows, block_cols = np.broadcast_arrays(np.asarray(block_rows, dtype=np.int64),
+                                                     np.asarray(block_cols, dtype=np.int64))
+        if block_rows.size == 0:
+            return np.zeros(block_rows.shape, dtype=np.int64)
+        sizes_r, which_r = np.unique(block_rows.ravel(), return_inverse=True)
+        sizes_c, which_c = np.unique(block_cols.ravel(), return_inverse=True)
+        pieces_r = [_piece_weights(rows, int(b), self.pixels) for b in sizes_r]
+        pieces_c = [_piece_weights(cols, int(b), self.positions) for b in sizes_c]
+        keys, weights, owner = [], [], []
+        for pair, (i, j) in enumerate(zip(which_r.ravel(), which_c.ravel())):
+            (o_keys, o_weight), (q_keys, q_weight) = pieces_r[i], pieces_c[j]
+            keys.append(np.concatenate([np.repeat(o_keys, len(q_keys), axis=0),
+                                        np.tile(q_keys, (len(o_keys), 1))], axis=1))
+            weights.append(np.outer(o_weight, q_weight).ravel())
+            owner.append(np.full(len(o_keys) * len(q_keys), pair))
+        keys = np.concatenate(keys)
+        distinct, inverse = _unique_rows(keys, (self.pixels + 1, self.pixels + 1,
+                                                self.positions + 1, self.positions + 1))
+        counts = self._plane_counts(distinct)[inverse] * np.concatenate(weights)
+        sums = np.zeros(block_rows.size, dtype=np.int64)
+        np.add.at(sums, np.concatenate(owner), counts)
+        return sums.reshape(block_rows.shape)
+
+    def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
+        """Distinct input positions of one image and channel touched by output pixels
+        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``
+        (in chunks that bound the memory of the per-row codes)."""
+        chunk = max(1, _CHUNK_ELEMENTS // max(self.in_h, 1))
+        if len(keys) > chunk:
+            return np.concatenate([self._plane_chunk(keys[i:i + chunk])
+                                   for i in range(0, len(keys), chunk)])
+        return self._plane_chunk(keys)
+
+    def _plane_chunk(self, keys: np.ndarray) -> np.ndarray:
+        n = len(keys)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        o_rects = _rectangles(keys[:, 0], keys[:, 1], self.out_w)  # 3 x (r0, r1, c0, c1)
+        q_rects = _rectangles(keys[:, 2], keys[:, 3], self.kernel_w)
+        y_keys = np.stack([np.stack([o[0], o[1], q[0], q[1]], axis=1)
+                           for o in o_rects for q in q_rects], axis=1)  # (n, 9, 4)
+        x_keys = np.stack([np.stack([o[2], o[3], q[2], q[3]], axis=1)
+                           for o in o_rects for q in q_rects], axis=1)
+        y_masks, y_index = self._axis_masks(y_keys, axis=0)
+        x_masks, x_index = self._axis_masks(x_keys, axis=1)
+        # code[i, iy]: which of block i's nine Y sets hold input row iy
+        code = np.zeros((n, self.in_h), dtype=np.uint16)
+        for t in range(_PRODUCTS):
+            code |= y_masks[y_index[:, t]].view(np.uint8).astype(np.uint16) << np.uint16(t)
+        x_sig, x_sig_index = _unique_rows(x_index, (len(x_masks),) * _PRODUCTS)
+        wanted = np.zeros((len(x_sig), 1 << _PRODUCTS), dtype=bool)
+        wanted[x_sig_index[:, None], code] = True
+        sig, codes = np.nonzero(wanted)
+        table = np.zeros(wanted.shape, dtype=np.int64)
+        packed = _pack(x_masks)  # (masks, words) uint64
+        chunk = 1 << 16
+        for start in range(0, len(sig), chunk):
+            s, c = sig[start:start + chunk], codes[start:start + chunk]
+            chosen = ((c[:, None] >> np.arange(_PRODUCTS)) & 1).astype(bool)  # (p, 9)
+            words = np.where(chosen[:, :, None], packed[x_sig[s]], np.uint64(0))
+            union = np.bitwise_or.reduce(words, axis=1)
+            table[s, c] = np.bitwise_count(union).sum(axis=1)
+        table[:, 0] = 0
+        return table[x_sig_index[:, None], code].sum(axis=1)
+
+    def _axis_masks(self, keys: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks over the input positions of one axis touched by outputs [a0, a1) and
+        kernel positions [k0, k1) of that axis, per distinct row of ``keys`` (..., 4), and the
+        index of each row's mask."""
+        size = self.in_h if axis == 0 else self.in_w
+        kernel = self.kernel_h if axis == 0 else self.kernel_w
+        outputs = self.out_h if axis == 0 else self.out_w
+        distinct, inverse = _unique_rows(keys.reshape(-1, 4),
+                                         (outputs + 1, outputs + 1, kernel + 1, kernel + 1))
+        stride, pad, dil = self.stride[axis], self.pad[axis], self.dilation[axis]
+        a0, a1, k0, k1 = (distinct[:, i, None, None] for i in range(4))
+        taps = np.arange(kernel, dtype=np.int64)[None, :, None]
+        pos = np.arange(size, dtype=np.int64)[None, None, :]
+        offset = pos + pad - taps * dil  # = output index * stride where it is a multiple
+        hit = ((offset % stride == 0) & (offset >= a0 * stride) & (offset < a1 * stride)
+               & (taps >= k0) & (taps < k1))
+        return hit.any(axis=1), inverse.reshape(keys.shape[:-1])
+
+
+def _unique_rows(rows: np.ndarray, bounds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 2-D integer array and each row's index among them; ``bounds``:
+    an exclusive upper bound per column (rows are ranked as one integer where that fits)."""
+    radix = [int(b) + 1 for b in bounds]
+    if np.prod(np.array(radix, dtype=float)) >= 2.0 ** 62:
+        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return distinct, inverse.ravel()
+    key = np.zeros(len(rows), dtype=np.int64)
+    for column, r in enumerate(radix):
+        key = key * r + rows[:, column]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], inverse.ravel()
+
+
+def _pack(masks: np.ndarray) -> np.ndarray:
+    """Boolean masks (n, L) as bit sets (n, ceil(L / 64)) of uint64 words."""
+    packed = np.packbits(masks, axis=-1)
+    pad = (-packed.shape[-1]) % 8
+    packed = np.pad(packed, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _piece_weights(length: int, block: int, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pieces (start, end) within one period of the blocks of ``block`` that
+    split ``length``, and how many times the blocks hold each (:func:`_split`)."""
+    lo = np.arange(0, length, block, dtype=np.int64)
+    pieces = _split(lo, np.minimum(lo + block, length), period)
+    starts = np.concatenate([p[0] for p in pieces])
+    ends = np.concatenate([p[1] for p in pieces])
+    mults = np.concatenate([p[2] for p in pieces])
+    live = mults > 0
+    rows = np.stack([starts[live], ends[live]], axis=1)
+    distinct, inverse = _unique_rows(rows, (period + 1, period + 1))
+    return distinct, np.bincount(inverse, weights=mults[live]).astype(np.int64)
+
+
+def _split(lo: np.ndarray, hi: np.ndarray, period: int) -> list[tuple[np.ndarray, ...]]:
+    """[lo, hi) split at multiples of ``period``: (start, end, multiplicity) within one
+    period of a partial first period, the whole periods between, a partial last period."""
+    first, last = lo // period, (hi - 1) // period
+    same = first == last
+    end_last = (hi - 1) % period + 1
+    zero, full = np.zeros_like(lo), np.full_like(lo, period)
+    one = np.ones_like(lo)
+    return [(lo % period, np.where(same, end_last, period), one),
+            (zero, full, np.maximum(last - first - 1, 0)),
+            (zero, end_last, np.where(same, 0, 1))]
+
+
+def _rectangles(lo: np.ndarray, hi: np.ndarray, width: int) -> list[tuple[np.ndarray, ...]]:
+    """[lo, hi) of a row-major grid ``width`` wide as three rectangles (row0, row1, col0,
+    col1): the partial first row, the whole rows between, the partial last row (empty ones
+    have an empty column range)."""
+    ya, xa = lo // width, lo % width
+    yb, xb = (hi - 1) // width, (hi - 1) % width + 1
+    same = ya == yb
+    zero, full = np.zeros_like(lo), np.full_like(lo, width)
+    return [(ya, ya + 1, xa, np.where(same, xb, width)),
+            (ya + 1, np.maximum(yb, ya + 1), zero, full),
+            (yb, yb + 1, zero, np.where(same, zero, xb))]
+
+
+@dataclass(frozen=True)
+class Im2colView:
+    """A GEMM operand that is an im2col view: its role (``ifmap`` or ``filter``), the GEMM
+    dimension its rows (output pixels) run along and the one its columns (channel x kernel
+    positions) run along, and the convolution."""
+
+    role: str
+    pixel_dim: str
+    window_dim: str
+    window: ConvWindow
+
+
+def _window(attrs: dict, over_gradient: bool) -> ConvWindow | None:
+    """The convolution of ``attrs`` (``over_gradient``: the convolution over dY whose output
+    has the input's size, for the input gradient of a stride-1 conv and both gradients of a
+    transposed conv), or None when its axes do not follow PyTorch's size rule."""
+    a = attrs
+    stride = tuple(_axis(a.get("stride", 1), i) for i in (0, 1))
+    pad = tuple(_axis(a.get("pad", 0), i) for i in (0, 1))
+    dilation = tuple(_axis(a.get("dilation", 1), i) for i in (0, 1))
+    kernel = (a["r"], a["s"])
+    if over_gradient and not a.get("transposed"):
+        # dX = conv(dY, flipped W) at stride 1, padded by d*(k-1) - p
+        pad = tuple(dilation[i] * (kernel[i] - 1) - pad[i] for i in (0, 1))
+        stride = (1, 1)
+    if over_gradient:
+        sizes = (a["ho"], a["wo"], a["h"], a["w"])
+    else:
+        sizes = (a["h"], a["w"], a["ho"], a["wo"])
+    trivial_w = sizes[1] == sizes[3] == kernel[1] == 1  # a 1-D conv along the rows
+    if trivial_w:
+        stride, pad, dilation = (stride[0], 1), (pad[0], 0), (dilation[0], 1)
+    window = ConvWindow(*sizes, *kernel, stride=stride, pad=pad, dilation=dilation)
+    return window if window.consistent() else None
+
+
+GEOMETRY_KEYS = ("h", "w", "ho", "wo", "r", "s")
+
+
+def im2col_views(op: Op) -> tuple[Im2colView, ...]:
+    """The operands of a conv GEMM op that are im2col views (the lowering of
+    :mod:`accelsim.workload.training`): the forward's A operand (im2col of x; ``ifmap``),
+    the backward-weight's B operand (im2col of x, rows along K; ``filter``) and, when the
+    input gradient is the stride-1 transposed-convolution GEMM, its A operand (im2col of dY).
+    A transposed convolution's views are those of the ordinary convolution over dY (its
+    backward-data A operand and backward-weight B operand). Empty for every other op."""
+    attrs = op.attrs or {}
+    if op.gemm is None or op.kind != "conv" or any(k not in attrs for k in GEOMETRY_KEYS):
+        return ()
+    transposed = bool(attrs.get("transposed"))
+    if op.phase is Phase.FWD and not transposed:
+        spec = ("ifmap", "m", "k", False)
+    elif op.phase is Phase.BWD_WEIGHT:
+        spec = ("filter", "k", "n", transposed)
+    elif op.phase is Phase.BWD_DATA and (transposed or not col2im_lowered(attrs)):
+        spec = ("ifmap", "m", "k", True)
+    else:
+        return ()
+    role, pixel_dim, window_dim, over_gradient = spec
+    window = _window(attrs, over_gradient)
+    if window is None:
+        return ()
+    gemm = op.gemm
+    rows, cols = getattr(gemm, pixel_dim), getattr(gemm, window_dim)
+    if rows % window.pixels or cols % window.positions:
+        raise ValueError(f"op {op.name}: its GEMM {gemm.m}x{gemm.n}x{gemm.k} is no im2col view "
+                         f"of its conv attrs ({window.pixels} output pixels per image, "
+                         f"{window.positions} kernel positions per channel)")
+    return (Im2colView(role, pixel_dim, window_dim, window),)

@@ -57,10 +57,13 @@ class System:
         self.pe_array = PE_ARRAY_KINDS.get(config.pe_array.kind)(env, config.pe_array,
                                                                 config.energy)
         # a kind that does not report its tiles' footprint gets whole buffers: nothing stays
-        # on chip beside its tiles (accelsim.sim.residency)
+        # on chip beside its tiles (accelsim.sim.residency); nor does a buffer that only
+        # streams operands (the kind's streamed_roles)
         share = (config.residency.resolved_tile_share if self.pe_array.reports_footprint
                  else 1.0)
-        self.srams = {name: Sram(name, params, config.clock, share)
+        pooled = {config.buffer_for(role) for role in OPERAND_ROLES
+                  if role not in self.pe_array.streamed_roles}
+        self.srams = {name: Sram(name, params, config.clock, share if name in pooled else 1.0)
                       for name, params in config.sram.items()}
         #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
         self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}

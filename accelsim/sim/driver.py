@@ -98,7 +98,7 @@ class Driver:
         the role's tensors in proportion to what each moves to or from DRAM; write-backs of
         evicted tensors by their own class."""
         use = self.onchip.uses.pop(op.name) if self.onchip is not None else None
-        inputs, outputs = operand_tensors(op)
+        inputs, outputs = operand_tensors(op, self.system.pe_array)
         inputs = {**outputs, **inputs}  # an output role's loads re-read its partial sums
         written_back = onchip.written_back if onchip else 0
         read: dict[str, int] = {}

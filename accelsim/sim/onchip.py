@@ -9,20 +9,27 @@ filter) saves each fetch; a tile's ofmap drain keeps the share written to DRAM; 
 write-back of evicted tensors is spread over the op's tiles in proportion to what each tile
 produces. The row visits of a tile's transfers shrink with its bytes.
 
-Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``ofmap`` its
-writes; a vector op's ``input`` is every read and ``output`` every write. A plan without role
+Tensors by role: a GEMM's input roles are the PE array's
+(:meth:`~accelsim.hw.kinds.base.PEArrayKind.input_roles`; by default ``ifmap`` is its first
+read and ``filter`` its second), ``ofmap`` its writes; a vector op's ``input`` is every read and
+``output`` every write. The pool of resident tensors is the buffers' capacity less the tiles'
+share, in the workload's bytes: the physical bytes over the array's
+:meth:`~accelsim.hw.kinds.base.PEArrayKind.stored_fraction` (an array that keeps tensors
+compressed holds more of them). A plan without role
 columns (a kind that does not report them) has its loads and stores scaled by the op's total
 DRAM share: an approximation stated here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from accelsim.errors import SimulationError
+from accelsim.hw.kinds.base import PEArrayKind
 from accelsim.hw.system import VECTOR_ENDPOINT
 from accelsim.plan import DRAIN, FETCH, LOAD, STORE, TilePlan
 from accelsim.sim.residency import OpResidency, Residency, check_balance
@@ -38,10 +45,14 @@ class OnChipFigures:
     written_back: int  # evicted tensors written back by this op
 
 
-def operand_tensors(op: Op) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
-    """(input tensors by role, output tensors by role) of ``op`` (module docstring)."""
+def operand_tensors(op: Op, kind: PEArrayKind | None = None
+                    ) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
+    """(input tensors by role, output tensors by role) of ``op`` on the PE array ``kind``
+    (module docstring; None: the GEMM's order)."""
     if op.gemm is not None:
-        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2]}, {"ofmap": op.writes})
+        inputs = (kind.input_roles(op) if kind is not None
+                  else {"ifmap": op.reads[:1], "filter": op.reads[1:2]})
+        return inputs, {"ofmap": op.writes}
     return {"input": op.reads}, {"output": op.writes}
 
 
@@ -58,13 +69,15 @@ def _scaled(values: np.ndarray, part: int, whole: int) -> np.ndarray:
 
 
 def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[str, str],
-                  channels: int) -> tuple[TilePlan, OnChipFigures]:
+                  channels: int, kind: PEArrayKind | None = None
+                  ) -> tuple[TilePlan, OnChipFigures]:
     """``plan`` with the traffic ``use`` keeps on chip removed (module docstring);
     ``buffer_of`` names the SRAM buffer of each operand role; a tile that gets a write-back
-    and had no stores spreads it over the DRAM's ``channels``."""
+    and had no stores spreads it over the DRAM's ``channels``; ``kind``: the PE array, whose
+    roles a GEMM's reads take."""
     if len(plan) == 0:
         return plan, OnChipFigures(0, 0, 0)
-    inputs, outputs = operand_tensors(op)
+    inputs, outputs = operand_tensors(op, kind)
     columns: dict[str, np.ndarray] = {}
     loads = {name: np.asarray(v, dtype=np.int64) for name, v in plan.loads.items()}
     stores = {name: np.asarray(v, dtype=np.int64) for name, v in plan.stores.items()}
@@ -149,8 +162,14 @@ class OnChip:
         self.system = system
         self.capacity = sum(s.params.capacity for s in system.srams.values())
         self.working_bytes = sum(s.usable_bytes * system.slots for s in system.srams.values())
-        self.residency = Residency(ops, max(0, self.capacity - self.working_bytes),
-                                   params.policy, params.keep_fetched)
+        self.stored_fraction = system.pe_array.stored_fraction()
+        if not (math.isfinite(self.stored_fraction) and self.stored_fraction > 0):
+            raise SimulationError(f"on-chip residency: the PE array stores tensors at "
+                                  f"{self.stored_fraction} bytes per byte, not a positive "
+                                  "number")
+        pool = max(0, self.capacity - self.working_bytes)
+        self.residency = Residency(ops, int(pool / self.stored_fraction), params.policy,
+                                   params.keep_fetched)
         self.buffer_of = operand_buffers(system)
         self.uses: dict[str, OpResidency] = {}
         self.peak_tiles = 0
@@ -169,7 +188,8 @@ class OnChip:
         use = self.residency.begin(op)
         check_balance([op], {op.name: use})
         self.uses[op.name] = use
-        return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels)
+        return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels,
+                             self.system.pe_array)
 
     def end(self, op: Op) -> None:
         self.residency.end(op)
@@ -178,6 +198,7 @@ class OnChip:
         residency = self.residency
         return {"policy": residency.policy, "capacity_bytes": self.capacity,
                 "working_bytes": self.working_bytes, "pool_bytes": residency.pool_bytes,
+                "stored_fraction": self.stored_fraction,
                 "peak_resident_bytes": residency.peak_bytes,
                 "peak_tile_bytes": self.peak_tiles,
                 "dirty_bytes_at_end": residency.dirty_bytes}

@@ -61,9 +61,14 @@ class System:
         # streams operands (the kind's streamed_roles)
         share = (config.residency.resolved_tile_share if self.pe_array.reports_footprint
                  else 1.0)
-        pooled = {config.buffer_for(role) for role in OPERAND_ROLES
-                  if role not in self.pe_array.streamed_roles}
-        self.srams = {name: Sram(name, params, config.clock, share if name in pooled else 1.0)
+        streamed = self.pe_array.streamed_roles
+        only_streamed = ({config.buffer_for(role) for role in streamed}
+                         - {config.buffer_for(role) for role in OPERAND_ROLES
+                            if role not in streamed})
+        #: buffers that may hold tensors between ops (all but those that only stream)
+        self.pooled_buffers = frozenset(config.sram) - only_streamed
+        self.srams = {name: Sram(name, params, config.clock,
+                                 share if name in self.pooled_buffers else 1.0)
                       for name, params in config.sram.items()}
         #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
         self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}

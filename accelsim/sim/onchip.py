@@ -149,8 +149,9 @@ class OnChip:
     op's tile plan as the op starts.
 
     The buffers are split: ``residency.tile_share`` of each is the working space of the ops'
-    tiles (every slot), the rest the pool of resident tensors. An op's tiles never leave the
-    tiles' share (the tiler plans within it; checked again here), resident tensors never exceed
+    tiles (every slot), the rest the pool of resident tensors; a buffer that only streams
+    operands (the PE array's ``streamed_roles``) is the tiles' alone. An op's tiles never leave
+    the tiles' share (the tiler plans within it; checked again here), resident tensors never exceed
     the pool (:class:`Residency` checks), so the buffers are never over capacity. An op whose
     first tile is fetched early into the slot the op before it has freed
     (:mod:`accelsim.sim.prefetch`) stays within the tiles' share too: the two ops hold one slot
@@ -167,7 +168,8 @@ class OnChip:
             raise SimulationError(f"on-chip residency: the PE array stores tensors at "
                                   f"{self.stored_fraction} bytes per byte, not a positive "
                                   "number")
-        pool = max(0, self.capacity - self.working_bytes)
+        pool = sum(max(0, s.params.capacity - s.usable_bytes * system.slots)
+                   for name, s in system.srams.items() if name in system.pooled_buffers)
         self.residency = Residency(ops, int(pool / self.stored_fraction), params.policy,
                                    params.keep_fetched)
         self.buffer_of = operand_buffers(system)

@@ -2,18 +2,19 @@
 two-layer graphs.
 
 The figures are derived by hand. A small SCNN-like array (2 x 2 PEs of 2 x 2 multipliers) at
-operand density 0.5 with 4-bit indices stores a non-zero in 2 + 0.5 bytes, so a tensor takes
-0.5 * 2.5 / 2 = 0.625 of its fp16 bytes on chip. Each layer is a 3x3 convolution (pad 1) of
-4 -> 4 channels on one 16 x 16 image:
+operand density 0.5 with 4-bit indices stores a non-zero in 2 + 0.5 bytes: 1.25 bytes per
+element of an operand. Each layer is a 3x3 convolution (pad 1) of 4 -> 4 channels on one
+16 x 16 image:
 
-* x, y1, y2: 4 * 256 elements = 2048 bytes dense; compressed 1024 * 0.5 * 2.5 = 1280 bytes
-  (the A operand fetched once, or the outputs drained);
-* w: 4 * 4 * 9 = 144 weights, compressed 144 * 0.5 * 2.5 = 180 bytes (the B operand);
+* x, y1, y2: 4 * 256 elements = 2048 bytes dense; compressed 1024 * 1.25 = 1280 bytes (the A
+  operand fetched once, the outputs drained, and the bytes they take on chip);
+* w: 4 * 4 * 9 = 144 weights, compressed 144 * 1.25 = 180 bytes (the B operand);
 * a weight gradient's dY (B operand, 4 planes of 256): 1280 bytes; its dW leaves dense at
-  the 4-byte accumulator width: 144 * 4 = 576 bytes.
+  the 4-byte accumulator width, and stays on chip so: 144 * 4 = 576 bytes.
 
-The activation RAMs (``iaram``, ``ofmap``; ``oaram``, ``ofmap``) give ``1 - tile_share`` of
-their capacity to the pool; the weight FIFO buffer streams and gives nothing.
+The activation RAMs (``iaram``, ``ifmap``; ``oaram``, ``ofmap``; not double-buffered) give
+``capacity - int(capacity * tile_share)`` each to the pool; the weight FIFO buffer streams
+and gives nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ SIZE, CHANNELS = 16, 4
 ELEMENTS = CHANNELS * SIZE * SIZE  # 1024 per activation tensor
 ATTRS = {"cin": CHANNELS, "cout": CHANNELS, "h": SIZE, "w": SIZE, "r": 3, "s": 3,
          "stride": 1, "pad": 1, "ho": SIZE, "wo": SIZE}
-ACT_DENSE = ELEMENTS * 2  # 2048
 ACT = 1280  # compressed activation bytes
 W = 180  # compressed weight bytes
 DW = CHANNELS * CHANNELS * 9 * 4  # 576: a weight gradient at accumulator width
@@ -84,14 +84,15 @@ def run(ops: list[Op], capacity: int, tile_share: float, policy: str = "liveness
     return result.data, {row["name"]: row for row in result.data["ops"]}
 
 
-def test_stored_fraction_and_pool_by_hand():
-    """Pool: (1 - 0.5) of two 4 KiB activation RAMs = 4096 physical bytes, over 0.625 = 6553
-    bytes of the workload's tensors; the weight FIFOs keep their whole capacity."""
+def test_pool_by_hand():
+    """Pool: two 4 KiB activation RAMs at a 0.5 tile share give 2 x 2048 bytes; the weight
+    FIFOs (1 KiB, double-buffered: two slots of 512, one used since the RAMs are single
+    buffers) give nothing."""
     data, _ = run(two_layers(), 4096, 0.5)
     onchip = data["onchip"]
-    assert onchip["stored_fraction"] == pytest.approx(0.625)
-    assert onchip["pool_bytes"] == int(4096 / 0.625)
-    assert onchip["working_bytes"] == 2048 + 512 + 2048  # weights: 1 KiB in two slots of 512
+    assert onchip["pool_bytes"] == 2 * 2048
+    assert onchip["working_bytes"] == 2048 + 512 + 2048
+    assert onchip["peak_resident_bytes"] == ACT  # y1, compressed
 
 
 def test_an_activation_that_fits_the_activation_rams_never_touches_dram():
@@ -110,17 +111,17 @@ def test_an_activation_that_fits_the_activation_rams_never_touches_dram():
 
 
 def test_an_activation_that_does_not_fit_moves_exactly_its_spilled_bytes():
-    """Activation RAMs of 2560 bytes at a 0.875 tile share: 2 x 320 = 640 physical bytes of
-    pool, 640 / 0.625 = 1024 workload bytes: half of y1 (2048) stays, half spills, so conv1
-    writes and conv2 reads back half of y1's 1280 compressed bytes."""
+    """Activation RAMs of 2560 bytes at a 0.875 tile share: a pool of 2 x 320 = 640 bytes,
+    half of y1's 1280 on-chip bytes: half stays, half spills, so conv1 writes and conv2 reads
+    back half of y1's 1280 compressed bytes."""
     data, rows = run(two_layers(), 2560, 0.875)
-    assert data["onchip"]["pool_bytes"] == ACT_DENSE // 2
+    assert data["onchip"]["pool_bytes"] == 640
     spilled = ACT // 2
     assert rows["conv1.fwd"]["dram_bytes_written"] == spilled
     assert rows["conv1.fwd"]["onchip_bytes_kept"] == ACT - spilled
     assert rows["conv2.fwd"]["dram_bytes_read"] == W + spilled
     assert rows["conv2.fwd"]["onchip_bytes_read"] == ACT - spilled
-    assert data["onchip"]["peak_resident_bytes"] == ACT_DENSE // 2
+    assert data["onchip"]["peak_resident_bytes"] == 640
 
 
 def test_a_weight_gradient_reads_its_activation_from_the_activation_ram():
@@ -137,3 +138,24 @@ def test_a_weight_gradient_reads_its_activation_from_the_activation_ram():
     assert wgrad["dram_bytes_written"] == DW
     assert data["sram"]["iaram"]["filled_bytes"] == ACT
     assert data["sram"]["weights"]["filled_bytes"] == W + ACT
+
+
+def update(gradient: Tensor) -> Op:
+    """A vector op reading a weight gradient (an optimizer step) and writing new weights."""
+    out = Tensor("w2.next", gradient.elements, 2)
+    return Op("w2.update", "conv2", Phase.UPDATE, "sgd", (gradient,), (out,),
+              elements=gradient.elements, vector_ops=1.0)
+
+
+@pytest.mark.parametrize("capacity, share, kept", [(4096, 0.5, DW), (2048, 0.875, 512)])
+def test_a_weight_gradient_stays_at_accumulator_width(capacity, share, kept):
+    """dW (144 weights) takes 576 bytes on chip, not its 288 fp16 bytes: a pool of 2 x 2048
+    keeps it whole; a pool of 2 x (2048 - 1792) = 512 keeps 512 of 576, so the weight gradient
+    writes the other 64 of its 576 bytes and the update reads the same share, 64 / 576, of
+    its 288 fp16 bytes (32) from DRAM."""
+    grad = Tensor("w2.grad", CHANNELS * CHANNELS * 9, 2)
+    ops = [conv("conv2", Phase.BWD_WEIGHT, (act("dy"), act("x")), grad), update(grad)]
+    data, rows = run(ops, capacity, share)
+    assert data["onchip"]["peak_resident_bytes"] == kept
+    assert rows["conv2.bwd_weight"]["dram_bytes_written"] == DW - kept
+    assert rows["w2.update"]["dram_bytes_read"] == grad.bytes * (DW - kept) // DW

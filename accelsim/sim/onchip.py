@@ -13,9 +13,9 @@ Tensors by role: a GEMM's input roles are the PE array's
 (:meth:`~accelsim.hw.kinds.base.PEArrayKind.input_roles`; by default ``ifmap`` is its first
 read and ``filter`` its second), ``ofmap`` its writes; a vector op's ``input`` is every read and
 ``output`` every write. The pool of resident tensors is the buffers' capacity less the tiles'
-share, in the workload's bytes: the physical bytes over the array's
-:meth:`~accelsim.hw.kinds.base.PEArrayKind.stored_fraction` (an array that keeps tensors
-compressed holds more of them). A plan without role
+share; a tensor takes its on-chip bytes there, as the workload sizes it unless the PE array
+stores it otherwise (:meth:`~accelsim.hw.kinds.base.PEArrayKind.stored_bytes_per_element`:
+an array that keeps tensors compressed holds more of them). A plan without role
 columns (a kind that does not report them) has its loads and stores scaled by the op's total
 DRAM share: an approximation stated here.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -66,6 +66,15 @@ def _scaled(values: np.ndarray, part: int, whole: int) -> np.ndarray:
     """``values * part / whole`` in whole bytes whose total is the floor of the exact total."""
     cumulative = np.cumsum(np.asarray(values, dtype=np.int64)) * part // whole
     return np.diff(np.concatenate(([0], cumulative)))
+
+
+def stored_op(op: Op, stored: Mapping[str, float]) -> Op:
+    """``op`` with each tensor named in ``stored`` at that many bytes per element (rounded up
+    to whole bytes), the others as they are."""
+    def sized(tensor: Tensor) -> Tensor:
+        per = stored.get(tensor.name)
+        return tensor if per is None else Tensor(tensor.name, math.ceil(tensor.elements * per), 1)
+    return replace(op, reads=tuple(map(sized, op.reads)), writes=tuple(map(sized, op.writes)))
 
 
 def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[str, str],
@@ -163,21 +172,26 @@ class OnChip:
         self.system = system
         self.capacity = sum(s.params.capacity for s in system.srams.values())
         self.working_bytes = sum(s.usable_bytes * system.slots for s in system.srams.values())
-        self.stored_fraction = system.pe_array.stored_fraction()
-        if not (math.isfinite(self.stored_fraction) and self.stored_fraction > 0):
-            raise SimulationError(f"on-chip residency: the PE array stores tensors at "
-                                  f"{self.stored_fraction} bytes per byte, not a positive "
-                                  "number")
+        self.stored = system.pe_array.stored_bytes_per_element(ops)
+        for name, per in self.stored.items():
+            if not (math.isfinite(per) and per > 0):
+                raise SimulationError(f"on-chip residency: the PE array stores {name} at "
+                                      f"{per} bytes per element, not a positive number")
         pool = sum(max(0, s.params.capacity - s.usable_bytes * system.slots)
                    for name, s in system.srams.items() if name in system.pooled_buffers)
-        self.residency = Residency(ops, int(pool / self.stored_fraction), params.policy,
+        self.residency = Residency([self.as_stored(op) for op in ops], pool, params.policy,
                                    params.keep_fetched)
         self.buffer_of = operand_buffers(system)
         self.uses: dict[str, OpResidency] = {}
         self.peak_tiles = 0
 
+    def as_stored(self, op: Op) -> Op:
+        """``op`` with each tensor at its on-chip bytes (module docstring)."""
+        return stored_op(op, self.stored) if self.stored else op
+
     def begin(self, op: Op, plan: TilePlan) -> tuple[TilePlan, OnChipFigures]:
         """The op's plan with its resident share served on chip."""
+        op = self.as_stored(op)
         if len(plan) == 0:  # no work issued: nothing read, written or kept
             self.residency.skip(op)
             self.uses[op.name] = OpResidency()
@@ -200,7 +214,6 @@ class OnChip:
         residency = self.residency
         return {"policy": residency.policy, "capacity_bytes": self.capacity,
                 "working_bytes": self.working_bytes, "pool_bytes": residency.pool_bytes,
-                "stored_fraction": self.stored_fraction,
                 "peak_resident_bytes": residency.peak_bytes,
                 "peak_tile_bytes": self.peak_tiles,
                 "dirty_bytes_at_end": residency.dirty_bytes}

@@ -16,9 +16,9 @@ A kind is one module (or small package) that registers a subclass of :class:`PEA
 * for on-chip residency (:mod:`accelsim.sim.onchip`): :attr:`reports_footprint` and
   :attr:`streamed_roles` (which buffers the tiles share with resident tensors), and
   optionally :meth:`input_roles` (which of a GEMM op's reads each operand role holds, when the
-  array does not take them in the GEMM's order) and :meth:`stored_fraction` (the on-chip
-  bytes of a tensor kept between ops per byte of the workload's tensor, when the array stores
-  tensors in another format).
+  array does not take them in the GEMM's order) and :meth:`stored_bytes_per_element` (the
+  on-chip bytes of the tensors the array keeps between ops in another format than the
+  workload's).
 
 The engine calls these and nothing else: it never tests a kind's name. A third party adds a
 kind through the entry-point group ``accelsim.pe_array`` (the entry point names the class).
@@ -27,6 +27,7 @@ kind through the entry-point group ``accelsim.pe_array`` (the entry point names 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -129,10 +130,12 @@ class PEArrayKind(abc.ABC):
         default: the GEMM's first read is the ``ifmap``, its second the ``filter``."""
         return {"ifmap": op.reads[:1], "filter": op.reads[1:2]}
 
-    def stored_fraction(self) -> float:
-        """On-chip bytes a tensor kept between ops takes per byte of the workload's tensor.
-        The default, 1: tensors stay on chip as the workload sizes them."""
-        return 1.0
+    def stored_bytes_per_element(self, ops: Sequence[Op]) -> dict[str, float]:
+        """On-chip bytes per element, by tensor name, of the tensors of ``ops`` that the array
+        keeps between ops in another format than the workload's (compressed, or at
+        accumulator width); a tensor not named stays as the workload sizes it. The default:
+        none."""
+        return {}
 
     @abc.abstractmethod
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:

@@ -23,25 +23,30 @@ The B operands stream through the weight FIFOs (``streamed_roles``): the ``filte
 keeps its whole capacity for the tiles and holds no tensor between ops. The roles follow the
 outer product, not the GEMM's order: a convolution's weight gradient
 takes x as its A (``ifmap``) operand and dY as its B (``filter``) operand
-(:meth:`OuterProductArray.input_roles`). Tensors stay on chip compressed, a non-zero and its
-index per element at the hwconfig's ``operand_density``
-(:meth:`OuterProductArray.stored_fraction`); ops with densities of their own are pooled at
-that same fraction (an approximation: the pool counts the workload's tensors, not each op's
-compressed bytes).
+(:meth:`OuterProductArray.input_roles`). A tensor the array reads or writes stays on chip as
+the array holds it (:meth:`OuterProductArray.stored_bytes_per_element`): compressed, each
+non-zero with its index, at the density of the op's operand (an op's ``density`` attribute,
+else ``operand_density``; traced densities are not consulted here), or, for a weight
+gradient, dense at accumulator width; where several ops touch a tensor, the largest of their
+formats. A tensor only the vector unit touches stays as the workload sizes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
-from accelsim.config.base import DATATYPE_BYTES
 from accelsim.config.models import PEArrayParams
 from accelsim.context import RunContext
 from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
-from accelsim.hw.kinds.outer_product.model import OuterProductModel, op_geometry
+from accelsim.hw.kinds.outer_product.model import (
+    OuterProductModel,
+    op_densities,
+    op_geometry,
+)
 from accelsim.plan import TilePlan
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Op, Tensor
@@ -127,12 +132,27 @@ class OuterProductArray(PEArrayKind):
             return {"ifmap": op.reads[1:2], "filter": op.reads[:1]}
         return super().input_roles(op)
 
-    def stored_fraction(self) -> float:
-        """Compressed bytes per dense byte at the hwconfig's operand density: each non-zero
-        with its ``index_bits`` of coordinate index (module docstring)."""
-        params = self.params
-        element = DATATYPE_BYTES[params.datatype]
-        return params.operand_density * (element + params.index_bits / 8) / element
+    def stored_bytes_per_element(self, ops: Sequence[Op]) -> dict[str, float]:
+        """On-chip bytes per element of the tensors the array reads or writes (module
+        docstring): ``density * (element bytes + index_bits / 8)``, or the accumulator's bytes
+        for a dense output."""
+        index = self.params.index_bits / 8
+        stored: dict[str, float] = {}
+
+        def keep(tensors: tuple[Tensor, ...], per_element: float) -> None:
+            for tensor in tensors:
+                stored[tensor.name] = max(stored.get(tensor.name, 0.0), per_element)
+
+        for op in ops:
+            if op.gemm is None:
+                continue
+            element, psum = self.element_bytes(op)
+            da, db = op_densities(op, self.params.operand_density)
+            roles = self.input_roles(op)
+            keep(roles["ifmap"], da * (element + index))
+            keep(roles["filter"], db * (element + index))
+            keep(op.writes, psum if op_geometry(op).out_dense else da * (element + index))
+        return stored
 
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         system = ctx.system

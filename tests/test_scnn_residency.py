@@ -20,8 +20,10 @@ and gives nothing.
 from __future__ import annotations
 
 import pytest
+import simpy
 
 from accelsim.config.loader import validate_hwconfig
+from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
@@ -159,3 +161,17 @@ def test_a_weight_gradient_stays_at_accumulator_width(capacity, share, kept):
     assert data["onchip"]["peak_resident_bytes"] == kept
     assert rows["conv2.bwd_weight"]["dram_bytes_written"] == DW - kept
     assert rows["w2.update"]["dram_bytes_read"] == grad.bytes * (DW - kept) // DW
+
+
+def test_stored_bytes_by_hand():
+    """The array's on-chip bytes per element: an op's own densities (A 0.25, B 0.5) give
+    0.25 * 2.5 = 0.625 and 0.5 * 2.5 = 1.25; its outputs follow A's density; a weight
+    gradient's output is dense at 4 bytes; a tensor only a vector op touches is not named."""
+    linear = Op("fc.fwd", "fc", Phase.FWD, "linear", (Tensor("a", 64, 2), Tensor("b", 64, 2)),
+                (Tensor("c", 64, 2),), gemm=Gemm(8, 8, 8), attrs={"density": {"a": 0.25,
+                                                                              "b": 0.5}})
+    grad = Tensor("w.grad", 144, 2)
+    ops = [linear, conv("conv", Phase.BWD_WEIGHT, (act("dy"), act("x")), grad), update(grad)]
+    system = System(config(4096, 0.5), simpy.Environment())
+    assert system.pe_array.stored_bytes_per_element(ops) == {
+        "a": 0.625, "b": 1.25, "c": 0.625, "x": 1.25, "dy": 1.25, "w.grad": 4.0}

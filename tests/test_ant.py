@@ -193,3 +193,18 @@ def test_reproduction_script_runs(tmp_path):
     assert float(wgrad["rcp_share"]) > 0.9
     assert float(wgrad["pe_speedup"]) > 1.0
     assert (tmp_path / "ant_reproduction.png").stat().st_size > 0
+    # the energy split by component adds up to each run's total energy, whose ratio is the
+    # reduction, which stays within its bound (the baseline less its RCP multiplies; 1% of
+    # slack, since residency decided as ops start may differ between the two runs)
+    with open(tmp_path / "ant_networks.csv") as handle:
+        network = next(csv.DictReader(handle))
+    base, ant = ({key: float(value) for key, value in network.items()
+                  if key.startswith(run + "_") and key.endswith("_uj")}
+                 for run in ("base", "ant"))
+    assert sum(base.values()) / sum(ant.values()) == pytest.approx(
+        float(network["energy_reduction"]), rel=1e-9)
+    assert base["base_pe_array_uj"] > 0 and base["base_dram_uj"] > 0
+    assert base["base_technique_uj"] == 0 < ant["ant_technique_uj"]
+    assert float(network["energy_reduction"]) <= float(network["energy_bound"]) * 1.01
+    assert network["onchip_policy"] == "liveness"
+    assert "RCP multiplies are" in done.stdout

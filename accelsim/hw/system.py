@@ -57,10 +57,18 @@ class System:
         self.pe_array = PE_ARRAY_KINDS.get(config.pe_array.kind)(env, config.pe_array,
                                                                 config.energy)
         # a kind that does not report its tiles' footprint gets whole buffers: nothing stays
-        # on chip beside its tiles (accelsim.sim.residency)
+        # on chip beside its tiles (accelsim.sim.residency); nor does a buffer that only
+        # streams operands (the kind's streamed_roles)
         share = (config.residency.resolved_tile_share if self.pe_array.reports_footprint
                  else 1.0)
-        self.srams = {name: Sram(name, params, config.clock, share)
+        streamed = self.pe_array.streamed_roles
+        only_streamed = ({config.buffer_for(role) for role in streamed}
+                         - {config.buffer_for(role) for role in OPERAND_ROLES
+                            if role not in streamed})
+        #: buffers that may hold tensors between ops (all but those that only stream)
+        self.pooled_buffers = frozenset(config.sram) - only_streamed
+        self.srams = {name: Sram(name, params, config.clock,
+                                 share if name in self.pooled_buffers else 1.0)
                       for name, params in config.sram.items()}
         #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
         self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}

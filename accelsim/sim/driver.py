@@ -145,7 +145,8 @@ class Driver:
                                    for p in self.workload.graph.predecessors(name)):
             return
         prepared = self._prepare(self.workload.op(name))
-        ready = first_tile_ready_bytes(prepared.op, prepared.plan, self._in_dram)
+        ready = first_tile_ready_bytes(prepared.op, prepared.plan, self._in_dram,
+                                       self.system.pe_array)
         prepared.prefetch = book_prefetch(self.system, prepared.plan, ready, self.buffer_of)
         self.prepared[name] = prepared
 
@@ -161,7 +162,7 @@ class Driver:
         the role's tensors in proportion to what each moves to or from DRAM; write-backs of
         evicted tensors by their own class."""
         use = self.onchip.uses.pop(op.name) if self.onchip is not None else None
-        inputs, outputs = operand_tensors(op)
+        inputs, outputs = operand_tensors(op, self.system.pe_array)
         inputs = {**outputs, **inputs}  # an output role's loads re-read its partial sums
         written_back = onchip.written_back if onchip else 0
         read: dict[str, int] = {}

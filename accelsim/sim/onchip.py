@@ -10,21 +10,29 @@ filter) saves each fetch; a tile's drain of finished outputs keeps the share wri
 which the reduction reads back, and keep them whole); the write-back of evicted tensors is
 spread over the op's tiles in proportion to the outputs each tile finishes. The row visits of a tile's transfers shrink with its bytes.
 
-Tensors by role: a GEMM's ``ifmap`` is its first read, ``filter`` its second, ``input`` the
-rest (the element-wise inputs of a fused GEMM, :mod:`accelsim.sim.fusion`), ``ofmap`` its
-writes; a vector op's ``input`` is every read and ``output`` every write. A plan without role
+Tensors by role: a GEMM's input roles are the PE array's
+(:meth:`~accelsim.hw.kinds.base.PEArrayKind.input_roles`; by default ``ifmap`` is its first
+read and ``filter`` its second), ``input`` its reads after the two operands (the element-wise
+inputs of a fused GEMM, :mod:`accelsim.sim.fusion`), ``ofmap`` its writes; a vector op's
+``input`` is every read and ``output`` every write. The pool of resident tensors is the
+buffers' capacity less the tiles' share; a tensor takes its on-chip bytes there, as the
+workload sizes it unless the PE array stores it otherwise
+(:meth:`~accelsim.hw.kinds.base.PEArrayKind.stored_bytes_per_element`: an array that keeps
+tensors compressed holds more of them). A plan without role
 columns (a kind that does not report them) has its loads and stores scaled by the op's total
 DRAM share: an approximation stated here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from accelsim.errors import SimulationError
+from accelsim.hw.kinds.base import PEArrayKind
 from accelsim.hw.system import VECTOR_ENDPOINT
 from accelsim.plan import DRAIN, FETCH, LOAD, STORE, TilePlan
 from accelsim.sim.residency import OpResidency, Residency, check_balance
@@ -40,11 +48,16 @@ class OnChipFigures:
     written_back: int  # evicted tensors written back by this op
 
 
-def operand_tensors(op: Op) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
-    """(input tensors by role, output tensors by role) of ``op`` (module docstring)."""
-    if op.gemm is not None:  # a fused GEMM's element-wise inputs follow its two operands
-        return ({"ifmap": op.reads[:1], "filter": op.reads[1:2], "input": op.reads[2:]},
-                {"ofmap": op.writes})
+def operand_tensors(op: Op, kind: PEArrayKind | None = None
+                    ) -> tuple[dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]]]:
+    """(input tensors by role, output tensors by role) of ``op`` on the PE array ``kind``
+    (module docstring; None: the GEMM's order)."""
+    if op.gemm is not None:
+        inputs = dict(kind.input_roles(op) if kind is not None
+                      else {"ifmap": op.reads[:1], "filter": op.reads[1:2]})
+        if op.reads[2:]:  # a fused GEMM's element-wise inputs follow its two operands
+            inputs["input"] = op.reads[2:]
+        return inputs, {"ofmap": op.writes}
     return {"input": op.reads}, {"output": op.writes}
 
 
@@ -66,14 +79,25 @@ def scaled(values: np.ndarray, part: int, whole: int) -> np.ndarray:
     return np.diff(np.concatenate(([0], cumulative)))
 
 
+def stored_op(op: Op, stored: Mapping[str, float]) -> Op:
+    """``op`` with each tensor named in ``stored`` at that many bytes per element (rounded up
+    to whole bytes), the others as they are."""
+    def sized(tensor: Tensor) -> Tensor:
+        per = stored.get(tensor.name)
+        return tensor if per is None else Tensor(tensor.name, math.ceil(tensor.elements * per), 1)
+    return replace(op, reads=tuple(map(sized, op.reads)), writes=tuple(map(sized, op.writes)))
+
+
 def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[str, str],
-                  channels: int) -> tuple[TilePlan, OnChipFigures]:
+                  channels: int, kind: PEArrayKind | None = None
+                  ) -> tuple[TilePlan, OnChipFigures]:
     """``plan`` with the traffic ``use`` keeps on chip removed (module docstring);
     ``buffer_of`` names the SRAM buffer of each operand role; a tile that gets a write-back
-    and had no stores spreads it over the DRAM's ``channels``."""
+    and had no stores spreads it over the DRAM's ``channels``; ``kind``: the PE array, whose
+    roles a GEMM's reads take."""
     if len(plan) == 0:
         return plan, OnChipFigures(0, 0, 0)
-    inputs, outputs = operand_tensors(op)
+    inputs, outputs = operand_tensors(op, kind)
     columns: dict[str, np.ndarray] = {}
     loads = {name: np.asarray(v, dtype=np.int64) for name, v in plan.loads.items()}
     stores = {name: np.asarray(v, dtype=np.int64) for name, v in plan.stores.items()}
@@ -151,8 +175,9 @@ class OnChip:
     op's tile plan as the op starts.
 
     The buffers are split: ``residency.tile_share`` of each is the working space of the ops'
-    tiles (every slot), the rest the pool of resident tensors. An op's tiles never leave the
-    tiles' share (the tiler plans within it; checked again here), resident tensors never exceed
+    tiles (every slot), the rest the pool of resident tensors; a buffer that only streams
+    operands (the PE array's ``streamed_roles``) is the tiles' alone. An op's tiles never leave
+    the tiles' share (the tiler plans within it; checked again here), resident tensors never exceed
     the pool (:class:`Residency` checks), so the buffers are never over capacity. An op whose
     first tile is fetched early into the slot the op before it has freed
     (:mod:`accelsim.sim.prefetch`) stays within the tiles' share too: the two ops hold one slot
@@ -164,14 +189,26 @@ class OnChip:
         self.system = system
         self.capacity = sum(s.params.capacity for s in system.srams.values())
         self.working_bytes = sum(s.usable_bytes * system.slots for s in system.srams.values())
-        self.residency = Residency(ops, max(0, self.capacity - self.working_bytes),
-                                   params.policy, params.keep_fetched)
+        self.stored = system.pe_array.stored_bytes_per_element(ops)
+        for name, per in self.stored.items():
+            if not (math.isfinite(per) and per > 0):
+                raise SimulationError(f"on-chip residency: the PE array stores {name} at "
+                                      f"{per} bytes per element, not a positive number")
+        pool = sum(max(0, s.params.capacity - s.usable_bytes * system.slots)
+                   for name, s in system.srams.items() if name in system.pooled_buffers)
+        self.residency = Residency([self.as_stored(op) for op in ops], pool, params.policy,
+                                   params.keep_fetched)
         self.buffer_of = operand_buffers(system)
         self.uses: dict[str, OpResidency] = {}
         self.peak_tiles = 0
 
+    def as_stored(self, op: Op) -> Op:
+        """``op`` with each tensor at its on-chip bytes (module docstring)."""
+        return stored_op(op, self.stored) if self.stored else op
+
     def begin(self, op: Op, plan: TilePlan) -> tuple[TilePlan, OnChipFigures]:
         """The op's plan with its resident share served on chip."""
+        op = self.as_stored(op)
         if len(plan) == 0:  # no work issued: nothing read, written or kept
             self.residency.skip(op)
             self.uses[op.name] = OpResidency()
@@ -184,7 +221,8 @@ class OnChip:
         use = self.residency.begin(op)
         check_balance([op], {op.name: use})
         self.uses[op.name] = use
-        return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels)
+        return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels,
+                             self.system.pe_array)
 
     def end(self, op: Op) -> None:
         self.residency.end(op)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from accelsim.hw.kinds.base import PEArrayKind
 from accelsim.hw.system import System, TransferTimes
 from accelsim.plan import FETCH, LOAD, TilePlan
 from accelsim.sim.onchip import operand_tensors
@@ -48,12 +49,13 @@ class Prefetch:
         return sum(self.bytes_by_role.values())
 
 
-def first_tile_ready_bytes(op: Op, plan: TilePlan, in_dram: Callable[[str], bool]
-                           ) -> dict[str, int]:
-    """DRAM bytes of ``plan``'s first tile, per operand role, whose tensors are ``in_dram``."""
+def first_tile_ready_bytes(op: Op, plan: TilePlan, in_dram: Callable[[str], bool],
+                           kind: PEArrayKind | None = None) -> dict[str, int]:
+    """DRAM bytes of ``plan``'s first tile, per operand role (as the PE array ``kind`` holds
+    them), whose tensors are ``in_dram``."""
     if len(plan) == 0:
         return {}
-    inputs, _ = operand_tensors(op)
+    inputs, _ = operand_tensors(op, kind)
     ready: dict[str, int] = {}
     for role, values in plan.fetches.items():
         tensors = inputs.get(role)  # an output role's loads are partial sums: never early

@@ -12,7 +12,13 @@ A kind is one module (or small package) that registers a subclass of :class:`PEA
 * :meth:`energy`: its energy by action;
 * optionally :meth:`prepare_workload`: how the workload's ops map onto the array before the run
   (the outer-product kind runs a conv's input-gradient GEMM and its col2im as one op, its
-  accumulators adding each product into its output position).
+  accumulators adding each product into its output position);
+* for on-chip residency (:mod:`accelsim.sim.onchip`): :attr:`reports_footprint` and
+  :attr:`streamed_roles` (which buffers the tiles share with resident tensors), and
+  optionally :meth:`input_roles` (which of a GEMM op's reads each operand role holds, when the
+  array does not take them in the GEMM's order) and :meth:`stored_bytes_per_element` (the
+  on-chip bytes of the tensors the array keeps between ops in another format than the
+  workload's).
 
 The engine calls these and nothing else: it never tests a kind's name. A third party adds a
 kind through the entry-point group ``accelsim.pe_array`` (the entry point names the class).
@@ -21,6 +27,7 @@ kind through the entry-point group ``accelsim.pe_array`` (the entry point names 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -30,7 +37,7 @@ from accelsim.config.base import DATATYPE_BYTES
 from accelsim.config.models import EnergyParams, PEArrayParams
 from accelsim.errors import SimulationError
 from accelsim.registry import Registry
-from accelsim.workload.op import Op, Precision
+from accelsim.workload.op import Op, Precision, Tensor
 
 if TYPE_CHECKING:
     from accelsim.context import RunContext
@@ -70,6 +77,10 @@ class PEArrayKind(abc.ABC):
     #: (plan column ``outputs``, stored at the operand width in the ``drain:ofmap`` column),
     #: so that element-wise work can run in the array's output stream (:mod:`accelsim.sim.fusion`)
     streams_outputs: ClassVar[bool] = False
+    #: operand roles whose buffers only stream operands through to the array (FIFOs): they
+    #: hold no tensor between ops, their whole capacity is the tiles' (a buffer that also holds
+    #: another role is shared as usual)
+    streamed_roles: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, env: simpy.Environment, params: PEArrayParams, energy: EnergyParams
                  ) -> None:
@@ -116,6 +127,19 @@ class PEArrayKind(abc.ABC):
         """The workload as this array runs it (called once, before the run; its MACs must not
         change). The default: unchanged."""
         return workload
+
+    def input_roles(self, op: Op) -> dict[str, tuple[Tensor, ...]]:
+        """A GEMM op's input tensors by operand role as the array holds them (each role in the
+        buffer the hwconfig gives it; the roles of the plan's ``fetch:<role>`` columns). The
+        default: the GEMM's first read is the ``ifmap``, its second the ``filter``."""
+        return {"ifmap": op.reads[:1], "filter": op.reads[1:2]}
+
+    def stored_bytes_per_element(self, ops: Sequence[Op]) -> dict[str, float]:
+        """On-chip bytes per element, by tensor name, of the tensors of ``ops`` that the array
+        keeps between ops in another format than the workload's (compressed, or at
+        accumulator width); a tensor not named stays as the workload sizes it. The default:
+        none."""
+        return {}
 
     @abc.abstractmethod
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:

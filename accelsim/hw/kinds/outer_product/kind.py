@@ -12,10 +12,28 @@ A strided conv's input gradient is a GEMM of partial products followed by a col2
 workload (:mod:`accelsim.workload.training`); this array scatters every product through its
 crossbar into the accumulator bank of its output position, so it computes dX directly:
 :meth:`OuterProductArray.prepare_workload` runs each such pair as the one bwd_data op.
+
+On-chip residency (:mod:`accelsim.sim.onchip`). A plan reports what its tiles hold
+(``footprint``: the A planes held in the ``ifmap`` buffer, one channel's B planes of the group
+in ``filter``, the tile's outputs in ``ofmap``) and its DRAM traffic by operand role
+(``fetch:ifmap`` the A operand, ``fetch:filter`` the B operand, ``drain:ofmap`` the outputs),
+so that a tensor kept on chip between ops (SCNN's output activation RAM serving as the next
+layer's input activation RAM) is not fetched again.
+The B operands stream through the weight FIFOs (``streamed_roles``): the ``filter`` buffer
+keeps its whole capacity for the tiles and holds no tensor between ops. The roles follow the
+outer product, not the GEMM's order: a convolution's weight gradient
+takes x as its A (``ifmap``) operand and dY as its B (``filter``) operand
+(:meth:`OuterProductArray.input_roles`). A tensor the array reads or writes stays on chip as
+the array holds it (:meth:`OuterProductArray.stored_bytes_per_element`): compressed, each
+non-zero with its index, at the density of the op's operand (an op's ``density`` attribute,
+else ``operand_density``; traced densities are not consulted here), or, for a weight
+gradient, dense at accumulator width; where several ops touch a tensor, the largest of their
+formats. A tensor only the vector unit touches stays as the workload sizes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -24,10 +42,14 @@ from pydantic import Field
 from accelsim.config.models import PEArrayParams
 from accelsim.context import RunContext
 from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
-from accelsim.hw.kinds.outer_product.model import OuterProductModel
+from accelsim.hw.kinds.outer_product.model import (
+    OuterProductModel,
+    op_densities,
+    op_geometry,
+)
 from accelsim.plan import TilePlan
 from accelsim.workload.graph import Workload
-from accelsim.workload.op import Op
+from accelsim.workload.op import Op, Tensor
 from accelsim.workload.training import merge_col2im
 
 ROLES = ("ifmap", "filter", "ofmap")
@@ -84,6 +106,8 @@ class OuterProductArray(PEArrayKind):
     Params = OuterProductParams
     description = "SCNN-like sparse outer-product PE grid with exact RCP accounting"
     counted_columns = ("products_issued", "products_valid", "rcps", "rcps_anticipated")
+    reports_footprint = True
+    streamed_roles = ("filter",)  # SCNN's weight FIFOs: B operands stream from DRAM
 
     def __init__(self, env, params: OuterProductParams, energy) -> None:
         super().__init__(env, params, energy)
@@ -100,6 +124,36 @@ class OuterProductArray(PEArrayKind):
         """The workload with each col2im folded into its bwd_data op (module docstring)."""
         return workload.with_ops(merge_col2im(workload.ops()))
 
+    def input_roles(self, op: Op) -> dict[str, tuple[Tensor, ...]]:
+        """The A operand's tensor as ``ifmap``, the B operand's as ``filter`` (module
+        docstring): a convolution's weight gradient, whose GEMM reads dY then x, takes x as A."""
+        geom = op_geometry(op)
+        if geom.conv and geom.phase == "bwd_weight":
+            return {"ifmap": op.reads[1:2], "filter": op.reads[:1]}
+        return super().input_roles(op)
+
+    def stored_bytes_per_element(self, ops: Sequence[Op]) -> dict[str, float]:
+        """On-chip bytes per element of the tensors the array reads or writes (module
+        docstring): ``density * (element bytes + index_bits / 8)``, or the accumulator's bytes
+        for a dense output."""
+        index = self.params.index_bits / 8
+        stored: dict[str, float] = {}
+
+        def keep(tensors: tuple[Tensor, ...], per_element: float) -> None:
+            for tensor in tensors:
+                stored[tensor.name] = max(stored.get(tensor.name, 0.0), per_element)
+
+        for op in ops:
+            if op.gemm is None:
+                continue
+            element, psum = self.element_bytes(op)
+            da, db = op_densities(op, self.params.operand_density)
+            roles = self.input_roles(op)
+            keep(roles["ifmap"], da * (element + index))
+            keep(roles["filter"], db * (element + index))
+            keep(op.writes, psum if op_geometry(op).out_dense else da * (element + index))
+        return stored
+
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         system = ctx.system
         widths = self.element_bytes(op)
@@ -109,11 +163,10 @@ class OuterProductArray(PEArrayKind):
         tiles = self._models[widths].tiles(
             op, {role: srams[buf[role]].usable_bytes for role in ROLES}, ctx.value_stats,
             ctx.step, ctx.seed)
-        footprint = {"ifmap": tiles.a_resident, "filter": tiles.b_resident,
-                     "ofmap": tiles.out_bytes}
-        for name, nbytes in system.by_buffer(footprint).items():
-            srams[name].check_fits(int(np.max(nbytes)), op.name)
-        loads = system.by_buffer({"ifmap": tiles.a_load, "filter": tiles.b_bytes})
+        footprint = system.hold({"ifmap": tiles.a_resident, "filter": tiles.b_resident,
+                                 "ofmap": tiles.out_bytes}, op.name)
+        fetches = {"ifmap": tiles.a_load, "filter": tiles.b_bytes}
+        loads = system.by_buffer(fetches)
         load_visits, load_channels = system.fetch_pattern(sum(loads.values()))
         store_visits, store_channels = system.fetch_pattern(tiles.out_bytes)
         valid = tiles.products_valid
@@ -122,7 +175,8 @@ class OuterProductArray(PEArrayKind):
             "pe_array", compute_cycles=tiles.compute_cycles, macs=valid,
             load_visits=load_visits, store_visits=store_visits, load_channels=load_channels,
             store_channels=store_channels, loads=loads,
-            stores={buf["ofmap"]: tiles.out_bytes},
+            stores={buf["ofmap"]: tiles.out_bytes}, fetches=fetches,
+            drains={"ofmap": tiles.out_bytes}, footprint=footprint,
             access=system.by_buffer({"ifmap": tiles.a_read, "filter": tiles.b_read,
                                      "ofmap": tiles.out_bytes}),
             products_issued=tiles.products_issued, products_valid=valid,

@@ -30,6 +30,7 @@ bound of its traffic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,8 @@ _PIECES = 3
 _PRODUCTS = _PIECES * _PIECES
 #: Keys x input rows counted at once (bounds the working memory to a few tens of MB).
 _CHUNK_ELEMENTS = 1 << 20
+#: Keys counted at once at most (each holds a row of 2^9 union sizes while it is counted).
+_CHUNK_KEYS = 1 << 11
 
 
 def _axis(value, axis: int) -> int:
@@ -146,18 +149,65 @@ class ConvWindow:
 
     def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
         """Distinct input positions of one image and channel touched by output pixels
-        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``
-        (in chunks that bound the memory of the per-row codes)."""
-        chunk = max(1, _CHUNK_ELEMENTS // max(self.in_h, 1))
-        if len(keys) > chunk:
-            return np.concatenate([self._plane_chunk(keys[i:i + chunk])
-                                   for i in range(0, len(keys), chunk)])
-        return self._plane_chunk(keys)
+        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``.
 
-    def _plane_chunk(self, keys: np.ndarray) -> np.ndarray:
-        n = len(keys)
-        if n == 0:
+        Keys that :meth:`_raised` maps to one key share its count, and each distinct key's
+        rows are coded over the band of input rows it can touch only (:meth:`_bands`): keys
+        whose bands round up to the same power of two are counted together, in chunks that
+        bound the working memory."""
+        if len(keys) == 0:
             return np.zeros(0, dtype=np.int64)
+        bounds = (self.pixels + 1, self.pixels + 1, self.positions + 1, self.positions + 1)
+        distinct, inverse = _unique_rows(self._raised(keys), bounds)
+        first, length = self._bands(distinct)
+        counts = np.zeros(len(distinct), dtype=np.int64)
+        live = np.flatnonzero(length > 0)
+        span = np.minimum(1 << np.ceil(np.log2(length[live])).astype(np.int64), self.in_h)
+        for size in np.unique(span).tolist():
+            members = live[span == size]
+            step = max(1, min(_CHUNK_KEYS, _CHUNK_ELEMENTS // size))
+            for start in range(0, len(members), step):
+                pick = members[start:start + step]
+                counts[pick] = self._plane_chunk(distinct[pick], first[pick], length[pick],
+                                                 size)
+        return counts[inverse]
+
+    def _row_span(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last input row (unclipped, padding rows negative or past the input)
+        each key (o0, o1, q0, q1) touches: its first output row by its first kernel row, its
+        last by its last (both pairs occur in the key's ranges)."""
+        sy, dy, py = self.stride[0], self.dilation[0], self.pad[0]
+        top = (keys[:, 0] // self.out_w) * sy + (keys[:, 2] // self.kernel_w) * dy - py
+        bottom = (((keys[:, 1] - 1) // self.out_w) * sy
+                  + ((keys[:, 3] - 1) // self.kernel_w) * dy - py)
+        return top, bottom
+
+    def _bands(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first in-bounds input row each key can touch and how many rows from there (0
+        or less: it touches none)."""
+        top, bottom = self._row_span(keys)
+        first = np.maximum(top, 0)
+        return first, np.minimum(bottom, self.in_h - 1) - first + 1
+
+    def _raised(self, keys: np.ndarray) -> np.ndarray:
+        """Each key (o0, o1, q0, q1) moved up by as many whole output rows as keep every
+        input row it touches inside the input, when none of them is clipped before: the
+        input positions it touches move up by that many strides with nothing gained or lost,
+        so the count is the same. Keys of blocks that differ only by their output row meet."""
+        top, bottom = self._row_span(keys)
+        first_row = keys[:, 0] // self.out_w
+        inside = (top >= 0) & (bottom < self.in_h)
+        shift = np.where(inside, np.minimum(first_row, top // self.stride[0]), 0) * self.out_w
+        raised = keys.copy()
+        raised[:, 0] -= shift
+        raised[:, 1] -= shift
+        return raised
+
+    def _plane_chunk(self, keys: np.ndarray, first: np.ndarray, length: np.ndarray,
+                     size: int) -> np.ndarray:
+        """:meth:`_plane_counts` of ``keys`` whose touched input rows lie in [first,
+        first + length), length <= ``size``."""
+        n = len(keys)
         o_rects = _rectangles(keys[:, 0], keys[:, 1], self.out_w)  # 3 x (r0, r1, c0, c1)
         q_rects = _rectangles(keys[:, 2], keys[:, 3], self.kernel_w)
         y_keys = np.stack([np.stack([o[0], o[1], q[0], q[1]], axis=1)
@@ -166,10 +216,14 @@ class ConvWindow:
                            for o in o_rects for q in q_rects], axis=1)
         y_masks, y_index = self._axis_masks(y_keys, axis=0)
         x_masks, x_index = self._axis_masks(x_keys, axis=1)
-        # code[i, iy]: which of block i's nine Y sets hold input row iy
-        code = np.zeros((n, self.in_h), dtype=np.uint16)
+        # code[i, j]: which of key i's nine Y sets hold input row first[i] + j
+        offsets = np.arange(size, dtype=np.int64)
+        rows = np.minimum(first[:, None] + offsets, self.in_h - 1)
+        code = np.zeros((n, size), dtype=np.uint16)
         for t in range(_PRODUCTS):
-            code |= y_masks[y_index[:, t]].view(np.uint8).astype(np.uint16) << np.uint16(t)
+            hit = y_masks[y_index[:, t, None], rows].view(np.uint8).astype(np.uint16)
+            code |= hit << np.uint16(t)
+        code[offsets >= length[:, None]] = 0
         x_sig, x_sig_index = _unique_rows(x_index, (len(x_masks),) * _PRODUCTS)
         wanted = np.zeros((len(x_sig), 1 << _PRODUCTS), dtype=bool)
         wanted[x_sig_index[:, None], code] = True
@@ -229,16 +283,31 @@ def _pack(masks: np.ndarray) -> np.ndarray:
 
 def _piece_weights(length: int, block: int, period: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct pieces (start, end) within one period of the blocks of ``block`` that
-    split ``length``, and how many times the blocks hold each (:func:`_split`)."""
-    lo = np.arange(0, length, block, dtype=np.int64)
-    pieces = _split(lo, np.minimum(lo + block, length), period)
+    split ``length``, and how many times the blocks hold each (:func:`_split`).
+
+    Whole blocks ``period / gcd(block, period)`` apart start at the same offset within a
+    period and so hold the same pieces: only one cycle of them is split, each weighed by how
+    many whole blocks share its offset, and the shorter last block, if any, once."""
+    whole = length // block
+    cycle = period // math.gcd(block, period)
+    firsts = np.arange(min(cycle, whole), dtype=np.int64)
+    lo = firsts * block
+    hi = lo + block
+    repeats = (whole - firsts + cycle - 1) // cycle
+    if length % block:
+        lo = np.append(lo, whole * block)
+        hi = np.append(hi, length)
+        repeats = np.append(repeats, 1)
+    pieces = _split(lo, hi, period)
     starts = np.concatenate([p[0] for p in pieces])
     ends = np.concatenate([p[1] for p in pieces])
-    mults = np.concatenate([p[2] for p in pieces])
+    mults = np.concatenate([p[2] * repeats for p in pieces])
     live = mults > 0
     rows = np.stack([starts[live], ends[live]], axis=1)
     distinct, inverse = _unique_rows(rows, (period + 1, period + 1))
-    return distinct, np.bincount(inverse, weights=mults[live]).astype(np.int64)
+    weights = np.zeros(len(distinct), dtype=np.int64)
+    np.add.at(weights, inverse, mults[live])
+    return distinct, weights
 
 
 def _split(lo: np.ndarray, hi: np.ndarray, period: int) -> list[tuple[np.ndarray, ...]]:

@@ -19,6 +19,10 @@ many blocks at once (numpy, no per-element loop):
 * the union of those (at most nine) products is counted row by row: each input row iy lies
   in some of the Y sets (a 9-bit code) and contributes the size of the union of the matching
   X sets. The 1-D sets are boolean masks over H or W, computed once per distinct range.
+  Only the band of input rows between a block's first and last touched row is coded; a block
+  that touches no padding row counts as the same block moved up by whole output rows (as far
+  as it still touches none), so blocks that differ only by their output row share one count;
+  and counts are remembered per convolution, for the ops and calls that ask again.
 
 :func:`im2col_views` says which operand of a conv op is such a view and along which GEMM
 dimensions its rows (pixels) and columns (weight positions) run, from the op's ``attrs`` (zoo,
@@ -30,6 +34,7 @@ bound of its traffic.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -47,6 +52,12 @@ _PRODUCTS = _PIECES * _PIECES
 _CHUNK_ELEMENTS = 1 << 20
 #: Keys counted at once at most (each holds a row of 2^9 union sizes while it is counted).
 _CHUNK_KEYS = 1 << 11
+#: Plane counts remembered across calls at most (16 bytes each).
+_MEMO_KEYS = 1 << 20
+#: No counts yet.
+_EMPTY = np.zeros(0, dtype=np.int64)
+#: Counts taken so far per convolution: its keys' ranks (sorted) and their counts.
+_KNOWN: dict[ConvWindow, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _axis(value, axis: int) -> int:
@@ -132,45 +143,58 @@ class ConvWindow:
         sizes_c, which_c = np.unique(block_cols.ravel(), return_inverse=True)
         pieces_r = [_piece_weights(rows, int(b), self.pixels) for b in sizes_r]
         pieces_c = [_piece_weights(cols, int(b), self.positions) for b in sizes_c]
-        keys, weights, owner = [], [], []
-        for pair, (i, j) in enumerate(zip(which_r.ravel(), which_c.ravel())):
+        keys, weights, sizes = [], [], []
+        for i, j in zip(which_r.ravel().tolist(), which_c.ravel().tolist()):
             (o_keys, o_weight), (q_keys, q_weight) = pieces_r[i], pieces_c[j]
             keys.append(np.concatenate([np.repeat(o_keys, len(q_keys), axis=0),
                                         np.tile(q_keys, (len(o_keys), 1))], axis=1))
             weights.append(np.outer(o_weight, q_weight).ravel())
-            owner.append(np.full(len(o_keys) * len(q_keys), pair))
-        keys = np.concatenate(keys)
-        distinct, inverse = _unique_rows(keys, (self.pixels + 1, self.pixels + 1,
-                                                self.positions + 1, self.positions + 1))
-        counts = self._plane_counts(distinct)[inverse] * np.concatenate(weights)
-        sums = np.zeros(block_rows.size, dtype=np.int64)
-        np.add.at(sums, np.concatenate(owner), counts)
-        return sums.reshape(block_rows.shape)
+            sizes.append(len(o_keys) * len(q_keys))
+        counts = self._plane_counts(np.concatenate(keys)) * np.concatenate(weights)
+        starts = np.cumsum([0] + sizes[:-1])
+        return np.add.reduceat(counts, starts).reshape(block_rows.shape)
 
     def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
         """Distinct input positions of one image and channel touched by output pixels
         [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``.
 
-        Keys that :meth:`_raised` maps to one key share its count, and each distinct key's
-        rows are coded over the band of input rows it can touch only (:meth:`_bands`): keys
-        whose bands round up to the same power of two are counted together, in chunks that
-        bound the working memory."""
+        Keys that :meth:`_raised` maps to one key share its count; counts already taken for
+        this convolution (by any call, for any op of the same geometry) are looked up, the
+        others are counted (:meth:`_count`) and remembered."""
         if len(keys) == 0:
             return np.zeros(0, dtype=np.int64)
         bounds = (self.pixels + 1, self.pixels + 1, self.positions + 1, self.positions + 1)
         distinct, inverse = _unique_rows(self._raised(keys), bounds)
-        first, length = self._bands(distinct)
-        counts = np.zeros(len(distinct), dtype=np.int64)
-        live = np.flatnonzero(length > 0)
-        span = np.minimum(1 << np.ceil(np.log2(length[live])).astype(np.int64), self.in_h)
-        for size in np.unique(span).tolist():
-            members = live[span == size]
-            step = max(1, min(_CHUNK_KEYS, _CHUNK_ELEMENTS // size))
-            for start in range(0, len(members), step):
-                pick = members[start:start + step]
-                counts[pick] = self._plane_chunk(distinct[pick], first[pick], length[pick],
-                                                 size)
+        ranks = _ranks(distinct, bounds)
+        if ranks is None:
+            return self._count(distinct)[inverse]
+        known_ranks, known_counts = _KNOWN.get(self, (_EMPTY, _EMPTY))
+        at = np.searchsorted(known_ranks, ranks)
+        hit = at < len(known_ranks)
+        hit[hit] = known_ranks[at[hit]] == ranks[hit]
+        counts = np.zeros(len(ranks), dtype=np.int64)
+        counts[hit] = known_counts[at[hit]]
+        if not hit.all():
+            counts[~hit] = self._count(distinct[~hit])
+            _remember(self, np.concatenate([known_ranks, ranks[~hit]]),
+                      np.concatenate([known_counts, counts[~hit]]))
         return counts[inverse]
+
+    def _count(self, keys: np.ndarray) -> np.ndarray:
+        """:meth:`_plane_counts` of distinct keys, taken by :meth:`_plane_chunk`: each key's
+        rows are coded over the band of input rows it can touch only (:meth:`_bands`), keys
+        taken longest band first, as many at once as bound the working memory."""
+        first, length = self._bands(keys)
+        counts = np.zeros(len(keys), dtype=np.int64)
+        live = np.flatnonzero(length > 0)
+        order = live[np.argsort(-length[live], kind="stable")]
+        start = 0
+        while start < len(order):
+            size = int(length[order[start]])
+            pick = order[start:start + max(1, min(_CHUNK_KEYS, _CHUNK_ELEMENTS // size))]
+            counts[pick] = self._plane_chunk(keys[pick], first[pick], length[pick], size)
+            start += len(pick)
+        return counts
 
     def _row_span(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The first and last input row (unclipped, padding rows negative or past the input)
@@ -273,6 +297,27 @@ def _unique_rows(rows: np.ndarray, bounds: tuple[int, ...]) -> tuple[np.ndarray,
     return rows[first], inverse.ravel()
 
 
+def _ranks(rows: np.ndarray, bounds: tuple[int, ...]) -> np.ndarray | None:
+    """Each row of a 2-D integer array as one integer (mixed radix, ``bounds``: an exclusive
+    upper bound per column), ordered as the rows are lexicographically; None when the ranks
+    would not fit in 62 bits."""
+    if np.prod(np.array(bounds, dtype=float)) >= 2.0 ** 62:
+        return None
+    rank = np.zeros(len(rows), dtype=np.int64)
+    for column, bound in enumerate(bounds):
+        rank = rank * int(bound) + rows[:, column]
+    return rank
+
+
+def _remember(window: ConvWindow, ranks: np.ndarray, counts: np.ndarray) -> None:
+    """Keep a convolution's counts by key rank (sorted for lookup); all are forgotten once
+    more than :data:`_MEMO_KEYS` keys are kept, so the memory stays bounded."""
+    if sum(len(r) for r, _ in _KNOWN.values()) + len(ranks) > _MEMO_KEYS:
+        _KNOWN.clear()
+    order = np.argsort(ranks, kind="stable")
+    _KNOWN[window] = (ranks[order], counts[order])
+
+
 def _pack(masks: np.ndarray) -> np.ndarray:
     """Boolean masks (n, L) as bit sets (n, ceil(L / 64)) of uint64 words."""
     packed = np.packbits(masks, axis=-1)
@@ -281,6 +326,7 @@ def _pack(masks: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
+@functools.lru_cache(maxsize=4096)
 def _piece_weights(length: int, block: int, period: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct pieces (start, end) within one period of the blocks of ``block`` that
     split ``length``, and how many times the blocks hold each (:func:`_split`).
@@ -307,6 +353,8 @@ def _piece_weights(length: int, block: int, period: int) -> tuple[np.ndarray, np
     distinct, inverse = _unique_rows(rows, (period + 1, period + 1))
     weights = np.zeros(len(distinct), dtype=np.int64)
     np.add.at(weights, inverse, mults[live])
+    distinct.setflags(write=False)  # remembered by the cache: shared, never changed
+    weights.setflags(write=False)
     return distinct, weights
 
 

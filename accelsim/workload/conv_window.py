@@ -51,7 +51,7 @@ _PRODUCTS = _PIECES * _PIECES
 #: Keys x input rows counted at once (bounds the working memory to a few tens of MB).
 _CHUNK_ELEMENTS = 1 << 20
 #: Keys counted at once at most (each holds a row of 2^9 union sizes while it is counted).
-_CHUNK_KEYS = 1 << 11
+_CHUNK_KEYS = 1 << 10
 #: Plane counts remembered across calls at most (16 bytes each).
 _MEMO_KEYS = 1 << 20
 #: No counts yet.
@@ -141,17 +141,20 @@ class ConvWindow:
             return np.zeros(block_rows.shape, dtype=np.int64)
         sizes_r, which_r = np.unique(block_rows.ravel(), return_inverse=True)
         sizes_c, which_c = np.unique(block_cols.ravel(), return_inverse=True)
-        pieces_r = [_piece_weights(rows, int(b), self.pixels) for b in sizes_r]
-        pieces_c = [_piece_weights(cols, int(b), self.positions) for b in sizes_c]
-        keys, weights, sizes = [], [], []
-        for i, j in zip(which_r.ravel().tolist(), which_c.ravel().tolist()):
-            (o_keys, o_weight), (q_keys, q_weight) = pieces_r[i], pieces_c[j]
-            keys.append(np.concatenate([np.repeat(o_keys, len(q_keys), axis=0),
-                                        np.tile(q_keys, (len(o_keys), 1))], axis=1))
-            weights.append(np.outer(o_weight, q_weight).ravel())
-            sizes.append(len(o_keys) * len(q_keys))
-        counts = self._plane_counts(np.concatenate(keys)) * np.concatenate(weights)
-        starts = np.cumsum([0] + sizes[:-1])
+        o_keys, o_weights, o_start, o_count = _stacked(
+            [_piece_weights(rows, int(b), self.pixels) for b in sizes_r])
+        q_keys, q_weights, q_start, q_count = _stacked(
+            [_piece_weights(cols, int(b), self.positions) for b in sizes_c])
+        # every (row piece, column piece) pair of every blocking, blocking by blocking
+        i, j = which_r.ravel(), which_c.ravel()
+        sizes = o_count[i] * q_count[j]
+        starts = np.cumsum(sizes) - sizes
+        blocking = np.repeat(np.arange(len(sizes)), sizes)
+        local = np.arange(int(sizes.sum())) - starts[blocking]
+        o_at = o_start[i][blocking] + local // q_count[j][blocking]
+        q_at = q_start[j][blocking] + local % q_count[j][blocking]
+        counts = (self._plane_counts(np.concatenate([o_keys[o_at], q_keys[q_at]], axis=1))
+                  * o_weights[o_at] * q_weights[q_at])
         return np.add.reduceat(counts, starts).reshape(block_rows.shape)
 
     def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
@@ -231,30 +234,27 @@ class ConvWindow:
                      size: int) -> np.ndarray:
         """:meth:`_plane_counts` of ``keys`` whose touched input rows lie in [first,
         first + length), length <= ``size``."""
-        n = len(keys)
-        o_rects = _rectangles(keys[:, 0], keys[:, 1], self.out_w)  # 3 x (r0, r1, c0, c1)
-        q_rects = _rectangles(keys[:, 2], keys[:, 3], self.kernel_w)
-        y_keys = np.stack([np.stack([o[0], o[1], q[0], q[1]], axis=1)
-                           for o in o_rects for q in q_rects], axis=1)  # (n, 9, 4)
-        x_keys = np.stack([np.stack([o[2], o[3], q[2], q[3]], axis=1)
-                           for o in o_rects for q in q_rects], axis=1)
-        y_masks, y_index = self._axis_masks(y_keys, axis=0)
-        x_masks, x_index = self._axis_masks(x_keys, axis=1)
+        o_rects = np.array(_rectangles(keys[:, 0], keys[:, 1], self.out_w))  # (3, 4, n)
+        q_rects = np.array(_rectangles(keys[:, 2], keys[:, 3], self.kernel_w))
+        # product t = 3 i + j: output rectangle i by kernel rectangle j, (n, 9, 8)
+        products = np.concatenate(np.broadcast_arrays(o_rects[:, None], q_rects[None, :]),
+                                  axis=2).reshape(_PRODUCTS, 8, -1).transpose(2, 0, 1)
+        y_masks, y_index = self._axis_masks(products[:, :, [0, 1, 4, 5]], axis=0)
+        x_masks, x_index = self._axis_masks(products[:, :, [2, 3, 6, 7]], axis=1)
         # code[i, j]: which of key i's nine Y sets hold input row first[i] + j
         offsets = np.arange(size, dtype=np.int64)
         rows = np.minimum(first[:, None] + offsets, self.in_h - 1)
-        code = np.zeros((n, size), dtype=np.uint16)
-        for t in range(_PRODUCTS):
-            hit = y_masks[y_index[:, t, None], rows].view(np.uint8).astype(np.uint16)
-            code |= hit << np.uint16(t)
+        hits = y_masks[y_index[:, :, None], rows[:, None, :]].astype(np.uint16)  # (n, 9, size)
+        bits = np.arange(_PRODUCTS, dtype=np.uint16)[None, :, None]
+        code = (hits << bits).sum(axis=1, dtype=np.uint16)
         code[offsets >= length[:, None]] = 0
         x_sig, x_sig_index = _unique_rows(x_index, (len(x_masks),) * _PRODUCTS)
         wanted = np.zeros((len(x_sig), 1 << _PRODUCTS), dtype=bool)
         wanted[x_sig_index[:, None], code] = True
         sig, codes = np.nonzero(wanted)
-        table = np.zeros(wanted.shape, dtype=np.int64)
+        table = np.zeros(wanted.shape, dtype=np.int32)
         packed = _pack(x_masks)  # (masks, words) uint64
-        chunk = 1 << 16
+        chunk = 1 << 14
         for start in range(0, len(sig), chunk):
             s, c = sig[start:start + chunk], codes[start:start + chunk]
             chosen = ((c[:, None] >> np.arange(_PRODUCTS)) & 1).astype(bool)  # (p, 9)
@@ -262,7 +262,7 @@ class ConvWindow:
             union = np.bitwise_or.reduce(words, axis=1)
             table[s, c] = np.bitwise_count(union).sum(axis=1)
         table[:, 0] = 0
-        return table[x_sig_index[:, None], code].sum(axis=1)
+        return table[x_sig_index[:, None], code].sum(axis=1, dtype=np.int64)
 
     def _axis_masks(self, keys: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
         """Boolean masks over the input positions of one axis touched by outputs [a0, a1) and
@@ -324,6 +324,15 @@ def _pack(masks: np.ndarray) -> np.ndarray:
     pad = (-packed.shape[-1]) % 8
     packed = np.pad(packed, ((0, 0), (0, pad)))
     return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _stacked(pieces: list[tuple[np.ndarray, np.ndarray]]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (keys, weights) of several blockings stacked: all keys, all weights, where each
+    blocking's rows start and how many it has."""
+    count = np.array([len(keys) for keys, _ in pieces], dtype=np.int64)
+    return (np.concatenate([keys for keys, _ in pieces]),
+            np.concatenate([weights for _, weights in pieces]), np.cumsum(count) - count, count)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -48,7 +48,7 @@ from accelsim.workload.training import col2im_lowered
 _PIECES = 3
 #: Product sets Y x X of one image and channel: an output rectangle by a kernel rectangle.
 _PRODUCTS = _PIECES * _PIECES
-#: Keys x input rows counted at once (bounds the working memory to a few tens of MB).
+#: Keys x band rows coded at once (bounds the working memory to a few tens of MB).
 _CHUNK_ELEMENTS = 1 << 20
 #: Keys counted at once at most (each holds a row of 2^9 union sizes while it is counted).
 _CHUNK_KEYS = 1 << 10
@@ -122,11 +122,8 @@ class ConvWindow:
         keys = keys.reshape(-1, 4)
         mult = mult.reshape(-1)
         live = mult > 0
-        distinct, inverse = _unique_rows(keys[live], (self.pixels, self.pixels,
-                                                      self.positions, self.positions))
-        per_key = self._plane_counts(distinct)
         counts = np.zeros(len(keys), dtype=np.int64)
-        counts[live] = per_key[inverse.ravel()] * mult[live]
+        counts[live] = self._plane_counts(keys[live]) * mult[live]
         return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
 
     def total_unique_inputs(self, rows: int, cols: int, block_rows, block_cols) -> np.ndarray:

@@ -19,6 +19,10 @@ many blocks at once (numpy, no per-element loop):
 * the union of those (at most nine) products is counted row by row: each input row iy lies
   in some of the Y sets (a 9-bit code) and contributes the size of the union of the matching
   X sets. The 1-D sets are boolean masks over H or W, computed once per distinct range.
+  Only the band of input rows between a block's first and last touched row is coded; a block
+  that touches no padding row counts as the same block moved up by whole output rows (as far
+  as it still touches none), so blocks that differ only by their output row share one count;
+  and counts are remembered per convolution, for the ops and calls that ask again.
 
 :func:`im2col_views` says which operand of a conv op is such a view and along which GEMM
 dimensions its rows (pixels) and columns (weight positions) run, from the op's ``attrs`` (zoo,
@@ -30,6 +34,8 @@ bound of its traffic.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,8 +48,16 @@ from accelsim.workload.training import col2im_lowered
 _PIECES = 3
 #: Product sets Y x X of one image and channel: an output rectangle by a kernel rectangle.
 _PRODUCTS = _PIECES * _PIECES
-#: Keys x input rows counted at once (bounds the working memory to a few tens of MB).
+#: Keys x band rows coded at once (bounds the working memory to a few tens of MB).
 _CHUNK_ELEMENTS = 1 << 20
+#: Keys counted at once at most (each holds a row of 2^9 union sizes while it is counted).
+_CHUNK_KEYS = 1 << 10
+#: Plane counts remembered across calls at most (16 bytes each).
+_MEMO_KEYS = 1 << 20
+#: No counts yet.
+_EMPTY = np.zeros(0, dtype=np.int64)
+#: Counts taken so far per convolution: its keys' ranks (sorted) and their counts.
+_KNOWN: dict[ConvWindow, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _axis(value, axis: int) -> int:
@@ -108,11 +122,8 @@ class ConvWindow:
         keys = keys.reshape(-1, 4)
         mult = mult.reshape(-1)
         live = mult > 0
-        distinct, inverse = _unique_rows(keys[live], (self.pixels, self.pixels,
-                                                      self.positions, self.positions))
-        per_key = self._plane_counts(distinct)
         counts = np.zeros(len(keys), dtype=np.int64)
-        counts[live] = per_key[inverse.ravel()] * mult[live]
+        counts[live] = self._plane_counts(keys[live]) * mult[live]
         return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
 
     def total_unique_inputs(self, rows: int, cols: int, block_rows, block_cols) -> np.ndarray:
@@ -127,56 +138,120 @@ class ConvWindow:
             return np.zeros(block_rows.shape, dtype=np.int64)
         sizes_r, which_r = np.unique(block_rows.ravel(), return_inverse=True)
         sizes_c, which_c = np.unique(block_cols.ravel(), return_inverse=True)
-        pieces_r = [_piece_weights(rows, int(b), self.pixels) for b in sizes_r]
-        pieces_c = [_piece_weights(cols, int(b), self.positions) for b in sizes_c]
-        keys, weights, owner = [], [], []
-        for pair, (i, j) in enumerate(zip(which_r.ravel(), which_c.ravel())):
-            (o_keys, o_weight), (q_keys, q_weight) = pieces_r[i], pieces_c[j]
-            keys.append(np.concatenate([np.repeat(o_keys, len(q_keys), axis=0),
-                                        np.tile(q_keys, (len(o_keys), 1))], axis=1))
-            weights.append(np.outer(o_weight, q_weight).ravel())
-            owner.append(np.full(len(o_keys) * len(q_keys), pair))
-        keys = np.concatenate(keys)
-        distinct, inverse = _unique_rows(keys, (self.pixels + 1, self.pixels + 1,
-                                                self.positions + 1, self.positions + 1))
-        counts = self._plane_counts(distinct)[inverse] * np.concatenate(weights)
-        sums = np.zeros(block_rows.size, dtype=np.int64)
-        np.add.at(sums, np.concatenate(owner), counts)
-        return sums.reshape(block_rows.shape)
+        o_keys, o_weights, o_start, o_count = _stacked(
+            [_piece_weights(rows, int(b), self.pixels) for b in sizes_r])
+        q_keys, q_weights, q_start, q_count = _stacked(
+            [_piece_weights(cols, int(b), self.positions) for b in sizes_c])
+        # every (row piece, column piece) pair of every blocking, blocking by blocking
+        i, j = which_r.ravel(), which_c.ravel()
+        sizes = o_count[i] * q_count[j]
+        starts = np.cumsum(sizes) - sizes
+        blocking = np.repeat(np.arange(len(sizes)), sizes)
+        local = np.arange(int(sizes.sum())) - starts[blocking]
+        o_at = o_start[i][blocking] + local // q_count[j][blocking]
+        q_at = q_start[j][blocking] + local % q_count[j][blocking]
+        counts = (self._plane_counts(np.concatenate([o_keys[o_at], q_keys[q_at]], axis=1))
+                  * o_weights[o_at] * q_weights[q_at])
+        return np.add.reduceat(counts, starts).reshape(block_rows.shape)
 
     def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
         """Distinct input positions of one image and channel touched by output pixels
-        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``
-        (in chunks that bound the memory of the per-row codes)."""
-        chunk = max(1, _CHUNK_ELEMENTS // max(self.in_h, 1))
-        if len(keys) > chunk:
-            return np.concatenate([self._plane_chunk(keys[i:i + chunk])
-                                   for i in range(0, len(keys), chunk)])
-        return self._plane_chunk(keys)
+        [o0, o1) and kernel positions [q0, q1), for each row (o0, o1, q0, q1) of ``keys``.
 
-    def _plane_chunk(self, keys: np.ndarray) -> np.ndarray:
-        n = len(keys)
-        if n == 0:
+        Keys that :meth:`_raised` maps to one key share its count; counts already taken for
+        this convolution (by any call, for any op of the same geometry) are looked up, the
+        others are counted (:meth:`_count`) and remembered."""
+        if len(keys) == 0:
             return np.zeros(0, dtype=np.int64)
-        o_rects = _rectangles(keys[:, 0], keys[:, 1], self.out_w)  # 3 x (r0, r1, c0, c1)
-        q_rects = _rectangles(keys[:, 2], keys[:, 3], self.kernel_w)
-        y_keys = np.stack([np.stack([o[0], o[1], q[0], q[1]], axis=1)
-                           for o in o_rects for q in q_rects], axis=1)  # (n, 9, 4)
-        x_keys = np.stack([np.stack([o[2], o[3], q[2], q[3]], axis=1)
-                           for o in o_rects for q in q_rects], axis=1)
-        y_masks, y_index = self._axis_masks(y_keys, axis=0)
-        x_masks, x_index = self._axis_masks(x_keys, axis=1)
-        # code[i, iy]: which of block i's nine Y sets hold input row iy
-        code = np.zeros((n, self.in_h), dtype=np.uint16)
-        for t in range(_PRODUCTS):
-            code |= y_masks[y_index[:, t]].view(np.uint8).astype(np.uint16) << np.uint16(t)
+        bounds = (self.pixels + 1, self.pixels + 1, self.positions + 1, self.positions + 1)
+        distinct, inverse = _unique_rows(self._raised(keys), bounds)
+        ranks = _ranks(distinct, bounds)
+        if ranks is None:
+            return self._count(distinct)[inverse]
+        known_ranks, known_counts = _KNOWN.get(self, (_EMPTY, _EMPTY))
+        at = np.searchsorted(known_ranks, ranks)
+        hit = at < len(known_ranks)
+        hit[hit] = known_ranks[at[hit]] == ranks[hit]
+        counts = np.zeros(len(ranks), dtype=np.int64)
+        counts[hit] = known_counts[at[hit]]
+        if not hit.all():
+            counts[~hit] = self._count(distinct[~hit])
+            _remember(self, np.concatenate([known_ranks, ranks[~hit]]),
+                      np.concatenate([known_counts, counts[~hit]]))
+        return counts[inverse]
+
+    def _count(self, keys: np.ndarray) -> np.ndarray:
+        """:meth:`_plane_counts` of distinct keys, taken by :meth:`_plane_chunk`: each key's
+        rows are coded over the band of input rows it can touch only (:meth:`_bands`), keys
+        taken longest band first, as many at once as bound the working memory."""
+        first, length = self._bands(keys)
+        counts = np.zeros(len(keys), dtype=np.int64)
+        live = np.flatnonzero(length > 0)
+        order = live[np.argsort(-length[live], kind="stable")]
+        start = 0
+        while start < len(order):
+            size = int(length[order[start]])
+            pick = order[start:start + max(1, min(_CHUNK_KEYS, _CHUNK_ELEMENTS // size))]
+            counts[pick] = self._plane_chunk(keys[pick], first[pick], length[pick], size)
+            start += len(pick)
+        return counts
+
+    def _row_span(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last input row (unclipped, padding rows negative or past the input)
+        each key (o0, o1, q0, q1) touches: its first output row by its first kernel row, its
+        last by its last (both pairs occur in the key's ranges)."""
+        sy, dy, py = self.stride[0], self.dilation[0], self.pad[0]
+        top = (keys[:, 0] // self.out_w) * sy + (keys[:, 2] // self.kernel_w) * dy - py
+        bottom = (((keys[:, 1] - 1) // self.out_w) * sy
+                  + ((keys[:, 3] - 1) // self.kernel_w) * dy - py)
+        return top, bottom
+
+    def _bands(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first in-bounds input row each key can touch and how many rows from there (0
+        or less: it touches none)."""
+        top, bottom = self._row_span(keys)
+        first = np.maximum(top, 0)
+        return first, np.minimum(bottom, self.in_h - 1) - first + 1
+
+    def _raised(self, keys: np.ndarray) -> np.ndarray:
+        """Each key (o0, o1, q0, q1) moved up by as many whole output rows as keep every
+        input row it touches inside the input, when none of them is clipped before: the
+        input positions it touches move up by that many strides with nothing gained or lost,
+        so the count is the same. Keys of blocks that differ only by their output row meet."""
+        top, bottom = self._row_span(keys)
+        first_row = keys[:, 0] // self.out_w
+        inside = (top >= 0) & (bottom < self.in_h)
+        shift = np.where(inside, np.minimum(first_row, top // self.stride[0]), 0) * self.out_w
+        raised = keys.copy()
+        raised[:, 0] -= shift
+        raised[:, 1] -= shift
+        return raised
+
+    def _plane_chunk(self, keys: np.ndarray, first: np.ndarray, length: np.ndarray,
+                     size: int) -> np.ndarray:
+        """:meth:`_plane_counts` of ``keys`` whose touched input rows lie in [first,
+        first + length), length <= ``size``."""
+        o_rects = np.array(_rectangles(keys[:, 0], keys[:, 1], self.out_w))  # (3, 4, n)
+        q_rects = np.array(_rectangles(keys[:, 2], keys[:, 3], self.kernel_w))
+        # product t = 3 i + j: output rectangle i by kernel rectangle j, (n, 9, 8)
+        products = np.concatenate(np.broadcast_arrays(o_rects[:, None], q_rects[None, :]),
+                                  axis=2).reshape(_PRODUCTS, 8, -1).transpose(2, 0, 1)
+        y_masks, y_index = self._axis_masks(products[:, :, [0, 1, 4, 5]], axis=0)
+        x_masks, x_index = self._axis_masks(products[:, :, [2, 3, 6, 7]], axis=1)
+        # code[i, j]: which of key i's nine Y sets hold input row first[i] + j
+        offsets = np.arange(size, dtype=np.int64)
+        rows = np.minimum(first[:, None] + offsets, self.in_h - 1)
+        hits = y_masks[y_index[:, :, None], rows[:, None, :]].astype(np.uint16)  # (n, 9, size)
+        bits = np.arange(_PRODUCTS, dtype=np.uint16)[None, :, None]
+        code = (hits << bits).sum(axis=1, dtype=np.uint16)
+        code[offsets >= length[:, None]] = 0
         x_sig, x_sig_index = _unique_rows(x_index, (len(x_masks),) * _PRODUCTS)
         wanted = np.zeros((len(x_sig), 1 << _PRODUCTS), dtype=bool)
         wanted[x_sig_index[:, None], code] = True
         sig, codes = np.nonzero(wanted)
-        table = np.zeros(wanted.shape, dtype=np.int64)
+        table = np.zeros(wanted.shape, dtype=np.int32)
         packed = _pack(x_masks)  # (masks, words) uint64
-        chunk = 1 << 16
+        chunk = 1 << 14
         for start in range(0, len(sig), chunk):
             s, c = sig[start:start + chunk], codes[start:start + chunk]
             chosen = ((c[:, None] >> np.arange(_PRODUCTS)) & 1).astype(bool)  # (p, 9)
@@ -184,7 +259,7 @@ class ConvWindow:
             union = np.bitwise_or.reduce(words, axis=1)
             table[s, c] = np.bitwise_count(union).sum(axis=1)
         table[:, 0] = 0
-        return table[x_sig_index[:, None], code].sum(axis=1)
+        return table[x_sig_index[:, None], code].sum(axis=1, dtype=np.int64)
 
     def _axis_masks(self, keys: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
         """Boolean masks over the input positions of one axis touched by outputs [a0, a1) and
@@ -219,6 +294,27 @@ def _unique_rows(rows: np.ndarray, bounds: tuple[int, ...]) -> tuple[np.ndarray,
     return rows[first], inverse.ravel()
 
 
+def _ranks(rows: np.ndarray, bounds: tuple[int, ...]) -> np.ndarray | None:
+    """Each row of a 2-D integer array as one integer (mixed radix, ``bounds``: an exclusive
+    upper bound per column), ordered as the rows are lexicographically; None when the ranks
+    would not fit in 62 bits."""
+    if np.prod(np.array(bounds, dtype=float)) >= 2.0 ** 62:
+        return None
+    rank = np.zeros(len(rows), dtype=np.int64)
+    for column, bound in enumerate(bounds):
+        rank = rank * int(bound) + rows[:, column]
+    return rank
+
+
+def _remember(window: ConvWindow, ranks: np.ndarray, counts: np.ndarray) -> None:
+    """Keep a convolution's counts by key rank (sorted for lookup); all are forgotten once
+    more than :data:`_MEMO_KEYS` keys are kept, so the memory stays bounded."""
+    if sum(len(r) for r, _ in _KNOWN.values()) + len(ranks) > _MEMO_KEYS:
+        _KNOWN.clear()
+    order = np.argsort(ranks, kind="stable")
+    _KNOWN[window] = (ranks[order], counts[order])
+
+
 def _pack(masks: np.ndarray) -> np.ndarray:
     """Boolean masks (n, L) as bit sets (n, ceil(L / 64)) of uint64 words."""
     packed = np.packbits(masks, axis=-1)
@@ -227,18 +323,45 @@ def _pack(masks: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
+def _stacked(pieces: list[tuple[np.ndarray, np.ndarray]]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (keys, weights) of several blockings stacked: all keys, all weights, where each
+    blocking's rows start and how many it has."""
+    count = np.array([len(keys) for keys, _ in pieces], dtype=np.int64)
+    return (np.concatenate([keys for keys, _ in pieces]),
+            np.concatenate([weights for _, weights in pieces]), np.cumsum(count) - count, count)
+
+
+@functools.lru_cache(maxsize=4096)
 def _piece_weights(length: int, block: int, period: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct pieces (start, end) within one period of the blocks of ``block`` that
-    split ``length``, and how many times the blocks hold each (:func:`_split`)."""
-    lo = np.arange(0, length, block, dtype=np.int64)
-    pieces = _split(lo, np.minimum(lo + block, length), period)
+    split ``length``, and how many times the blocks hold each (:func:`_split`).
+
+    Whole blocks ``period / gcd(block, period)`` apart start at the same offset within a
+    period and so hold the same pieces: only one cycle of them is split, each weighed by how
+    many whole blocks share its offset, and the shorter last block, if any, once."""
+    whole = length // block
+    cycle = period // math.gcd(block, period)
+    firsts = np.arange(min(cycle, whole), dtype=np.int64)
+    lo = firsts * block
+    hi = lo + block
+    repeats = (whole - firsts + cycle - 1) // cycle
+    if length % block:
+        lo = np.append(lo, whole * block)
+        hi = np.append(hi, length)
+        repeats = np.append(repeats, 1)
+    pieces = _split(lo, hi, period)
     starts = np.concatenate([p[0] for p in pieces])
     ends = np.concatenate([p[1] for p in pieces])
-    mults = np.concatenate([p[2] for p in pieces])
+    mults = np.concatenate([p[2] * repeats for p in pieces])
     live = mults > 0
     rows = np.stack([starts[live], ends[live]], axis=1)
     distinct, inverse = _unique_rows(rows, (period + 1, period + 1))
-    return distinct, np.bincount(inverse, weights=mults[live]).astype(np.int64)
+    weights = np.zeros(len(distinct), dtype=np.int64)
+    np.add.at(weights, inverse, mults[live])
+    distinct.setflags(write=False)  # remembered by the cache: shared, never changed
+    weights.setflags(write=False)
+    return distinct, weights
 
 
 def _split(lo: np.ndarray, hi: np.ndarray, period: int) -> list[tuple[np.ndarray, ...]]:

@@ -132,6 +132,25 @@ def test_sum_over_a_blocking_matches_brute_force_enumeration():
         assert window.total_unique_inputs(rows, cols, block_rows, block_cols) == expected
 
 
+def test_remembered_counts_and_row_shifted_blocks_match_brute_force():
+    """Counts are remembered per convolution and shared between blocks a whole output row
+    apart: asking twice, and for blockings whose blocks repeat by output rows, still gives the
+    brute-force counts (a wider convolution, 3 images, stride 1 and 2)."""
+    for window in (ConvWindow(14, 14, 14, 14, 3, 3, stride=(1, 1), pad=(1, 1)),
+                   ConvWindow(15, 15, 7, 7, 3, 3, stride=(2, 2), pad=(0, 0))):
+        coords = im2col_coordinates(window, 3, 2)
+        rows, cols = coords.shape
+        for block_rows in (window.out_w, 2 * window.out_w, 5, 7):
+            for block_cols in (9, 18, 4):
+                expected = sum(brute_force_count(coords, slice(a, a + block_rows),
+                                                 slice(c, c + block_cols))
+                               for a in range(0, rows, block_rows)
+                               for c in range(0, cols, block_cols))
+                for _ in range(2):  # the second call is answered from what was remembered
+                    assert window.total_unique_inputs(rows, cols, block_rows,
+                                                      block_cols) == expected
+
+
 # -- hand counts through the simulator ------------------------------------------------------
 # B=2, Cin=3, 10x10, Cout=8, 3x3, stride 1, pad 1 -> 10x10 output. x: 2*3*10*10 = 600
 # elements (1,200 B); dy and y: 2*8*10*10 = 1,600 (3,200 B); w: 8*3*3*3 = 216 (432 B).

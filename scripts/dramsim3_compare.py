@@ -190,19 +190,26 @@ def encode(addresses: np.ndarray, amap: AddressMap, timing: DramTiming) -> np.nd
     return value * timing.burst_bytes
 
 
-def dramsim3_share(binary: Path, ini: configparser.ConfigParser, burst_cycles: int,
-                   addresses: np.ndarray) -> float:
-    channels = int(ini["system"]["channels"])
-    window = int(0.8 * addresses.size * burst_cycles / channels)  # the trace cannot finish
+def run_dramsim3(binary: Path, ini: configparser.ConfigParser, addresses: np.ndarray,
+                 kind: str, window: int) -> dict:
+    """DRAMsim3's per-channel statistics for a trace of ``kind`` (READ or WRITE) requests to
+    ``addresses``, run for ``window`` cycles, in a scratch folder."""
     with tempfile.TemporaryDirectory() as tmp:
         config, trace = Path(tmp) / "run.ini", Path(tmp) / "run.trace"
         with config.open("w") as f:
             ini.write(f)
-        trace.write_text("".join(f"{a:#x} READ 0\n" for a in addresses.tolist()))
+        trace.write_text("".join(f"{a:#x} {kind} 0\n" for a in addresses.tolist()))
         subprocess.run([str(binary), str(config), "-c", str(window), "-t", str(trace),
                         "-o", tmp], check=True, capture_output=True)
-        done = sum(channel["num_reads_done"] for channel in
-                   json.loads((Path(tmp) / "dramsim3.json").read_text()).values())
+        return json.loads((Path(tmp) / "dramsim3.json").read_text())
+
+
+def dramsim3_share(binary: Path, ini: configparser.ConfigParser, burst_cycles: int,
+                   addresses: np.ndarray) -> float:
+    channels = int(ini["system"]["channels"])
+    window = int(0.8 * addresses.size * burst_cycles / channels)  # the trace cannot finish
+    stats = run_dramsim3(binary, ini, addresses, "READ", window)
+    done = sum(channel["num_reads_done"] for channel in stats.values())
     return done * burst_cycles / window / channels
 
 
@@ -251,14 +258,7 @@ def dramsim3_energy(binary: Path, ini: configparser.ConfigParser, geometry: dict
     addresses = stream_addresses(stream, geometry)
     window = int(0.8 * addresses.size * geometry["burst_cycles"])
     kind = "WRITE" if stream.startswith("write") else "READ"
-    with tempfile.TemporaryDirectory() as tmp:
-        config, trace = Path(tmp) / "run.ini", Path(tmp) / "run.trace"
-        with config.open("w") as f:
-            ini.write(f)
-        trace.write_text("".join(f"{a:#x} {kind} 0\n" for a in addresses.tolist()))
-        subprocess.run([str(binary), str(config), "-c", str(window), "-t", str(trace),
-                        "-o", tmp], check=True, capture_output=True)
-        (stats,) = json.loads((Path(tmp) / "dramsim3.json").read_text()).values()
+    (stats,) = run_dramsim3(binary, ini, addresses, kind, window).values()
     bursts = stats["num_read_cmds"] + stats["num_write_cmds"]
     scale = geometry["tck_ns"] / (bursts * geometry["burst_bytes"] * 8)  # V mA cycle -> pJ
     parts = {

@@ -177,8 +177,24 @@ def _summary(console: Console, result: RunResult, top: int) -> None:
                  f"{dram['achieved_gbytes_per_s']:,.1f} GB/s (bus busy "
                  f"{d['utilization']['dram_busy']:.1%})")
     if dram["model"] == "row_buffer":
-        head.add_row("DRAM model", f"{dram['preset']} row buffers: {dram['row_hit_rate']:.1%} "
+        head.add_row("DRAM model", f"{dram['preset']} banks: {dram['row_hit_rate']:.1%} "
                      f"row hits, {dram['row_visits']:,.0f} activations")
+    by_class = {cls: moved["read"] + moved["written"]
+                for cls, moved in d["dram_bytes_by_class"].items()}
+    head.add_row("DRAM by tensor", ", ".join(f"{cls.replace('_', ' ')} "
+                                             f"{nbytes / 2**20:,.1f} MiB"
+                                             for cls, nbytes in by_class.items() if nbytes))
+    onchip = d["onchip"]
+    if onchip["policy"] != "none":
+        head.add_row("on chip", f"{onchip['policy']} residency in a "
+                     f"{onchip['pool_bytes'] / 2**20:,.2f} MiB pool: "
+                     f"{onchip['bytes_read_on_chip'] / 2**20:,.1f} MiB read and "
+                     f"{onchip['bytes_kept_on_chip'] / 2**20:,.1f} MiB kept instead of DRAM")
+    fusion, prefetch = d["fusion"], d["prefetch"]
+    if fusion["mode"] != "none" or prefetch["mode"] != "none":
+        head.add_row("fusion, prefetch", f"{fusion['fused_gemms']} GEMMs absorbed "
+                     f"{fusion['fused_ops']} element-wise ops; {prefetch['ops']} ops' first "
+                     f"tiles partly prefetched ({prefetch['bytes'] / 2**20:,.1f} MiB)")
     footprint = d["dram_footprint"]
     head.add_row("DRAM footprint", f"peak {footprint['peak_bytes'] / 2**30:,.2f} GiB "
                  f"({footprint['resident_bytes'] / 2**30:,.2f} GiB resident)")

@@ -163,3 +163,15 @@ def test_run_needs_a_hwconfig(capsys):
     assert main(["run", "--workload", "mlp"]) == 2
     assert capsys.readouterr().err == ("error: accelsim run: --hw (or --spec naming hwconfig) "
                                        "is required\n")
+
+
+def test_summary_reports_traffic_by_tensor_and_what_stayed_on_chip(capsys):
+    """The terminal summary of a run with residency, fusion and prefetch (the MLP on the edge
+    config, batch 64: every activation fits on chip) names the DRAM traffic by tensor class and
+    the bytes read and kept on chip, as the result JSON has them."""
+    assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
+                 "--batch", "64"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "DRAM by tensor" in out and "weights" in out and "gradients" in out
+    assert "liveness residency in a" in out and "kept instead of DRAM" in out
+    assert "GEMMs absorbed" in out

@@ -141,6 +141,11 @@ class TilePlan:
         return replace(self, columns={**self.columns, **{k: np.asarray(v)
                                                          for k, v in changed.items()}})
 
+    def with_skipped(self, macs: int) -> TilePlan:
+        """The plan with ``macs`` more of the op's MACs counted as skipped (a technique that
+        took them off the ``macs`` column)."""
+        return replace(self, macs_skipped=self.macs_skipped + int(macs))
+
     def without(self, dropped: np.ndarray) -> TilePlan:
         """The plan with the tiles where ``dropped`` is true removed; their MACs are skipped."""
         keep = ~np.asarray(dropped, dtype=bool)

@@ -121,6 +121,16 @@ def _parser() -> argparse.ArgumentParser:
                         "parameters")
     commands.add_parser("kinds", help="list the PE-array kinds and their parameters")
 
+    compare_runs = commands.add_parser(
+        "compare", help="two run results side by side",
+        description="Two results of `accelsim run --out` side by side: totals, phases, energy "
+        "by component, the ops whose cycles moved most, and the hwconfig values and run "
+        "settings that differ.")
+    compare_runs.add_argument("a", help="first result JSON")
+    compare_runs.add_argument("b", help="second result JSON")
+    compare_runs.add_argument("--top", type=_count, default=10,
+                              help="ops listed, by the largest change (>= 0)")
+
     trace = commands.add_parser(
         "trace", help="trace real PyTorch training steps into a workload folder (needs torch)")
     trace.add_argument("--model", required=True, metavar="MODULE:FACTORY",
@@ -452,6 +462,45 @@ def _dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str]) -
         _kinds(console)
     elif args.command == "trace":
         _trace(args, console)
+    elif args.command == "compare":
+        _compare(args, console)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None:
+        return "only in " + ("b" if a is None else "a")
+    if a == b:
+        return "="
+    return f"{b / a:.3f}x" if a else "new"
+
+
+def _compare(args: argparse.Namespace, console: Console) -> None:
+    from accelsim.compare import compare, load_result
+
+    a, b = load_result(args.a), load_result(args.b)
+    result = compare(a, b, args.top)
+    title = f"a: {a['workload']} on {a['hwconfig']}   b: {b['workload']} on {b['hwconfig']}"
+    totals = {"total cycles": "{:,.0f}", "seconds": "{:.6f}", "energy (uJ)": "{:,.1f}",
+              "MACs issued": "{:,.0f}", "MACs skipped": "{:,.0f}", "PE utilisation": "{:.1%}",
+              "DRAM MiB": "{:,.1f}"}
+    for name, rows, number in (("totals", result.totals, totals),
+                               ("phase cycles", result.phases, "{:,.0f}"),
+                               ("energy by component (uJ)", result.energy, "{:,.1f}"),
+                               ("ops whose cycles moved most", result.ops, "{:,.0f}")):
+        table = Table(title=f"{name}" + (f" ({title})" if name == "totals" else ""))
+        for column in ("", "a", "b", "b / a"):
+            table.add_column(column, justify="right" if column else "left")
+        for what, va, vb in rows:
+            form = number[what] if isinstance(number, dict) else number
+            table.add_row(what, "-" if va is None else form.format(va),
+                          "-" if vb is None else form.format(vb), _ratio(va, vb))
+        console.print(table)
+    settings = Table(title="settings that differ")
+    for column in ("key", "a", "b"):
+        settings.add_column(column)
+    for key, va, vb in result.settings:
+        settings.add_row(key, str(va), str(vb))
+    console.print(settings if result.settings else "settings: the same")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

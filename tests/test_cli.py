@@ -175,3 +175,40 @@ def test_summary_reports_traffic_by_tensor_and_what_stayed_on_chip(capsys):
     assert "DRAM by tensor" in out and "weights" in out and "gradients" in out
     assert "liveness residency in a" in out and "kept instead of DRAM" in out
     assert "GEMMs absorbed" in out
+
+
+def test_compare_puts_two_runs_side_by_side(tmp_path, capsys):
+    """Two MLP runs, residency on and off: compare lists both totals (the DRAM traffic of the
+    run without residency is larger), the energy split, and the one setting that differs."""
+    from accelsim.compare import compare, load_result
+
+    paths = []
+    for name, policy in (("on", "liveness"), ("off", "none")):
+        path = tmp_path / f"{name}.json"
+        assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
+                     "--batch", "64", "--set", f"residency.policy={policy}",
+                     "--out", str(path)]) == 0
+        paths.append(path)
+    on, off = (load_result(p) for p in paths)
+    result = compare(on, off, top=3)
+    totals = {what: (a, b) for what, a, b in result.totals}
+    assert totals["DRAM MiB"][1] > totals["DRAM MiB"][0]
+    assert totals["MACs issued"][0] == totals["MACs issued"][1] == on["macs_issued"]
+    assert ("hw.residency.policy", "liveness", "none") in result.settings
+    assert len(result.ops) == 3
+    capsys.readouterr()
+    assert main(["compare", str(paths[0]), str(paths[1])]) == 0
+    out = capsys.readouterr().out
+    assert "settings that differ" in out and "hw.residency.policy" in out
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("not json", "expected a result JSON file written by accelsim run --out"),
+    ('{"schema": "other/1"}', "schema: expected an accelsim result (accelsim.run/1)"),
+])
+def test_compare_refuses_what_is_not_a_result(tmp_path, capsys, content, expected):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    assert main(["compare", str(bad), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and str(bad) in err

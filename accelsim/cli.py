@@ -22,6 +22,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,13 +30,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from accelsim.stats.result import RunResult
+
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError, clip
 from accelsim.outputs import atomic_write_text, check_outputs
-from accelsim.stats.result import RunResult
-from accelsim.stats.timeline_trace import write_trace
 from accelsim.workload.op import PHASES
-from accelsim.workload.training import OPTIMIZERS
+from accelsim.workload.optimizers import OPTIMIZERS
 
 EXIT_USER_ERROR = 2
 EXIT_BUG = 3
@@ -305,6 +307,7 @@ def _run_inputs(args: argparse.Namespace, spec) -> dict[Path, str]:
 
 def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None:
     from accelsim.api import simulate
+    from accelsim.stats.timeline_trace import write_trace
 
     spec = _run_spec(args)
     check_outputs({"--out": args.out, "--csv": args.csv, "--timeline": args.trace_out},

@@ -30,7 +30,7 @@ from accelsim.techniques.chain import TechniqueSpec, check_unique
 from accelsim.validation import validate
 from accelsim.workload.bounds import MAX_BATCH
 from accelsim.workload.op import PHASES
-from accelsim.workload.training import OPTIMIZERS
+from accelsim.workload.optimizers import OPTIMIZERS
 
 Phase = Literal["fwd", "bwd_data", "bwd_weight", "update"]
 Optimizer = Literal[tuple(sorted(OPTIMIZERS))]

@@ -212,3 +212,17 @@ def test_compare_refuses_what_is_not_a_result(tmp_path, capsys, content, expecte
     assert main(["compare", str(bad), str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err and str(bad) in err
+
+
+def test_the_command_line_starts_without_the_engine():
+    """`accelsim --help` and the parser need neither the engine (simpy, networkx) nor the
+    config models (pydantic): importing the command line loads none of them."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, accelsim.cli; "
+             "print(sorted(m for m in ('simpy', 'networkx', 'pydantic', 'numpy') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

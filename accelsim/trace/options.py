@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from accelsim.trace import TraceError
-from accelsim.workload.training import OPTIMIZERS
+from accelsim.workload.optimizers import OPTIMIZERS
 
 
 @dataclass

@@ -47,6 +47,7 @@ from accelsim.workload.bounds import MAX_BATCH, check_ops, power_of_two
 from accelsim.workload.graph import Workload
 from accelsim.workload.network import Layer, Network
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
+from accelsim.workload.optimizers import OPTIMIZERS
 
 #: Vector-unit operations per element, (forward, backward) for each non-GEMM layer kind.
 #: batchnorm/layernorm fwd: mean (1 add) + variance (sub, mul, add) + normalise and affine
@@ -63,11 +64,6 @@ VECTOR_OPS = {
 }
 #: Ops per parameter-gradient element of a normalisation layer (see above).
 NORM_WEIGHT_GRAD_OPS = 5.0
-
-#: Optimizers: (fp32 state tensors per parameter, vector ops per parameter).
-#: sgd: w -= lr*g (2). momentum: v = mu*v + g; w -= lr*v (4). adam: m and v moments (5),
-#: bias corrections (2), sqrt, add eps, divide, scale, subtract (5) = 12.
-OPTIMIZERS = {"sgd": (0, 2.0), "momentum": (1, 4.0), "adam": (2, 12.0)}
 
 MASTER_BYTES = 4  # fp32 master weights and optimizer state
 LABELS = "input/labels"  # class labels, one int32 per sample

@@ -12,7 +12,7 @@ given) and the versions, so any of its figures can be reproduced from the result
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from accelsim.config.loader import hwconfig_from_mapping, load_hwconfig
@@ -50,13 +50,15 @@ def build_workload(spec: RunSpec, config: HwConfig) -> Workload:
 
 
 def simulate(spec: RunSpec | Mapping | str | Path,
-             command: Sequence[str] | None = None) -> RunResult:
+             command: Sequence[str] | None = None,
+             progress: Callable[[int, int, float], None] | None = None) -> RunResult:
     """Run ``spec`` (module docstring); ``command``: the command line that asked for it, if
-    any, recorded in the result."""
+    any, recorded in the result; ``progress(ops done, ops in all, simulated cycle)``: called
+    as each op finishes."""
     spec = as_spec(spec)
     config = load_config(spec)
     workload = build_workload(spec, config)
     provenance = {"spec": spec.model_dump(mode="json"),
                   "command": list(command) if command is not None else None}
     return Simulation(config, workload, spec.technique_specs(), step=spec.step,
-                      seed=spec.seed, provenance=provenance).run()
+                      seed=spec.seed, provenance=provenance).run(progress)

@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="replace existing files that are not earlier accelsim outputs")
     run.add_argument("--top", type=_count, default=10, help="ops shown in the summary (>= 0)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bar (it shows on a terminal once a run takes a second)")
 
     commands.add_parser("workloads", help="list the model zoo with MAC counts")
     commands.add_parser("techniques", help="list the technique controllers and their "
@@ -312,7 +314,15 @@ def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Non
     spec = _run_spec(args)
     check_outputs({"--out": args.out, "--csv": args.csv, "--timeline": args.trace_out},
                   _run_inputs(args, spec), args.force)
-    result = simulate(spec, command=["accelsim", *argv])
+    from accelsim.progress import RunProgress
+
+    errors = Console(stderr=True)
+    progress = RunProgress(errors) if errors.is_terminal and not args.quiet else None
+    try:
+        result = simulate(spec, command=["accelsim", *argv], progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     if args.out:
         result.write_json(args.out)
     if args.csv:

@@ -226,3 +226,30 @@ def test_the_command_line_starts_without_the_engine():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_progress_is_reported_per_op_and_shown_only_for_long_runs():
+    """simulate() calls the progress callback once per op, done counting up to every op and
+    the last cycle being the run's end; the terminal bar stays hidden for the first second
+    and then draws ops done of all."""
+    import io
+
+    from rich.console import Console
+
+    from accelsim import simulate
+    from accelsim.progress import RunProgress
+
+    calls = []
+    result = simulate({"hwconfig": str(HWCONFIGS / "edge_16x16.yaml"), "workload": "mlp",
+                       "batch": 8}, progress=lambda *args: calls.append(args))
+    assert [done for done, _, _ in calls] == list(range(1, len(result["ops"]) + 1))
+    assert {total for _, total, _ in calls} == {len(result["ops"])}
+    assert calls[-1][2] == result["total_cycles"]
+    screen = io.StringIO()
+    bar = RunProgress(Console(file=screen, force_terminal=True, width=100))
+    bar(1, 4, 10.0)
+    assert bar.bar is None  # a quick run shows nothing
+    bar.started -= 2.0
+    bar(2, 4, 20.0)
+    bar.close()
+    assert "2/4" in screen.getvalue()

@@ -10,7 +10,7 @@ them and what they wait on.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from accelsim.context import RunContext
@@ -43,12 +43,14 @@ MAX_TILES_PER_RUN = 5_000_000
 
 
 class Driver:
-    def __init__(self, ctx: RunContext, chain: TechniqueChain) -> None:
+    def __init__(self, ctx: RunContext, chain: TechniqueChain,
+                 progress: Callable[[int, int, float], None] | None = None) -> None:
         self.ctx = ctx
         self.system = ctx.system
         self.workload = ctx.workload
         self.chain = chain
         self.records: list[OpRecord] = []
+        self.progress = progress
         self.done = {}
         self.tiles = 0
         self.onchip: OnChip | None = None
@@ -114,6 +116,8 @@ class Driver:
             self.system.srams[system.buffer_of_role["ofmap"]].stats.exchanged_bytes += moved
             system.vector.stats.exchanged_bytes += moved
         self.records.append(record)
+        if self.progress is not None:
+            self.progress(len(self.records), len(self.done), end)
         self.chain.on_complete(op, record, end)
         self.done[op.name].succeed()
 

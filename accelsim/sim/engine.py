@@ -6,7 +6,7 @@ context and fresh technique instances, so running it twice gives identical resul
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import simpy
 
@@ -48,7 +48,9 @@ class Simulation:
         self.seed = seed
         self.provenance = provenance or {}
 
-    def run(self) -> RunResult:
+    def run(self, progress: Callable[[int, int, float], None] | None = None) -> RunResult:
+        """Simulate; ``progress(ops done, ops in all, simulated cycle)`` is called as each op
+        finishes (for a progress display; it cannot change the run)."""
         env = simpy.Environment()
         system = System(self.config, env)
         workload = fuse_elementwise(system.pe_array.prepare_workload(self.workload),
@@ -60,7 +62,7 @@ class Simulation:
         chain = TechniqueChain.start(self.techniques, ctx)
         workload = chain.attach(workload)
         ctx = ctx.with_workload(workload)
-        driver = Driver(ctx, chain)
+        driver = Driver(ctx, chain, progress)
         driver.start()
         env.run()
         driver.check_finished()

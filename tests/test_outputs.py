@@ -442,7 +442,7 @@ def test_internal_error_is_reported_as_a_bug(capsys, hw, tmp_path, monkeypatch):
     earlier = earlier_result(capsys, hw, out)
     from accelsim.sim.engine import Simulation
 
-    def broken(self):
+    def broken(self, progress=None):
         raise RuntimeError("engine exploded")
 
     monkeypatch.setattr(Simulation, "run", broken)

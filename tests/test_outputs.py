@@ -465,7 +465,7 @@ def test_ctrl_c_is_one_line(capsys, hw, monkeypatch):
     """Ctrl-C during the run: exit 130, one line, no traceback."""
     from accelsim.sim.engine import Simulation
 
-    def interrupted(self):
+    def interrupted(self, progress=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Simulation, "run", interrupted)

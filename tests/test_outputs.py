@@ -45,7 +45,7 @@ def forbid_simulation(monkeypatch) -> None:
     """Fail the test if the run simulates (pytest.fail is no Exception the CLI catches)."""
     from accelsim.sim.engine import Simulation
 
-    monkeypatch.setattr(Simulation, "run", lambda self: pytest.fail(
+    monkeypatch.setattr(Simulation, "run", lambda self, progress=None: pytest.fail(
         "the run simulated before checking its outputs"))
 
 

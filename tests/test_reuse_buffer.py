@@ -1,6 +1,6 @@
-"""Reuse-buffer hit rates against independent references: a lookup-by-lookup LRU simulation
-(OrderedDict per set), a move-to-front stack, hand-derived cases, Student-t table values and
-the coverage of the stated confidence intervals."""
+"""Reuse-buffer hit rates and the reuse-buffer component, against independent references:
+a lookup-by-lookup LRU simulation (OrderedDict per set), a move-to-front stack, hand-derived
+cases, Student-t table values and the coverage of the stated confidence intervals."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
+from accelsim.hw.reuse_buffer import ReuseBuffer, ReuseBufferParams, ReuseOpStats
 from accelsim.trace.stats import reuse
 
 
@@ -238,3 +240,71 @@ def test_interval_covers_exact_op_hit_rate_at_its_confidence():
     sigma = math.sqrt(0.95 * 0.05 / repetitions)
     assert abs(share - 0.95) <= 3 * sigma, share
     assert 0 < np.mean(widths) < 0.5
+
+
+# -- the component ------------------------------------------------------------------------------
+def test_params_are_validated():
+    with pytest.raises(ValidationError, match="must divide"):
+        ReuseBufferParams(entries=64, associativity=3)
+    with pytest.raises(ValidationError, match="power of two"):
+        ReuseBufferParams(entries=48, associativity=4)
+    with pytest.raises(ValidationError):
+        ReuseBufferParams(entries=64, ways=4)
+    with pytest.raises(ValidationError):
+        ReuseBufferParams(entries="64")
+    with pytest.raises(ValidationError):
+        ReuseBufferParams(lookup_energy_pj=-1.0)
+
+
+def test_organisation_storage_and_area_hand_derived():
+    """64 entries, 4 ways: 16 sets, tags 32 - 4 = 28 bits, LRU 2 bits; an entry 28 + 16 + 1 +
+    2 = 47 bits. Area: tags at 10/6 of an SRAM bit of 600 * 0.045^2 um^2."""
+    buf = ReuseBuffer(ReuseBufferParams(entries=64, associativity=4, key_bits=32,
+                                        result_bits=16))
+    assert (buf.sets, buf.tag_bits, buf.lru_bits) == (16, 28, 2)
+    assert buf.storage_bits == 64 * 47
+    assert buf.area_mm2 == pytest.approx(64 * (28 * 10 / 6 + 19) * 1.215 / 1e6)
+    full = ReuseBuffer(ReuseBufferParams(entries=16, key_bits=32, result_bits=16))
+    assert (full.sets, full.tag_bits, full.lru_bits, full.storage_bits) == (1, 32, 4, 16 * 53)
+
+
+def test_energy_from_cited_figures():
+    """16 entries, 4 ways, 20-bit keys, 16-bit results: 4 sets, tags 18 bits, 16 * 37 bits =
+    74 bytes. Bit energy: Horowitz's 10 pJ per 64-bit read of 8 KiB along capacity^0.5;
+    search: 2.89 fJ/bit at 0.18 um scaled by 1/16."""
+    buf = ReuseBuffer(ReuseBufferParams(entries=16, associativity=4, key_bits=20,
+                                        result_bits=16))
+    assert buf.storage_bits == 16 * 37
+    bit = 10.0 * (74 / 8192) ** 0.5 / 64
+    assert buf.lookup_energy_pj == pytest.approx(4 * 18 * 2.89 / 16 / 1000 + 16 * bit
+                                                 + 4 * 2 * bit, rel=1e-3)
+    assert buf.insertion_energy_pj == pytest.approx((18 + 16 + 1) * bit, rel=1e-3)
+    fixed = ReuseBuffer(ReuseBufferParams(lookup_energy_pj=0.5, insertion_energy_pj=0.7))
+    assert (fixed.lookup_energy_pj, fixed.insertion_energy_pj) == (0.5, 0.7)
+
+
+def test_counts_per_op_match_simulation():
+    """An op's lookups counted from its measured hit rate give the simulation's hits, misses
+    and insertions; counts add up per op and over ops."""
+    rng = np.random.default_rng(8)
+    params = ReuseBufferParams(entries=64, associativity=4, lookup_energy_pj=0.5,
+                               insertion_energy_pj=0.7)
+    buf = ReuseBuffer(params)
+    keys = random_stream(rng, 5000, 400)
+    sim = simulate_lru(keys, 64, 4, xor_set(16))
+    rate = reuse.hit_rates(keys, (64,), ways=4)[0]
+    stats = buf.record("conv1.fwd", len(keys), rate)
+    assert stats.hits == int(sim["hit"].sum())
+    assert stats.misses == len(keys) - stats.hits == stats.insertions == sim["insertions"]
+    assert stats.energy_pj == pytest.approx(5000 * 0.5 + stats.misses * 0.7)
+    buf.record("conv1.fwd", [100, 300], [0.5, 0.25])
+    buf.record("fc.fwd", 10, 1.0)
+    assert buf.per_op["conv1.fwd"].lookups == 5400
+    assert buf.per_op["conv1.fwd"].hits == stats.hits + 50 + 75
+    assert buf.per_op["fc.fwd"] == ReuseOpStats(10, 10, 0, 0, 5.0, 0.0)
+    total = buf.total()
+    assert total.lookups == 5410 and total.hit_rate == pytest.approx(total.hits / 5410)
+    assert buf.energy_pj() == {"lookup": pytest.approx(5410 * 0.5),
+                               "insertion": pytest.approx(total.insertions * 0.7)}
+    with pytest.raises(ValueError):
+        buf.record("fc.fwd", 10, 1.5)

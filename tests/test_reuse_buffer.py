@@ -4,15 +4,22 @@ cases, Student-t table values and the coverage of the stated confidence interval
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from accelsim.errors import WorkloadError
 from accelsim.hw.reuse_buffer import ReuseBuffer, ReuseBufferParams, ReuseOpStats
 from accelsim.trace.stats import reuse
+from accelsim.workload.value_stats import load_value_stats
+from tests.conftest import ROOT
+
+MLP = ROOT / "workloads" / "traced" / "mlp"
 
 
 # -- references ---------------------------------------------------------------------------------
@@ -308,3 +315,50 @@ def test_counts_per_op_match_simulation():
                                "insertion": pytest.approx(total.insertions * 0.7)}
     with pytest.raises(ValueError):
         buf.record("fc.fwd", 10, 1.5)
+
+
+# -- traced statistics with an interval ---------------------------------------------------------
+def with_interval(tmp_path, shift_low=0.0):
+    """The shipped MLP folder with an interval added to one op's hit rates."""
+    folder = tmp_path / "mlp"
+    shutil.copytree(MLP, folder)
+    data = json.loads((folder / "stats.json").read_text())
+    name = next(n for n, op in data["ops"].items() if "acrtc_hit_rate" in op)
+    stat = data["ops"][name]["acrtc_hit_rate"]
+    low = {g: (np.clip(np.array(t) - 0.05 + shift_low, 0, 1)).tolist()
+           for g, t in stat.items()}
+    high = {g: np.clip(np.array(t) + 0.1, 0, 1).tolist() for g, t in stat.items()}
+    stat["interval"] = {"confidence": 0.95, "samples": [8] * len(data["steps"]),
+                        "low": low, "high": high}
+    (folder / "stats.json").write_text(json.dumps(data))
+    return folder, name, data
+
+
+def test_old_folder_loads_and_says_it_has_no_interval():
+    stats = load_value_stats(MLP)
+    name = next(n for n, op in stats.data["ops"].items() if "acrtc_hit_rate" in op)
+    assert 0 <= stats.acrtc_hit_rate(name, 4, 64) <= 1
+    with pytest.raises(WorkloadError, match="acrtc_hit_rate.interval"):
+        stats.acrtc_hit_rate_interval(name, 4, 64)
+
+
+def test_interval_is_read_per_step_and_over_steps(tmp_path):
+    folder, name, data = with_interval(tmp_path)
+    stats = load_value_stats(folder)
+    grid = data["params"]["acrtc"]
+    ki, ei = grid["k"].index(4), grid["entries"].index(64)
+    tables = np.array(data["ops"][name]["acrtc_hit_rate"]["scalar"])[:, ki, ei]
+    low, high = stats.acrtc_hit_rate_interval(name, 4, 64, step=data["steps"][0])
+    assert low == pytest.approx(max(0, tables[0] - 0.05))
+    assert high == pytest.approx(min(1, tables[0] + 0.1))
+    low, high = stats.acrtc_hit_rate_interval(name, 4, 64)
+    mean = stats.acrtc_hit_rate(name, 4, 64)
+    assert low <= mean <= high
+    with pytest.raises(WorkloadError, match="granularity"):
+        stats.acrtc_hit_rate(name, 4, 64, granularity="interval")
+
+
+def test_interval_not_containing_its_mean_is_refused(tmp_path):
+    folder, _, _ = with_interval(tmp_path, shift_low=0.2)
+    with pytest.raises(WorkloadError, match="interval"):
+        load_value_stats(folder)

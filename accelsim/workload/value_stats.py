@@ -147,13 +147,42 @@ class ValueStats:
         buffer entries (the nearest measured k and size at or below the ones asked)."""
         stat = self.require("acrtc_hit_rate", op_name, technique)
         grid = self.params["acrtc"]
-        if granularity not in stat:
+        granularities = [g for g in stat if g != "interval"]
+        if granularity not in granularities:
             raise WorkloadError(self.source, f"value_stats.acrtc_hit_rate[{op_name}]",
-                                "a reuse granularity", choices=stat, got=granularity)
+                                "a reuse granularity", choices=granularities, got=granularity)
         ki = _floor_index(grid["k"], k)
         ei = _floor_index(grid["entries"], entries)
         table = self._at(stat[granularity], step)  # (k, entries)
         return float(table[ki][ei])
+
+    def acrtc_hit_rate_interval(self, op_name: str, k: int, entries: int,
+                                granularity: str = "scalar", step: int | None = None,
+                                technique: str = "acrtc") -> tuple[float, float]:
+        """Confidence interval (low, high) of :meth:`acrtc_hit_rate` at the same grid point,
+        over the operand tiles sampled at a step. With ``step`` None, of the mean over the
+        steps: each side's half-width is the root sum of the steps' squares over the step
+        count (the steps' samples independent)."""
+        stat = self.require("acrtc_hit_rate", op_name, technique)
+        interval = stat.get("interval")
+        if interval is None:
+            raise missing_statistic(self.source, "acrtc_hit_rate.interval", op_name,
+                                    technique)
+        if granularity not in interval["low"]:
+            raise WorkloadError(self.source, f"value_stats.acrtc_hit_rate[{op_name}]",
+                                "a reuse granularity", choices=interval["low"], got=granularity)
+        grid = self.params["acrtc"]
+        ki, ei = _floor_index(grid["k"], k), _floor_index(grid["entries"], entries)
+        mean = np.asarray(stat[granularity], dtype=float)[:, ki, ei]
+        low = np.asarray(interval["low"][granularity], dtype=float)[:, ki, ei]
+        high = np.asarray(interval["high"][granularity], dtype=float)[:, ki, ei]
+        if step is not None:
+            pos = self.step_position(step)
+            return float(low[pos]), float(high[pos])
+        centre, count = mean.mean(), len(mean)
+        below = math.sqrt(float(np.sum((mean - low) ** 2))) / count
+        above = math.sqrt(float(np.sum((high - mean) ** 2))) / count
+        return max(0.0, centre - below), min(1.0, centre + above)
 
     def daa(self, op_name: str, step: int | None = None, technique: str = "daa") -> dict:
         """Paired-stream statistics of an op: ``both_nonzero``, ``one_nonzero``, ``none``,
@@ -328,9 +357,26 @@ class TopkDensity(_Strict):
     b: PerStep
 
 
-class AcrtcHitRate(_Strict):
+class AcrtcTables(_Strict):
     scalar: list[list[list[Fraction]]] = Field(description="per step a [k][entries] table")
     dot4: list[list[list[Fraction]]] = Field(description="per step a [k][entries] table")
+
+
+class AcrtcInterval(_Strict):
+    """The spread of the hit rates: per step, the confidence interval over ``samples``
+    independent operand tiles (:func:`accelsim.trace.stats.reuse.sampled_hit_rate_tables`)."""
+
+    confidence: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    samples: list[Positive] = Field(description="operand tiles sampled, per step")
+    low: AcrtcTables
+    high: AcrtcTables
+
+
+class AcrtcHitRate(_Optional):
+    scalar: list[list[list[Fraction]]] = Field(description="per step a [k][entries] table "
+                                               "(mean over the sampled tiles)")
+    dot4: list[list[list[Fraction]]] = Field(description="per step a [k][entries] table")
+    interval: AcrtcInterval | None = None
 
 
 class Daa(_Strict):
@@ -428,7 +474,6 @@ class _Consistency:
         stats = self.stats
         steps = len(stats.steps)
         per_step = f"one per sampled step (steps holds {steps})"
-        grid = stats.params.acrtc
         for name, op in stats.ops.items():
             at = f"ops.{name}"
             for stat in ("density", "topk_density", "daa"):
@@ -438,18 +483,41 @@ class _Consistency:
                 for i, hist in enumerate(op.daa.exponent_gap_hist):
                     self.length(f"{at}.daa.exponent_gap_hist[{i}]", hist,
                                 stats.params.daa.gap_bins, "one per exponent gap (gap_bins)")
-            for granularity, tables in (op.acrtc_hit_rate or {}):
-                self.length(f"{at}.acrtc_hit_rate.{granularity}", tables, steps, per_step)
-                for i, table in enumerate(tables):
-                    self.length(f"{at}.acrtc_hit_rate.{granularity}[{i}]", table, len(grid.k),
-                                "one row per masked-bit count of params.acrtc.k")
-                    for j, row in enumerate(table):
-                        self.length(f"{at}.acrtc_hit_rate.{granularity}[{i}][{j}]", row,
-                                    len(grid.entries),
-                                    "one per buffer size of params.acrtc.entries")
+            if op.acrtc_hit_rate is not None:
+                self.acrtc(f"{at}.acrtc_hit_rate", op.acrtc_hit_rate, steps, per_step)
         for name, layer in stats.layers.items():
             self.layer(f"layers.{name}", name, layer, steps)
         self.confidence()
+
+    def acrtc_tables(self, at: str, tables: AcrtcTables | AcrtcHitRate, steps: int,
+                     per_step: str) -> None:
+        grid = self.stats.params.acrtc
+        for granularity in ("scalar", "dot4"):
+            per_steps = getattr(tables, granularity)
+            self.length(f"{at}.{granularity}", per_steps, steps, per_step)
+            for i, table in enumerate(per_steps):
+                self.length(f"{at}.{granularity}[{i}]", table, len(grid.k),
+                            "one row per masked-bit count of params.acrtc.k")
+                for j, row in enumerate(table):
+                    self.length(f"{at}.{granularity}[{i}][{j}]", row, len(grid.entries),
+                                "one per buffer size of params.acrtc.entries")
+
+    def acrtc(self, at: str, stat: AcrtcHitRate, steps: int, per_step: str) -> None:
+        self.acrtc_tables(at, stat, steps, per_step)
+        interval = stat.interval
+        if interval is None:
+            return
+        self.length(f"{at}.interval.samples", interval.samples, steps, per_step)
+        self.acrtc_tables(f"{at}.interval.low", interval.low, steps, per_step)
+        self.acrtc_tables(f"{at}.interval.high", interval.high, steps, per_step)
+        for granularity in ("scalar", "dot4"):
+            mean = np.asarray(getattr(stat, granularity), dtype=float)
+            low = np.asarray(getattr(interval.low, granularity), dtype=float)
+            high = np.asarray(getattr(interval.high, granularity), dtype=float)
+            if np.any(low > mean + 1e-9) or np.any(mean > high + 1e-9):
+                raise WorkloadError(self.json, f"{at}.interval.{granularity}", "intervals "
+                                    f"low <= {granularity} <= high, entry by entry",
+                                    got="an interval not containing its mean")
 
     def layer(self, at: str, name: str, layer: LayerStats, steps: int) -> None:
         bits = self.stats.params.mquans.bits

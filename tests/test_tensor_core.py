@@ -9,7 +9,7 @@ import simpy
 from accelsim.api import simulate
 from accelsim.config.loader import load_hwconfig, validate_hwconfig
 from accelsim.context import RunContext
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, SimulationError
 from accelsim.hw.system import System
 from accelsim.sim.engine import Simulation
 from accelsim.sim.lowering import lower
@@ -139,6 +139,13 @@ def test_bad_keys_give_clear_errors(override, message):
     with pytest.raises(ConfigError) as error:
         load_hwconfig(V100, [override])
     assert message in str(error.value)
+
+
+def test_absurd_gemm_is_refused_before_its_tiles_are_built():
+    """16,016 x 16,016 on 16 x 16 CTA tiles is 1,001 x 1,001 = 1,002,001 CTAs, over the
+    million an op may take: one SimulationError naming the count, no arrays built."""
+    with pytest.raises(SimulationError, match="1,002,001 CTA tiles of 16x16"):
+        plan_of(small_config(), 16_016, 16_016, 8)
 
 
 def test_runs_are_deterministic():

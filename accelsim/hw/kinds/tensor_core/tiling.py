@@ -44,6 +44,10 @@ from accelsim.hw.kinds.systolic.tiling import MAX_TILES, TileArrays
 from accelsim.workload.conv_window import Im2colView
 from accelsim.workload.op import Gemm
 
+#: CTA tiles one op may be cut into: each costs a few per-CTA array entries (about 100
+#: bytes), so a million is ~100 MB; a GEMM that needs more is refused before any is built.
+MAX_CTAS = 1_000_000
+
 #: Most K chunks a wave is streamed in: the first chunk's loads of an op are not overlapped
 #: by any compute, so more chunks expose less (at most an eighth of a wave's operands) at the
 #: cost of more tiles (SimPy events).
@@ -111,6 +115,11 @@ class WaveTiler:
         gm, gn = ceil_div(gemm.m, s.tile_m), ceil_div(gemm.n, s.tile_n)
         slice_k = ceil_div(ceil_div(gemm.k, s.tile_k), split) * s.tile_k
         split = ceil_div(gemm.k, slice_k)
+        if gemm.count * gm * gn * split > MAX_CTAS:
+            raise SimulationError(
+                f"a {gemm.m}x{gemm.n}x{gemm.k} GEMM (x{gemm.count}) has "
+                f"{gemm.count * gm * gn * split:,} CTA tiles of {s.tile_m}x{s.tile_n}, more "
+                f"than the {MAX_CTAS:,} an op may take: use larger CTA tiles")
         shape = (gemm.count, gm, gn, split) if n_fastest else (gemm.count, gn, gm, split)
         idx = np.indices(shape).reshape(4, -1)
         inst, sl = idx[0], idx[3]

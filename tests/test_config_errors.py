@@ -68,7 +68,7 @@ CASES = [
      "(valid choices: filter, ifmap, ofmap)"),
     ("unknown_kind", _set("pe_array.kind", "mesh"),
      "pe_array.kind: expected a known PE-array kind, got 'mesh' "
-     "(valid choices: outer_product, systolic)"),
+     "(valid choices: outer_product, systolic, tensor_core)"),
     ("unknown_datatype", _set("pe_array.datatype", "fp8"),
      "pe_array.datatype: expected one of the valid choices, got 'fp8' "
      "(valid choices: bf16, fp16, fp32, int8)"),

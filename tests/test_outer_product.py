@@ -96,7 +96,7 @@ OUTER_ONLY = ("multipliers_f", "multipliers_i", "accumulator_banks", "accumulato
     ({"kind": "systolic", **dict.fromkeys(OUTER_ONLY)}, "pe_array.dataflow: expected this "
      "required key (output-, weight- or input-stationary mapping of the GEMM)"),
     ({"kind": "mesh"}, "pe_array.kind: expected a known PE-array kind, got 'mesh' (valid "
-     "choices: outer_product, systolic)"),
+     "choices: outer_product, systolic, tensor_core)"),
 ])
 def test_kind_specific_fields_are_checked(edit, message):
     """Each kind's parameters are its own: required keys of a kind are required, another

@@ -5,3 +5,4 @@ Importing the package registers the built-in techniques in
 """
 
 from accelsim.techniques import ant  # noqa: F401  (registers "ant")
+from accelsim.techniques import mquans  # noqa: F401  (registers "mquans")

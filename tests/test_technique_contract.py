@@ -93,7 +93,7 @@ def test_resolved_hwconfig_reloads_to_the_same_config():
      "run.yaml: techniques[0] ant:granularity=tile: ant.granularity: expected one of the "
      "valid choices, got 'tile' (valid choices: chunk, element, row)"),
     ({**SPEC, "techniques": ["nope"]}, "run.yaml: techniques[0]: nope: expected a "
-     "registered technique (valid choices: ant)"),
+     "registered technique (valid choices: ant"),
     ({**SPEC, "phases": ["forward"]}, "run.yaml: phases[0]: expected one of the valid "
      "choices, got 'forward'"),
 ])

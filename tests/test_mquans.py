@@ -165,6 +165,15 @@ def test_assumed_rate_covers_layers_without_traced_rates():
     assert mq["assumed_layers"] == ["h"] and mq["layers"]["h"]["source"] == "assumed"
 
 
+def test_time_step_pairing_takes_the_assumed_rate_for_every_layer():
+    """The trace measures epoch pairs only: with time_step pairing the assumed rate stands for
+    every layer, the traced one too (0.25 of the MACs)."""
+    result = run([fwd_op(64, 64, 64)], ["mquans:pairing=time_step,assumed_change_rate=0.25"],
+                 stats({"g": RATES}))
+    assert row(result, "g.fwd")["macs"] == 65_536
+    assert result["technique_stats"]["mquans"]["assumed_layers"] == ["g"]
+
+
 def test_repeatable():
     a = run([fwd_op(64, 64, 64)], ["mquans:lanes=8"], stats({"g": RATES}))
     b = run([fwd_op(64, 64, 64)], ["mquans:lanes=8"], stats({"g": RATES}))
@@ -208,7 +217,8 @@ def test_layer_without_rates_is_refused_by_name():
 def test_workload_without_statistics_is_refused():
     with pytest.raises(WorkloadError) as caught:
         run([fwd_op(64, 64, 64)], ["mquans"])
-    assert "mquans_change_rate" in str(caught.value)
+    message = str(caught.value)
+    assert "layer g" in message and "got 'no value statistics'" in message
 
 
 def test_outer_product_array_is_refused():

@@ -93,7 +93,7 @@ from accelsim.plan import ACCESS, DRAIN, FETCH, LOAD, STORE
 from accelsim.sim.onchip import scaled_visits
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
 from accelsim.workload.op import Phase
-from accelsim.workload.value_stats import require
+from accelsim.workload.value_stats import STATISTICS
 
 #: Plan columns a kind must report for the reuse to be applied tile by tile.
 ROLE_COLUMNS = (FETCH + "ifmap", FETCH + "filter", FETCH + "ofmap", DRAIN + "ofmap")
@@ -238,15 +238,15 @@ class Mquans(Technique):
         elif p.assumed_change_rate is not None:
             found = (p.assumed_change_rate, p.assumed_change_rate)
             source = "assumed"
-        elif stats is None:
-            require(workload, "mquans_change_rate", op.layer, self.name)
-            raise AssertionError("unreachable")  # require raised
         else:
+            held = ("no value statistics" if stats is None
+                    else "value statistics without it")
             raise WorkloadError(workload.source, f"value_stats.layers.{op.layer}",
                                 f"the Mquans input change rate of layer {op.layer} (forward "
                                 f"op {op.name}), needed by technique mquans; it is recorded by "
-                                "accelsim trace with --steps longer than one epoch, or give "
-                                "mquans:assumed_change_rate=<rate>", got="absent")
+                                f"{STATISTICS['mquans_change_rate'][1]} (see "
+                                "workloads/traced/FORMAT.md); or give "
+                                "mquans:assumed_change_rate=<rate>", got=held)
         critical, tolerant = found
         changed = changed_share(p.critical_fraction, critical, tolerant)
         if p.lanes is None:

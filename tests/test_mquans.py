@@ -134,6 +134,20 @@ def test_unchanged_layer_issues_nothing_and_fetches_no_weights():
     assert mq["layers"]["g"]["source"].startswith("traced (all neurons")
 
 
+def test_state_of_a_strided_convolution_counts_the_inputs_it_reads():
+    """A 1x1 stride-2 convolution (2 images, 4 channels of 8x8, 8 output channels of 4x4)
+    reads a quarter of its input: 2*4*16 = 128 elements, not 512. State: 128 levels at 4.5
+    bits = 72 bytes, 2*8*16 = 256 outputs at fp32 = 1024 bytes."""
+    geometry = {"cin": 4, "cout": 8, "h": 8, "w": 8, "r": 1, "s": 1, "stride": 2, "pad": 0,
+                "ho": 4, "wo": 4, "groups": 1, "dilation": 1, "transposed": False}
+    op = Op("g.fwd", "g", Phase.FWD, "conv",
+            reads=(Tensor("x", 2 * 4 * 64, 2), Tensor("g/weight", 8 * 4, 2)),
+            writes=(Tensor("y", 2 * 8 * 16, 2),), gemm=Gemm(32, 8, 4), attrs=geometry)
+    mq = run([op], ["mquans"], stats({"g": RATES}))["technique_stats"]["mquans"]
+    assert mq["inputs_compared"] == 128
+    assert mq["state_bytes_read"] == mq["state_bytes_written"] == 72 + 1024
+
+
 def test_one_class_layer_mixes_the_all_rates_at_each_class_width():
     """Only `all` measured: critical share at 6 bits (0.3), tolerant at 4 bits (0.1):
     changed 0.25*0.3 + 0.75*0.1 = 0.15 of 262,144 MACs = 39,321.6 -> 39,322 issued."""

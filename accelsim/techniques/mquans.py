@@ -61,14 +61,14 @@ fraction and ``r_c``, ``r_t`` the class change rates:
   chance of skipping is higher: this is a lower bound on the weight bytes skipped. With a
   batch it is close to nothing, except where no input changes.
 * the reuse state, kept per sample in DRAM from one pairing to the next: the previous
-  quantized inputs (``f critical_bits + (1 - f) tolerant_bits`` bits per input element of the
-  layer's input tensor) and the previous outputs at accumulator width. Each forward op reads
-  both (``fetch:ofmap``: the previous outputs are the initial partial sums) and writes both
-  anew (``drain:ofmap``), spread over its tiles in proportion to the outputs each finishes
-  (or its MACs). These bytes are in the plan's DRAM traffic, priced by the DRAM model. Where
-  residency keeps part of the layer's output on chip, :mod:`accelsim.sim.onchip` takes the
-  same share off the tiles' output drains, the state write included: an approximation that
-  undercounts the state write there.
+  quantized inputs (``f critical_bits + (1 - f) tolerant_bits`` bits per input element the
+  GEMM reads: M x K, or a convolution's distinct input elements) and the previous outputs at
+  accumulator width. Each forward op reads both (``fetch:ofmap``: the previous outputs are the
+  initial partial sums) and writes both anew (``drain:ofmap``), spread over its tiles in
+  proportion to the outputs each finishes (or its MACs). These bytes are in the plan's DRAM
+  traffic, priced by the DRAM model. Where residency keeps part of the layer's output on chip,
+  :mod:`accelsim.sim.onchip` takes the same share off the tiles' output drains, the state
+  write included: an approximation that undercounts the state write there.
 * the delta unit: every input element is quantized and compared with its stored level,
   ``delta_pj`` each (two 8-bit integer operations at Horowitz's 0.03 pJ, ISSCC 2014, 45 nm),
   reported under ``technique.mquans``. Accuracy, and the quantization of critical inputs
@@ -92,6 +92,7 @@ from accelsim.errors import ConfigError, SimulationError, WorkloadError
 from accelsim.plan import ACCESS, DRAIN, FETCH, LOAD, STORE
 from accelsim.sim.onchip import scaled_visits
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
+from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Phase
 from accelsim.workload.value_stats import STATISTICS
 
@@ -164,6 +165,18 @@ def spread(total: int, weights: np.ndarray) -> np.ndarray:
     cumulative = np.floor(np.cumsum(weights) / weights.sum() * total + 1e-9).astype(np.int64)
     cumulative[-1] = total
     return np.diff(np.concatenate(([0], cumulative)))
+
+
+def layer_inputs(op) -> int:
+    """Input elements the issued forward GEMM reads: its A operand's M x K elements, or for
+    an im2col view of a convolution the distinct input elements its windows name (padding
+    excluded, :meth:`~accelsim.workload.conv_window.ConvWindow.unique_inputs`)."""
+    gemm = op.issued_gemm
+    for view in im2col_views(op):
+        if view.role == "ifmap":
+            rows, cols = getattr(gemm, view.pixel_dim), getattr(gemm, view.window_dim)
+            return int(view.window.unique_inputs(0, rows, 0, cols)) * gemm.count
+    return gemm.m * gemm.k * gemm.count
 
 
 @TECHNIQUES.register("mquans")
@@ -295,7 +308,7 @@ class Mquans(Technique):
         loads[buffer_of["filter"]] = loads[buffer_of["filter"]] - (filter_fetch - kept_filter)
 
         _, psum_bytes = system.pe_array.element_bytes(op)
-        input_elements = round(op.reads[0].elements * op.issued_share)
+        input_elements = layer_inputs(op)
         outputs = gemm.m * gemm.n * gemm.count
         state_bits = p.critical_fraction * p.critical_bits \
             + (1 - p.critical_fraction) * p.tolerant_bits

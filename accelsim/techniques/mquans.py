@@ -54,7 +54,10 @@ fraction and ``r_c``, ``r_t`` the class change rates:
   as issued MACs); compute cycles ``ceil(compute * s)``, fill and drain of the folds included
   (an approximation that overstates the saving by at most the fill/drain share of a tile);
   ``sram_cycles`` and the array-side SRAM access of the buffers holding the ifmap and filter
-  (and not the ofmap) scaled by ``s`` (the edges read only the issued steps);
+  (and not the ofmap) scaled by ``s``: the edges read only the issued steps (exact for the
+  output-stationary flow, where both are edges; on a weight- or input-stationary flow the
+  stationary operand's loads are scaled too, and the DRAM share of a single-ported buffer's
+  cycles is scaled with the rest: approximations);
 * filter fetch: a weight row is fetched unless every input it meets is unchanged. The share
   needed is ``1 - f (1 - r_c)^M - (1 - f) (1 - r_t)^M`` with M the GEMM's rows (the op's inputs
   per weight row, changes independent). A tile meets only its own block of M rows, so its true

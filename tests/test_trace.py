@@ -79,6 +79,13 @@ def test_resnet18_trace_matches_zoo_with_its_class_count(tmp_path):
     traced = {op.name: op.gemm for op in result.graph.ops if op.gemm is not None}
     zoo = load_workload("resnet18_cifar", TrainingOptions(batch=2))
     assert traced == {op.name: op.gemm for op in zoo.ops() if op.gemm is not None}
+    # every GEMM op reads its A operand first and its B second, as the zoo's (the zoo keeps a
+    # linear layer's bias inside its weight tensor, the trace apart, after the operands)
+    def operands(ops):
+        return {op.name: [t.elements for t in op.reads[:1 if op.kind == "linear" else 2]]
+                for op in ops if op.gemm is not None}
+
+    assert operands(result.graph.ops) == operands(zoo.ops())
     macs = {}
     for op in result.graph.ops:
         macs[op.phase.value] = macs.get(op.phase.value, 0) + op.macs

@@ -254,3 +254,16 @@ def test_update_ops_follow_the_run_optimizer():
     update = [op for op in adam.ops() if op.phase is Phase.UPDATE]
     assert len(update) == 3
     assert adam.op("fc1.update").bytes_read > sgd.op("fc1.update").bytes_read
+
+
+def test_folders_traced_with_call_order_reads_load_operands_first():
+    """The shipped folders were traced when a linear layer's reads followed addmm's arguments
+    (bias, x, W) and a conv's weight gradient read x before dy: they load with the A and B
+    operands first, as the zoo's ops read them."""
+    from accelsim.workload.traced import load_traced
+
+    mlp = load_traced(ROOT / "workloads" / "traced" / "mlp")
+    assert [t.name for t in mlp.op("fc1.fwd").reads] == ["input", "fc1/weight", "fc1/bias"]
+    resnet = load_traced(ROOT / "workloads" / "traced" / "resnet18_cifar")
+    op = resnet.op("layer1.0.conv1.bwd_weight")
+    assert [t.name for t in op.reads] == ["grad(layer1.0.conv1)", "relu1"]

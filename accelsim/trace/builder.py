@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 
 from accelsim.trace.attention import (BACKWARD_OPS, FORWARD_OPS, MASK_OPS, RECOMPUTE_OPS,
                                       attention_shape)
-from accelsim.trace.aten import (NORM_BACKWARD_OPS, POOL_FORWARD, known_op, vector_kind,
-                                 vector_ops_per_element)
+from accelsim.trace.aten import (GEMM_OPERANDS, NORM_BACKWARD_OPS, POOL_FORWARD, known_op,
+                                 vector_kind, vector_ops_per_element)
 from accelsim.trace.gemms import GemmResolver
 from accelsim.workload.op import Op, Phase, Tensor
 from accelsim.workload.traced import NOMINAL_COMPUTE_BYTES, traced_update_op
@@ -184,6 +184,8 @@ class _Builder:
                 writes.append(self.name_write(tid, f"{layer}/saved{i}"))
         if parts:
             part = parts[0]
+            operands = [call.args[i].id for i in GEMM_OPERANDS[call.op][:2]]
+            reads = self.reads(call, [*operands, *call.reads])  # A and B first, as every GEMM
             self.emit(call, layer, Phase.FWD, kind, reads, writes, gemm=part.gemm,
                       attrs=dict(part.attrs))
             return
@@ -251,7 +253,7 @@ class _Builder:
                     self.emit(call, layer, part.phase, part.kind, self.reads(call, [dy, w]),
                               data, gemm=part.gemm, attrs=dict(part.attrs))
                 else:
-                    self.emit(call, layer, part.phase, part.kind, self.reads(call, [x, dy]),
+                    self.emit(call, layer, part.phase, part.kind, self.reads(call, [dy, x]),
                               weight, gemm=part.gemm, attrs=dict(part.attrs))
             return
         if parts:

@@ -345,8 +345,26 @@ def op_from_entry(entry: _StoredOp, options: TrainingOptions, sizes: dict[str, i
     op = Op(entry.name, entry.layer, Phase(entry.phase), entry.kind, tensors(entry.reads),
             tensors(entry.writes), overwrites=tuple(entry.overwrites))
     if isinstance(entry, _GemmOp):
-        return replace(op, gemm=Gemm(*entry.gemm), attrs=entry.attrs.model_dump())
+        gemm = Gemm(*entry.gemm)
+        return replace(op, gemm=gemm, attrs=entry.attrs.model_dump(),
+                       reads=operands_first(op.reads, op.kind, op.phase, gemm))
     return replace(op, elements=entry.elements, vector_ops=entry.vector_ops)
+
+
+def operands_first(reads: tuple[Tensor, ...], kind: str, phase: Phase,
+                   gemm: Gemm) -> tuple[Tensor, ...]:
+    """A traced GEMM op's reads in the order every GEMM op has (:class:`Op`): its A operand,
+    its B operand, then the rest. The tracer records a call's arguments as the call takes
+    them: ``addmm(bias, x, W^T)`` reads the bias first, and a convolution's weight gradient
+    recorded x before dy (its A operand, Cout x pixels); folders traced so that are read in
+    the canonical order."""
+    if (kind == "linear" and phase is Phase.FWD and len(reads) == 3
+            and reads[0].elements == gemm.n and reads[1].elements == gemm.m * gemm.k):
+        return (reads[1], reads[2], reads[0])
+    if (kind == "conv" and phase is Phase.BWD_WEIGHT and len(reads) == 2
+            and reads[1].name.startswith("grad(") and not reads[0].name.startswith("grad(")):
+        return (reads[1], reads[0])  # dy is named grad(<conv>) by the tracer
+    return reads
 
 
 def _stored_data_gradient_gemms(attrs: dict, images: int) -> tuple[Gemm, Gemm]:

@@ -51,14 +51,17 @@ def build_workload(spec: RunSpec, config: HwConfig) -> Workload:
 
 def simulate(spec: RunSpec | Mapping | str | Path,
              command: Sequence[str] | None = None,
-             progress: Callable[[int, int, float], None] | None = None) -> RunResult:
+             progress: Callable[[int, int, float], None] | None = None,
+             keep_transfers: bool = False) -> RunResult:
     """Run ``spec`` (module docstring); ``command``: the command line that asked for it, if
     any, recorded in the result; ``progress(ops done, ops in all, simulated cycle)``: called
-    as each op finishes."""
+    as each op finishes; ``keep_transfers``: keep every DRAM transfer in the result (for a
+    timeline trace; otherwise only their histogram over time is kept)."""
     spec = as_spec(spec)
     config = load_config(spec)
     workload = build_workload(spec, config)
     provenance = {"spec": spec.model_dump(mode="json"),
                   "command": list(command) if command is not None else None}
     return Simulation(config, workload, spec.technique_specs(), step=spec.step,
-                      seed=spec.seed, provenance=provenance).run(progress)
+                      seed=spec.seed, provenance=provenance,
+                  keep_transfers=keep_transfers).run(progress)

@@ -319,7 +319,8 @@ def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Non
     errors = Console(stderr=True)
     progress = RunProgress(errors) if errors.is_terminal and not args.quiet else None
     try:
-        result = simulate(spec, command=["accelsim", *argv], progress=progress)
+        result = simulate(spec, command=["accelsim", *argv], progress=progress,
+                          keep_transfers=bool(args.trace_out))
     finally:
         if progress is not None:
             progress.close()

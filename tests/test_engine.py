@@ -174,7 +174,8 @@ def test_single_tile_gemm_waits_for_dram_by_hand():
     16 B/cycle, no latency and a 1024 B/cycle link: the load of A and B (16 + 16 B) takes
     2 cycles, the fold 1 + 8 + 8 - 2 = 15 cycles, the store of C (64 * 2 B) 8 cycles:
     25 cycles, of which 10 are DRAM-bandwidth stalls; two transfers, 32 B read, 128 B written."""
-    result = Simulation(make_config(8, 8, "os", ideal=False), gemm_workload(8, 8, 1)).run()
+    result = Simulation(make_config(8, 8, "os", ideal=False), gemm_workload(8, 8, 1),
+                        keep_transfers=True).run()
     (row,) = result["ops"]
     assert result.total_cycles == 25
     assert row["compute_cycles"] == 15
@@ -182,6 +183,14 @@ def test_single_tile_gemm_waits_for_dram_by_hand():
     assert row["stalls"]["dram_latency"] == row["stalls"]["interconnect"] == 0
     assert result["dram"]["transfers"] == 2
     assert result.transfers == [(0, 2, 32), (17, 25, 128)]
+    # the bandwidth chart: 100 bins of 0.25 cycles; 32 B over cycles 0-2 (8 bins of 4 B), then
+    # 128 B over cycles 17-25 (32 bins of 4 B): 16 B per cycle, at 1 GHz 16 GB/s
+    chart = result["dram_bandwidth"]
+    assert chart["bin_cycles"] == 0.25
+    rates = chart["gbytes_per_s"]
+    assert rates[:8] == [16.0] * 8 and rates[8:68] == [0.0] * 60 and rates[68:] == [16.0] * 32
+    assert Simulation(make_config(8, 8, "os", ideal=False),
+                      gemm_workload(8, 8, 1)).run().transfers == []  # kept only when asked
 
 
 def test_ops_respect_dependencies_and_units(resnet18_cifar_result, edge):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from accelsim.config.models import DramParams
 from accelsim.hw.dram_timing import PRESETS, DramTiming
+from accelsim.stats.rate_histogram import RateHistogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,10 @@ class DramStats:
     transfers: int = 0
     row_visits: float = 0.0  # activations in activation intervals, summed over channels
     bursts: float = 0.0
-    timeline: list[tuple[float, float, int]] = field(default_factory=list)  # (start, end, bytes)
+    #: bytes moved over time, accumulated as transfers happen (fixed memory)
+    bandwidth: RateHistogram = field(default_factory=RateHistogram)
+    #: every transfer as (start, end, bytes), kept only when asked for (a timeline trace)
+    timeline: list[tuple[float, float, int]] = field(default_factory=list)
 
     @property
     def row_hit_rate(self) -> float:
@@ -59,8 +63,10 @@ class DramStats:
 
 
 class Dram:
-    def __init__(self, params: DramParams, clock_hz: float) -> None:
+    def __init__(self, params: DramParams, clock_hz: float,
+                 keep_transfers: bool = False) -> None:
         self.params = params
+        self.keep_transfers = keep_transfers
         self.clock_hz = clock_hz
         self.ideal = params.ideal
         self.channels = params.channels
@@ -128,4 +134,6 @@ class Dram:
             self.stats.row_visits += max(1.0, visits) * channels
             self.stats.bursts += math.ceil(nbytes / self.timing.burst_bytes)
         if not self.ideal:
-            self.stats.timeline.append((start, end, nbytes))
+            self.stats.bandwidth.add(start, end, nbytes)
+            if self.keep_transfers:
+                self.stats.timeline.append((start, end, nbytes))

@@ -50,7 +50,8 @@ class TransferTimes:
 
 
 class System:
-    def __init__(self, config: HwConfig, env: simpy.Environment) -> None:
+    def __init__(self, config: HwConfig, env: simpy.Environment,
+                 keep_transfers: bool = False) -> None:
         self.config = config
         self.env = env
         self.clock_hz = config.clock
@@ -72,7 +73,7 @@ class System:
                       for name, params in config.sram.items()}
         #: the SRAM buffer holding each GEMM operand role (ifmap, filter, ofmap)
         self.buffer_of_role = {role: config.buffer_for(role) for role in OPERAND_ROLES}
-        self.dram = Dram(config.dram, config.clock)
+        self.dram = Dram(config.dram, config.clock, keep_transfers)
         self.vector = VectorUnit(env, config.vector_unit)
         self.interconnect = Interconnect(config.interconnect, config.clock,
                                          [*self.srams, VECTOR_ENDPOINT])

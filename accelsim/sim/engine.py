@@ -40,19 +40,21 @@ class Simulation:
 
     def __init__(self, config: HwConfig, workload: Workload,
                  techniques: Iterable[TechniqueSpec] = (), step: int | None = None,
-                 seed: int = 0, provenance: dict | None = None) -> None:
+                 seed: int = 0, provenance: dict | None = None,
+                 keep_transfers: bool = False) -> None:
         self.config = config
         self.workload = workload
         self.techniques = tuple(techniques)
         self.step = default_step(workload) if step is None else step
         self.seed = seed
         self.provenance = provenance or {}
+        self.keep_transfers = keep_transfers
 
     def run(self, progress: Callable[[int, int, float], None] | None = None) -> RunResult:
         """Simulate; ``progress(ops done, ops in all, simulated cycle)`` is called as each op
         finishes (for a progress display; it cannot change the run)."""
         env = simpy.Environment()
-        system = System(self.config, env)
+        system = System(self.config, env, self.keep_transfers)
         workload = fuse_elementwise(system.pe_array.prepare_workload(self.workload),
                                     self.config.fusion.mode, system.pe_array,
                                     self.config.source)

@@ -99,19 +99,11 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
 
 
 def _bandwidth_timeline(system: System, total: float) -> dict:
-    timeline = system.dram.stats.timeline
-    if not timeline or total <= 0:
+    histogram = system.dram.stats.bandwidth
+    if not histogram.total_bytes or total <= 0:
         return {"bin_cycles": 0, "gbytes_per_s": []}
-    bins = np.zeros(TIMELINE_BINS)
     width = total / TIMELINE_BINS
-    edges = np.arange(TIMELINE_BINS + 1) * width
-    data = np.array(timeline, dtype=float)
-    starts, ends, nbytes = data[:, 0], data[:, 1], data[:, 2]
-    rate = np.where(ends > starts, nbytes / np.maximum(ends - starts, 1e-12), 0.0)
-    for lo_edge, hi_edge, index in zip(edges[:-1], edges[1:], range(TIMELINE_BINS)):
-        overlap = np.clip(np.minimum(ends, hi_edge) - np.maximum(starts, lo_edge), 0, None)
-        bins[index] = float((overlap * rate).sum())
-    per_cycle = bins / width
+    per_cycle = histogram.resample(total, TIMELINE_BINS) / width
     return {"bin_cycles": width,
             "gbytes_per_s": [round(v * system.clock_hz / 1e9, 6) for v in per_cycle]}
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from accelsim.sim.engine import Simulation
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import Gemm, Op, Phase, Tensor
@@ -113,12 +116,15 @@ def test_residency_runs_are_deterministic():
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
 
 
+def one_channel(nbytes):
+    """The address pattern of contiguous transfers on a one-channel DRAM: one row visit."""
+    return np.ones(len(nbytes)), np.ones(len(nbytes))
+
+
 def test_partial_sum_spills_stay_when_the_output_stays_on_chip():
     """A plan whose first tile spills 100 bytes of partial sums (no finished outputs) and whose
     second tile drains the 50 finished bytes: with the whole output kept on chip, only the
     finished bytes leave the drain; the spill, which the reduction reads back, stays."""
-    import numpy as np
-
     from accelsim.plan import TilePlan
     from accelsim.sim.onchip import serve_on_chip
     from accelsim.sim.residency import OpResidency
@@ -131,7 +137,32 @@ def test_partial_sum_spills_stay_when_the_output_stays_on_chip():
                           drains={"ofmap": np.array([100, 50])})
     use = OpResidency(dram_reads={"a": 80, "b": 80}, dram_writes={})
     served, figures = serve_on_chip(plan, op, use, {"ifmap": "buf", "filter": "buf",
-                                                    "ofmap": "buf"}, channels=1)
+                                                    "ofmap": "buf"}, one_channel)
     assert served.drains["ofmap"].tolist() == [100, 0]
     assert served.stores["buf"].tolist() == [100, 0]
     assert figures.kept_on_chip == 50
+
+
+def test_a_write_back_keeps_its_own_channel_spread():
+    """A tile that stores 64 B on one channel and writes back 64 KiB of an evicted tensor,
+    which spreads over 16 channels: the tile's stores are busy on (64 + 65,536) /
+    (64 / 1 + 65,536 / 16) = 15.77 channels, not on the one of its own small store, and make
+    the two transfers' row visits (1 + 4)."""
+    from accelsim.plan import TilePlan
+    from accelsim.sim.onchip import serve_on_chip
+    from accelsim.sim.residency import OpResidency
+
+    op = vector_op("v", [Tensor("x", 32, FP16)], Tensor("y", 32, FP16))
+    plan = TilePlan.build("vector", compute_cycles=np.array([10]), loads={"vec": np.array([64])},
+                          stores={"vec": np.array([64])}, access={},
+                          fetches={"input": np.array([64])}, drains={"output": np.array([64])},
+                          store_visits=np.array([1.0]), store_channels=np.array([1.0]),
+                          load_visits=np.array([1.0]), load_channels=np.array([1.0]))
+    use = OpResidency(dram_reads={"x": 64}, dram_writes={"y": 64},
+                      writebacks={"evicted": 65536})
+    served, figures = serve_on_chip(plan, op, use, {"input": "vec", "output": "vec"},
+                                    lambda b: (np.full(len(b), 4.0), np.full(len(b), 16.0)))
+    assert served.stores["vec"].tolist() == [64 + 65536]
+    assert served["store_channels"][0] == pytest.approx(65600 / (64 + 65536 / 16))
+    assert served["store_visits"].tolist() == [5.0]
+    assert figures.written_back == 65536

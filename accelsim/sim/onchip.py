@@ -26,7 +26,7 @@ DRAM share: an approximation stated here.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -89,12 +89,12 @@ def stored_op(op: Op, stored: Mapping[str, float]) -> Op:
 
 
 def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[str, str],
-                  channels: int, kind: PEArrayKind | None = None
+                  pattern: Callable, kind: PEArrayKind | None = None
                   ) -> tuple[TilePlan, OnChipFigures]:
     """``plan`` with the traffic ``use`` keeps on chip removed (module docstring);
-    ``buffer_of`` names the SRAM buffer of each operand role; a tile that gets a write-back
-    and had no stores spreads it over the DRAM's ``channels``; ``kind``: the PE array, whose
-    roles a GEMM's reads take."""
+    ``buffer_of`` names the SRAM buffer of each operand role; ``pattern``: the (row visits,
+    channels) of contiguous transfers of given bytes (the system's ``fetch_pattern``), for the
+    write-backs; ``kind``: the PE array, whose roles a GEMM's reads take."""
     if len(plan) == 0:
         return plan, OnChipFigures(0, 0, 0)
     inputs, outputs = operand_tensors(op, kind)
@@ -125,29 +125,44 @@ def serve_on_chip(plan: TilePlan, op: Op, use: OpResidency, buffer_of: Mapping[s
                 if values is not None:
                     columns[prefix + role] = left
     served, kept = saved[FETCH], saved[DRAIN]
-    written_back = sum(use.writebacks.values())
-    if written_back:  # evicted tensors leave from the output role's buffer
-        role = next(iter(outputs))
-        name = buffer_of[role]
-        weights = plan.drains.get(role, plan.stores.get(name, np.zeros(len(plan))))
-        if "outputs" in plan.columns:
-            weights = np.where(plan["outputs"] > 0, weights, 0)
-        spread = _spread(written_back, weights)
-        stores[name] = stores.get(name, 0) + spread
-        if plan.drains:
-            columns[DRAIN + role] = columns.get(DRAIN + role, plan.drains[role]) + spread
     columns.update({LOAD + name: v for name, v in loads.items()})
     columns.update({STORE + name: v for name, v in stores.items()})
     new_plan = plan.with_columns(**columns)
     new_plan = new_plan.with_columns(**{
-        f"{kind}_visits": scaled_visits(plan[f"{kind}_visits"], before, after)
-        for kind, before, after in (("load", plan.load_bytes, new_plan.load_bytes),
-                                    ("store", plan.store_bytes, new_plan.store_bytes))},
-        **{f"{kind}_channels": np.where((before == 0) & (after > 0), channels,
-                                        plan[f"{kind}_channels"])
-           for kind, before, after in (("load", plan.load_bytes, new_plan.load_bytes),
-                                       ("store", plan.store_bytes, new_plan.store_bytes))})
+        f"{way}_visits": scaled_visits(plan[f"{way}_visits"], before, after)
+        for way, before, after in (("load", plan.load_bytes, new_plan.load_bytes),
+                                   ("store", plan.store_bytes, new_plan.store_bytes))})
+    written_back = sum(use.writebacks.values())
+    if written_back:
+        new_plan = _with_writebacks(new_plan, written_back, next(iter(outputs)), buffer_of,
+                                    pattern)
     return new_plan, OnChipFigures(served, kept, written_back)
+
+
+def _with_writebacks(plan: TilePlan, nbytes: int, role: str, buffer_of: Mapping[str, str],
+                     pattern: Callable) -> TilePlan:
+    """``plan`` with ``nbytes`` of evicted tensors written back from the output role's buffer,
+    spread over the tiles in proportion to the outputs each finishes (evenly if none says).
+    Each tile's write-back is a contiguous transfer of its own address pattern (``pattern``,
+    the system's), added to the tile's stores: row visits add up, and the channels busy are
+    those of the two transfers' bytes at their own spreads."""
+    name = buffer_of[role]
+    weights = plan.drains.get(role, plan.stores.get(name, np.zeros(len(plan))))
+    if "outputs" in plan.columns:
+        weights = np.where(plan["outputs"] > 0, weights, 0)
+    spread = _spread(nbytes, weights)
+    visits, used = pattern(spread)
+    before = plan.store_bytes.astype(float)
+    per_channel = (np.divide(before, plan["store_channels"], out=np.zeros(len(plan)),
+                             where=plan["store_channels"] > 0)
+                   + np.divide(spread, used, out=np.zeros(len(plan)), where=used > 0))
+    columns = {STORE + name: plan.stores.get(name, 0) + spread,
+               "store_visits": plan["store_visits"] + visits,
+               "store_channels": np.divide(before + spread, per_channel,
+                                           out=np.zeros(len(plan)), where=per_channel > 0)}
+    if plan.drains:
+        columns[DRAIN + role] = plan.drains[role] + spread
+    return plan.with_columns(**columns)
 
 
 def _spread(nbytes: int, weights: np.ndarray) -> np.ndarray:
@@ -221,7 +236,7 @@ class OnChip:
         use = self.residency.begin(op)
         check_balance([op], {op.name: use})
         self.uses[op.name] = use
-        return serve_on_chip(plan, op, use, self.buffer_of, self.system.dram.channels,
+        return serve_on_chip(plan, op, use, self.buffer_of, self.system.fetch_pattern,
                              self.system.pe_array)
 
     def end(self, op: Op) -> None:

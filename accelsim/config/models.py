@@ -157,15 +157,23 @@ class ResidencyParams(Strict):
         "reads its inputs from DRAM and writes its outputs to DRAM")
     keep_fetched: bool = Field(True, description="a tensor fetched from DRAM may stay on chip "
                                "for a later reader (false: only tensors produced on chip stay)")
-    tile_share: float | None = Field(
-        None, gt=0, le=1, description="share of each SRAM buffer an op's tiles may use (the "
+    tile_share: float = Field(
+        gt=0, le=1, description="share of each SRAM buffer an op's tiles may use (the "
         "rest holds tensors between ops); default 0.5 with a residency policy, 1 with none")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_tile_share(cls, data: object) -> object:
+        """Write the default tile share into the config, so that a result's resolved hwconfig
+        states it."""
+        if isinstance(data, dict) and data.get("tile_share") is None:
+            policy = data.get("policy", "liveness")
+            return {**data, "tile_share": 1.0 if policy == "none" else 0.5}
+        return data
 
     @property
     def resolved_tile_share(self) -> float:
-        if self.tile_share is not None:
-            return self.tile_share
-        return 1.0 if self.policy == "none" else 0.5
+        return self.tile_share
 
 
 class FusionParams(Strict):
@@ -270,12 +278,24 @@ class HwConfig(Strict):
         registered kinds (:func:`hwconfig_model`), so it is rebuilt on load, not looked up."""
         return (_revalidate, (self.model_dump(mode="json"), self._source))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_prefetch(cls, data: object) -> object:
+        """Write the default prefetch mode into the config (across_ops when every buffer is
+        double-buffered), so that a result's resolved hwconfig states it; a malformed ``sram``
+        is left to its own validation."""
+        if not isinstance(data, dict) or data.get("prefetch") is not None:
+            return data
+        buffers = data.get("sram")
+        if not isinstance(buffers, dict) or not all(isinstance(b, dict)
+                                                    for b in buffers.values()):
+            return data
+        double = all(b.get("double_buffered", True) is True for b in buffers.values())
+        return {**data, "prefetch": "across_ops" if double else "none"}
+
     @property
     def resolved_prefetch(self) -> str:
-        if self.prefetch is not None:
-            return self.prefetch
-        return ("across_ops" if all(b.double_buffered for b in self.sram.values())
-                else "none")
+        return self.prefetch
 
     def buffer_for(self, role: str) -> str:
         """Name of the SRAM buffer that holds a GEMM operand role."""

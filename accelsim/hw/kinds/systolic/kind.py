@@ -25,9 +25,10 @@ from pydantic import Field
 from accelsim.config.models import PEArrayParams
 from accelsim.context import RunContext
 from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
+from accelsim.errors import SimulationError
 from accelsim.hw.kinds.systolic.dataflow import DATAFLOWS
 from accelsim.hw.kinds.systolic.tiling import ArraySpec, GemmTiler, TileArrays
-from accelsim.errors import SimulationError
+from accelsim.hw.kinds.tile_traffic import dram_patterns
 from accelsim.plan import TilePlan
 from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Op
@@ -91,27 +92,12 @@ class SystolicArray(PEArrayKind):
         tiles = self._tiles(ctx, op, element_bytes, psum_bytes)
         footprint = system.hold(tiles.footprint_bytes, op.name)
         access = system.by_buffer(tiles.array_access_bytes)
-        n = len(tiles)
-        loads_by_role, load_visits, channel_bytes = {}, np.zeros(n), np.zeros(n)
-        for role, fetched in tiles.load_bytes.items():
-            loads_by_role[role] = fetched
-            visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
-                                                tiles.block_cols[role], tiles.matrix_cols[role])
-            load_visits += visits
-            # the roles' column times add up: bytes per channel, summed over roles
-            channel_bytes += np.divide(fetched, used, out=np.zeros(n), where=used > 0)
-        fetched_total = sum(loads_by_role.values(), np.zeros(n))
-        load_channels = np.divide(fetched_total, channel_bytes, out=np.zeros(n),
-                                  where=channel_bytes > 0)
-        store_visits, store_channels = system.fetch_pattern(
-            tiles.store_bytes, tiles.block_rows["ofmap"], tiles.block_cols["ofmap"],
-            tiles.matrix_cols["ofmap"])
+        loads_by_role = dict(tiles.load_bytes)
         return TilePlan.build(
             "pe_array", compute_cycles=tiles.compute_cycles,
             sram_cycles=self._sram_cycles(ctx, tiles, access, element_bytes),
-            macs=tiles.macs, folds=tiles.folds, outputs=tiles.outputs, load_visits=load_visits,
-            store_visits=store_visits, load_channels=load_channels,
-            store_channels=store_channels, loads=system.by_buffer(loads_by_role),
+            macs=tiles.macs, folds=tiles.folds, outputs=tiles.outputs,
+            **dram_patterns(system, tiles), loads=system.by_buffer(loads_by_role),
             stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,
             fetches=loads_by_role, drains={"ofmap": tiles.store_bytes}, footprint=footprint,
             macs_skipped=op.macs - int(tiles.macs.sum()), slots=system.slots)

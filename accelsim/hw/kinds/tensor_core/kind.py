@@ -38,6 +38,7 @@ from accelsim.context import RunContext
 from accelsim.errors import SimulationError
 from accelsim.hw.kinds.base import PE_ARRAY_KINDS, PEArrayKind
 from accelsim.hw.kinds.tensor_core.tiling import CoreSpec, WaveTiler, WaveTiles
+from accelsim.hw.kinds.tile_traffic import dram_patterns
 from accelsim.plan import TilePlan
 from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Op
@@ -138,26 +139,11 @@ class TensorCoreArray(PEArrayKind):
         tiles = wave_tiles.arrays
         footprint = system.hold(tiles.footprint_bytes, op.name)
         access = system.by_buffer(tiles.array_access_bytes)
-        n = len(tiles)
-        load_visits, channel_bytes = np.zeros(n), np.zeros(n)
-        for role, fetched in tiles.load_bytes.items():
-            visits, used = system.fetch_pattern(fetched, tiles.block_rows[role],
-                                                tiles.block_cols[role], tiles.matrix_cols[role])
-            load_visits += visits
-            # the roles' column times add up: bytes per channel, summed over roles
-            channel_bytes += np.divide(fetched, used, out=np.zeros(n), where=used > 0)
-        fetched_total = sum(tiles.load_bytes.values(), np.zeros(n))
-        load_channels = np.divide(fetched_total, channel_bytes, out=np.zeros(n),
-                                  where=channel_bytes > 0)
-        store_visits, store_channels = system.fetch_pattern(
-            tiles.store_bytes, tiles.block_rows["ofmap"], tiles.block_cols["ofmap"],
-            tiles.matrix_cols["ofmap"])
         return TilePlan.build(
             "pe_array", compute_cycles=tiles.compute_cycles,
             sram_cycles=self._sram_cycles(ctx, tiles.load_bytes, tiles.store_bytes, access),
             macs=tiles.macs, folds=tiles.folds, outputs=tiles.outputs,
-            mma_ops=wave_tiles.mma_ops, load_visits=load_visits, store_visits=store_visits,
-            load_channels=load_channels, store_channels=store_channels,
+            mma_ops=wave_tiles.mma_ops, **dram_patterns(system, tiles),
             loads=system.by_buffer(tiles.load_bytes),
             stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,
             fetches=dict(tiles.load_bytes), drains={"ofmap": tiles.store_bytes},

@@ -93,6 +93,17 @@ def test_scalar_hits_free_their_slots():
         base["energy_pj"]["by_component"]["pe_array"]["mac"] * 12_288 / 16_384)
 
 
+@pytest.mark.parametrize("rate, cycles", [(1, 2 * 17), (2, 2 * 13), (4, 2 * 13)])
+def test_lookup_rate_bounds_the_cycles_hits_free(rate, cycles):
+    """Scalar, hit rate 0.25, each buffer answering ``rate`` lookups per cycle: a tile's
+    lookups need 16 / rate cycles, so it takes max(ceil(16 x 0.75), ceil(16 / rate)) + 1:
+    17 at one lookup per cycle (no time freed), 13 at 2 or 4. The MACs skipped do not
+    depend on it."""
+    result = run([spec(k=8, granularity="scalar", assumed_hit_rate=0.25, lookup_rate=rate)])
+    assert row(result)["compute_cycles"] == cycles
+    assert row(result)["macs_skipped"] == 4096
+
+
 def test_buffer_area_is_one_buffer_per_lane():
     """Scalar, k = 8: a key is 2 x (16 - 8) = 16 bits; 16 entries fully associative: one set,
     16 tag bits (CAM cells, 10/6 of an SRAM bit), 16 result + 1 valid + 4 LRU bits: 16 x
@@ -245,3 +256,34 @@ def test_traced_resnet18_on_the_v100_like_config(tmp_path):
     assert stats["macs_skipped"] == data["macs_skipped"] > 0
     assert data["energy_pj"]["by_component"]["technique.acrtc"]["lookup"] > 0
     assert data["technique_area_mm2"]["acrtc"] > 0
+
+
+def test_schedule_and_controller_on_the_traced_loss():
+    """The shipped trace (16 steps per epoch) at step 20, epoch 1: the schedule gives k = 8.
+    Over steps 0..15 the loss rose then fell back: its least-squares slope is -0.01277 a step
+    over a mean of 3.597, a relative decrease of 0.36% a step, below the 0.5% threshold, so
+    the controller (window one epoch) tightens at step 16 and at no other step up to 20 (it
+    waits a window): k = 8 - 2 = 6. The trend it reports at step 20 is that of steps 4..19,
+    computed here with numpy's least-squares fit."""
+    import numpy as np
+
+    from accelsim.api import simulate
+
+    folder = ROOT / "workloads/traced/resnet18_cifar"
+    loss = json.loads((folder / "stats.json").read_text())["confidence"]["loss"]
+    first = np.asarray(loss[:16])
+    assert -np.polyfit(np.arange(16), first, 1)[0] / first.mean() == pytest.approx(
+        0.01277 / 3.597, rel=1e-3)
+    schedule = [{"until_epoch": 1, "k": 10}, {"until_epoch": 2, "k": 8}, {"k": 6}]
+    result = simulate({"hwconfig": str(HWCONFIGS / "tensor_core_like.yaml"),
+                       "workload": str(folder), "step": 20,
+                       "techniques": [{"name": "acrtc", "params": {
+                           "schedule": schedule,
+                           "adaptive": {"threshold": 0.005, "min_k": 2}}}]})
+    stats = result["technique_stats"]["acrtc"]
+    assert (stats["epoch"], stats["k_scheduled"], stats["k"]) == (1, 8, 6)
+    assert stats["adaptive"]["window"] == 16
+    assert stats["adaptive"]["tightened_at_steps"] == [16]
+    window = np.asarray(loss[4:20])
+    expected = -np.polyfit(np.arange(16), window, 1)[0] / window.mean()
+    assert stats["adaptive"]["trend_at_step"] == pytest.approx(expected)

@@ -44,8 +44,9 @@ backward-weight GEMMs by default), with h the op's hit rate and ``width`` 1 (sca
   ``rint(lookups * h)``, misses and insertions the rest (:meth:`ReuseBuffer.record`); MACs of
   the hits, ``min(macs, hits * width)``, go to ``macs_skipped`` (issued + skipped = the
   workload's MACs), so the array's MAC energy counts only the misses;
-* compute cycles ``ceil(compute * (1 - s)) + lookup_latency_cycles``, with s the share of MMA
-  issue slots freed, set by ``issue``:
+* compute cycles ``max(ceil(compute * (1 - s)), ceil(compute / lookup_rate)) +
+  lookup_latency_cycles`` (the second term only with ``lookup_rate`` set), with s the share
+  of MMA issue slots freed, set by ``issue``:
 
   - ``lookup`` (default): each hit frees its slot; the misses of several MMAs are packed into
     full MMAs, s = h. This is the paper's claim (ACRTC reports a training speedup from reuse
@@ -57,9 +58,15 @@ backward-weight GEMMs by default), with h the op's hit rate and ``width`` 1 (sca
     (the trace records rates, not where hits fall), s = h^g. Hits cluster (a zero activation
     hits along its row), so this is a lower bound; the truth lies between the two modes.
 
-  The lookup is pipelined ahead of the MMA at one lookup per lane per cycle, so its latency
-  is paid once per tile, as the lookup stage fills where a tile's stream starts (an upper
-  bound: the kind charges no MMA fill because warps hide it, and they could hide this too).
+  The lookup is pipelined ahead of the MMA, so its latency is paid once per tile, as the
+  lookup stage fills where a tile's stream starts (an upper bound: the kind charges no MMA
+  fill because warps hide it, and they could hide this too). Its throughput: with
+  ``lookup_rate`` unset the lookup stage keeps ahead of the MMA units, as the paper's speedup
+  needs (an assumption: one single-ported buffer per lane answers one lookup per cycle, the
+  rate at which the lane multiplied before, so it alone would free no time); with
+  ``lookup_rate = r`` lookups per buffer per cycle, a tile's MMA cycles are bounded below by
+  ``ceil(compute / r)`` (its lookups over the lanes' buffers). The area of extra ports is
+  not modelled.
   The operands are still read to form the keys: a tile's operand reads (``sram_cycles``, the
   array access bytes) and DRAM traffic do not change, and bound the tile as before.
 * ``mma_ops`` (MMAs issued) scaled by (1 - s), rounded up.
@@ -171,6 +178,10 @@ class AcrtcParams(TechniqueParams):
     lookup_latency_cycles: int = Field(1, ge=0, le=1024, description="cycles from key to "
                                        "result, paid once per tile (pipelined)",
                                        json_schema_extra={"unit": "cycles"})
+    lookup_rate: int | None = Field(None, ge=1, le=64, description="lookups each buffer "
+                                    "answers per cycle, bounding the cycles hits can free "
+                                    "(unset: the lookup stage keeps ahead of the MMA units)",
+                                    json_schema_extra={"unit": "lookups/cycle"})
     lookup_energy_pj: float | None = Field(None, ge=0, allow_inf_nan=False, description=(
         "energy of a lookup (unset: the reuse buffer's model)"),
         json_schema_extra={"unit": "pJ"})
@@ -409,6 +420,8 @@ class Acrtc(Technique):
         freed = self.freed_share(h)
         compute = np.asarray(plan["compute_cycles"], dtype=np.int64)
         busy = np.ceil(compute * (1.0 - freed)).astype(np.int64)
+        if self.params.lookup_rate is not None:
+            busy = np.maximum(busy, -(-compute // self.params.lookup_rate))
         latency = np.where(lookups > 0, self.params.lookup_latency_cycles, 0)
         columns = {"macs": macs - skipped, "compute_cycles": busy + latency}
         if "mma_ops" in plan.columns:
@@ -430,6 +443,7 @@ class Acrtc(Technique):
             **self.strength,
             "granularity": p.granularity,
             "issue": p.issue,
+            "lookup_rate": p.lookup_rate,
             "phases": list(p.phases),
             "entries": p.entries,
             "associativity": p.associativity,
@@ -454,6 +468,8 @@ class Acrtc(Technique):
                 "issue=lookup packs misses of different MMAs (upper bound on the speedup); "
                 "issue=mma takes hits as independent (lower bound)",
                 "lookup latency paid once per tile (pipelined)",
+                ("lookup stage keeps ahead of the MMA units" if p.lookup_rate is None else
+                 f"{p.lookup_rate} lookups per buffer per cycle bound the freed cycles"),
                 "accuracy not modelled"],
         }
 

@@ -222,7 +222,8 @@ def test_op_without_hit_rate_is_named():
 
 
 def test_unmeasured_buffer_size_and_step_beyond_schedule_are_errors():
-    with pytest.raises(ConfigError, match="entries: expected a buffer size the trace measured, got 32"):
+    with pytest.raises(ConfigError, match="entries: expected a buffer size the trace "
+                                          "measured, got 32"):
         run([spec(k=4, entries=32)], hand_stats(), step=0)
     with pytest.raises(ConfigError, match="step 9"):
         run([spec(schedule=[{"until_step": 8, "k": 4}], assumed_hit_rate=0.1)], step=9)

@@ -17,8 +17,9 @@ shared by a unit's 64 lanes would need 64 ports): ``pes / width`` buffers in all
 step t, with the losses of the ``window`` steps before t, the trend is minus the least-squares
 slope over the mean loss (the relative loss decrease per step); when it falls below
 ``threshold`` (the loss has flattened, or rises, which gives a negative trend: training is in
-a phase that tolerates less precision relaxation), the controller tightens by ``tighten_bits`` fewer masked bits, at most once per
-``window`` steps and never below ``min_k``. The k applied at the simulated step is the
+a phase that tolerates less precision relaxation), the controller tightens by
+``tighten_bits`` fewer masked bits, at most once per ``window`` steps and never below
+``min_k``. The k applied at the simulated step is the
 scheduled one less the tightenings so far. The controller only tightens (it never loosens
 again); the window defaults to one epoch of the trace, so that with the trace's fixed batch
 order every batch weighs once in the trend.
@@ -92,7 +93,6 @@ from pydantic import Field, ValidationError, model_validator
 from accelsim.errors import ConfigError, SimulationError, WorkloadError
 from accelsim.hw.reuse_buffer import ReuseBuffer, ReuseBufferParams
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
-from accelsim.workload.op import Phase
 from accelsim.workload.value_stats import STATISTICS
 
 #: fp16 mantissa bits: k masks at most all of them.

@@ -93,7 +93,7 @@ def test_resolved_hwconfig_reloads_to_the_same_config():
      "run.yaml: techniques[0] ant:granularity=tile: ant.granularity: expected one of the "
      "valid choices, got 'tile' (valid choices: chunk, element, row)"),
     ({**SPEC, "techniques": ["nope"]}, "run.yaml: techniques[0]: nope: expected a "
-     "registered technique (valid choices: ant, "),
+     "registered technique (valid choices: acrtc, ant, "),
     ({**SPEC, "phases": ["forward"]}, "run.yaml: phases[0]: expected one of the valid "
      "choices, got 'forward'"),
 ])
@@ -163,7 +163,8 @@ def test_techniques_command_lists_ant_parameters(capsys):
                                 ("comparator_latency_cycles", "1", "cycles"),
                                 ("comparator_energy_pj", "0.12", "pJ"),
                                 ("area_mm2", "0.0017", "mm2")):
-        line = next(line for line in out.splitlines() if f" {name} " in line)
+        ant = out[out.index("ant parameters"):]  # techniques are listed by name
+        line = next(line for line in ant.splitlines() if f" {name} " in line)
         assert default in line and unit in line, line
 
 

@@ -5,5 +5,6 @@ Importing the package registers the built-in techniques in
 """
 
 from accelsim.techniques import ant  # noqa: F401  (registers "ant")
+from accelsim.techniques import acrtc  # noqa: F401  (registers "acrtc")
 from accelsim.techniques import confidence_skip  # noqa: F401  (registers "confidence_skip")
 from accelsim.techniques import mquans  # noqa: F401  (registers "mquans")

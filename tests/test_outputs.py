@@ -525,7 +525,8 @@ def test_atomic_write_replaces_whole_files(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["reproduce_ant.py", "bandwidth_study.py",
-                                    "residency_study.py"])
+                                    "residency_study.py", "reproduce_acrtc.py",
+                                    "reproduce_mquans.py"])
 def test_scripts_check_their_folder_before_the_sweep(tmp_path, script):
     """A study script whose --out is an existing file stops at once (no sweep): one line,
     exit 2, the file unchanged."""

@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label:<20} hit rate {summary['hit_rate']:.1%} (k {summary['k']}); at "
                   f"the last step: compute cycles saved {d['cycles_saved_share']:.1%} of the "
                   f"baseline's, MAC energy saved {d['mac_saved_share']:.1%} of its energy, "
-                  f"buffers cost {d['buffer_share']:.1%}, break-even hit rate {d['break_even']:.0%}, "
-                  f"buffers' area {d['area_mm2']:.1f} mm2")
+                  f"buffers cost {d['buffer_share']:.1%}, break-even hit rate "
+                  f"{d['break_even']:.0%}, buffers' area {d['area_mm2']:.1f} mm2")
             if label == settings[0][0]:
                 explanations += explain(w, d, summary)
             else:

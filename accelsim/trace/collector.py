@@ -6,12 +6,15 @@ by call index and phase until the step's graph names the op):
 
 * ``density`` of operands A and B and of the output, and ``topk_density`` (the share Top-K at the
   traced sparsity keeps);
-* ``acrtc_hit_rate`` (:mod:`accelsim.trace.stats.reuse`) and ``daa``
-  (:mod:`accelsim.trace.stats.pairs`) on a sampled operand tile (:mod:`accelsim.trace.operands`);
+* ``acrtc_hit_rate`` (:mod:`accelsim.trace.stats.reuse`): the mean over ``REUSE_SAMPLES``
+  operand tiles at independent seeded random positions (:mod:`accelsim.trace.operands`), with
+  its Student-t confidence interval over the tiles (:func:`acrtc_estimate`);
+* ``daa`` (:mod:`accelsim.trace.stats.pairs`) on the first of those tiles;
 
 and per GEMM layer (keyed by its forward call): the mean |dL/dy| per output neuron and |dL/dx| per
 input neuron, the layer's input for the sampled images (paired with the same samples one epoch
-later for Mquans, :mod:`accelsim.trace.stats.change`), and at mask steps the Top-K masks of x, w
+later for Mquans, :mod:`accelsim.trace.stats.change`: a rate per sample pair, their mean and
+confidence interval), and at mask steps the Top-K masks of x, w
 and dy (:mod:`accelsim.trace.stats.masks`).
 """
 
@@ -28,9 +31,12 @@ from accelsim.trace.operands import gemm_tile
 from accelsim.trace.stats import change, masks, pairs, reuse
 from accelsim.trace.topk import density, topk_density, topk_mask
 
-#: Tile (rows, depth, cols) for DAA; ACRTC streams its leading (rows, 8, 4) corner.
+#: Tile (rows, depth, cols) of the tile statistics (DAA, ACRTC).
 TILE = (32, 32, 16)
-REUSE_TILE = (32, 8, 4)
+#: Operand tiles per op and sampled step whose ACRTC hit rates are averaged.
+REUSE_SAMPLES = 8
+#: Confidence of the intervals (ACRTC over tiles, Mquans over sample pairs).
+CONFIDENCE = 0.95
 
 
 @dataclass
@@ -39,7 +45,7 @@ class StatsConfig:
     mask_images: int = 2
     mask_channels: int = 8
     mask_features: int = 256
-    mquans_images: int = 4
+    mquans_images: int = 16
     seed: int = 0
 
 
@@ -95,8 +101,10 @@ class Collector:
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         owner = call.index if call.stage == "forward" else call.node_call
         rng = np.random.default_rng([self.config.seed, self.current.step, call.index])
-        for part in parts:
-            self.part_stats(call, part, tensors, outputs, args, rng)
+        for number, part in enumerate(parts):
+            more = np.random.default_rng([self.config.seed, self.current.step, call.index,
+                                          number, 1])
+            self.part_stats(call, part, tensors, outputs, args, rng, more)
         if owner is None:
             return
         layer = self.current.sensitivity.setdefault(owner, {})
@@ -134,7 +142,9 @@ class Collector:
             return [outputs[0] if p.phase.value == "bwd_data" else outputs[1] for p in parts]
         return [outputs[0] for _ in parts]
 
-    def part_stats(self, call, part, tensors, outputs, args, rng) -> None:
+    def part_stats(self, call, part, tensors, outputs, args, rng, more) -> None:
+        """Densities and tile statistics of one GEMM part; ``rng`` places the first tile,
+        ``more`` the other ACRTC tiles."""
         names = part.operands
         raw = None
         if part.kind == "matmul":
@@ -151,14 +161,10 @@ class Collector:
         if self.config.sparsity > 0:
             record["topk_density"] = {k: topk_density(v, self.config.sparsity)
                                       for k, v in operands.items() if v is not None}
-        tile = gemm_tile(part.kind, part.phase.value, tensors, part.attrs, TILE, rng, raw)
-        if tile is not None:
-            a, b = tile
-            rows, depth, cols = REUSE_TILE
-            record["acrtc_hit_rate"] = {g: reuse.hit_rate_table(a[:rows, :depth],
-                                                                 b[:depth, :cols], g)
-                                        for g in reuse.GRANULARITIES}
-            record["daa"] = pairs.pair_stats(a, b)
+        tiles = sample_tiles(part.kind, part.phase.value, tensors, part.attrs, raw, rng, more)
+        if tiles:
+            record["acrtc_hit_rate"] = acrtc_estimate(tiles)
+            record["daa"] = pairs.pair_stats(*tiles[0])
         self.current.parts[(call.index, part.phase.value)] = record
 
     def layer_masks(self, owner: int, tensors: dict[str, torch.Tensor]) -> None:
@@ -185,8 +191,36 @@ class Collector:
         return self.config.mask_channels if dims >= 3 else self.config.mask_features
 
 
-def mquans_pairs(earlier: StepStats, later: StepStats) -> dict[int, dict[str, list[float]]]:
-    """Change rates of every layer input measured at both steps (same samples)."""
+def sample_tiles(kind: str, phase: str, tensors: dict, attrs: dict, raw, rng, more,
+                 count: int = REUSE_SAMPLES) -> list:
+    """``count`` operand tiles of a GEMM (:func:`gemm_tile`, shape ``TILE``), each at an
+    independent uniformly random position: the first placed by ``rng``, the others by
+    ``more``; [] when the layout has no tiles."""
+    first = gemm_tile(kind, phase, tensors, attrs, TILE, rng, raw)
+    if first is None:
+        return []
+    return [first] + [gemm_tile(kind, phase, tensors, attrs, TILE, more, raw)
+                      for _ in range(count - 1)]
+
+
+def acrtc_estimate(tiles, confidence: float = CONFIDENCE) -> dict:
+    """ACRTC hit-rate tables of an op from its sampled operand ``tiles`` (pairs ``(a, b)``):
+    per granularity the mean table over the tiles, and ``interval``: ``confidence``,
+    ``samples`` (tiles) and per granularity the ``low`` and ``high`` tables."""
+    record: dict = {}
+    interval = {"confidence": confidence, "samples": len(tiles), "low": {}, "high": {}}
+    for granularity in reuse.GRANULARITIES:
+        found = reuse.sampled_hit_rate_tables(tiles, granularity, confidence=confidence)
+        record[granularity] = found["mean"]
+        interval["low"][granularity] = found["low"]
+        interval["high"][granularity] = found["high"]
+    record["interval"] = interval
+    return record
+
+
+def mquans_pairs(earlier: StepStats, later: StepStats) -> dict[int, dict]:
+    """Change rates of every layer input measured at both steps (same samples): per neuron
+    class the mean over the sample pairs and its interval (:func:`change.change_rates`)."""
     rates = {}
     for owner, (before, axis) in earlier.inputs.items():
         if owner not in later.inputs:
@@ -195,5 +229,6 @@ def mquans_pairs(earlier: StepStats, later: StepStats) -> dict[int, dict[str, li
         if after.shape != before.shape:
             continue
         sensitivity = earlier.sensitivity.get(owner, {}).get("dx")
-        rates[owner] = change.change_rates(before, after, axis, sensitivity)
+        rates[owner] = change.change_rates(before, after, axis, sensitivity,
+                                           confidence=CONFIDENCE)
     return rates

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim.outputs import atomic_write_bytes, atomic_write_text
-from accelsim.trace.collector import mquans_pairs
+from accelsim.trace.collector import CONFIDENCE, mquans_pairs
 from accelsim.trace.stats import change, pairs, reuse
 from accelsim.trace.stats.masks import pack
 from accelsim.trace.tracer import TraceResult
@@ -50,9 +50,23 @@ def op_statistics(result: TraceResult) -> dict:
             entry = ops.setdefault(name, {"operands": record["operands"]})
             for stat in PER_STEP:
                 for field, value in record.get(stat, {}).items():
+                    if field == "interval":
+                        per_step_interval(entry[stat], value, position, count)
+                        continue
                     values = entry.setdefault(stat, {}).setdefault(field, [None] * count)
                     values[position] = value
     return _rounded(ops)
+
+
+def per_step_interval(stat: dict, interval: dict, position: int, count: int) -> None:
+    """Store one step's ``interval`` (``confidence``, ``samples``, ``low`` and ``high`` per
+    field) in the statistic's per-step ``interval`` entry."""
+    entry = stat.setdefault("interval", {"confidence": interval["confidence"],
+                                         "samples": [None] * count, "low": {}, "high": {}})
+    entry["samples"][position] = interval["samples"]
+    for side in ("low", "high"):
+        for field, value in interval[side].items():
+            entry[side].setdefault(field, [None] * count)[position] = value
 
 
 def layer_statistics(result: TraceResult, arrays: dict, packed: dict) -> dict:
@@ -81,14 +95,21 @@ def layer_statistics(result: TraceResult, arrays: dict, packed: dict) -> dict:
             if layer is None:
                 continue
             entry = layers.setdefault(layer, {}).setdefault(
-                "mquans_change_rate", {"pairs": [], "rate": {}})
+                "mquans_change_rate", {"pairs": [], "rate": {}, "interval": {
+                    "confidence": CONFIDENCE, "samples": [], "low": {}, "high": {}}})
             entry["pairs"].append([step, step + spe])
-            for neuron_class, values in rates.items():
-                entry["rate"].setdefault(neuron_class, []).append(_rounded(values))
+            entry["interval"]["samples"].append(rates["samples"])
+            for side in ("rate", "low", "high"):
+                into = entry[side] if side == "rate" else entry["interval"][side]
+                for neuron_class, values in rates[side].items():
+                    into.setdefault(neuron_class, []).append(_rounded(values))
     for entry in layers.values():  # a class is kept only when measured at every pair
         mq = entry.get("mquans_change_rate")
         if mq:
-            mq["rate"] = {k: v for k, v in mq["rate"].items() if len(v) == len(mq["pairs"])}
+            kept = [k for k, v in mq["rate"].items() if len(v) == len(mq["pairs"])]
+            mq["rate"] = {k: mq["rate"][k] for k in kept}
+            for side in ("low", "high"):
+                mq["interval"][side] = {k: mq["interval"][side][k] for k in kept}
     # masks
     for step, (built, stats) in by_step.items():
         for owner, found in stats.masks.items():

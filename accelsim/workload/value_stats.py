@@ -395,9 +395,23 @@ class OpStats(_Optional):
     daa: Daa | None = None
 
 
-class MquansChangeRate(_Strict):
+MquansRates = dict[Literal["all", "critical", "tolerant"], list[list[Fraction]]]
+
+
+class MquansInterval(_Strict):
+    """The spread of the change rates: per pair, the confidence interval over ``samples``
+    sample pairs (:func:`accelsim.trace.stats.change.change_rates`)."""
+
+    confidence: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    samples: list[Positive] = Field(description="sample pairs, per pair of steps")
+    low: MquansRates
+    high: MquansRates
+
+
+class MquansChangeRate(_Optional):
     pairs: list[Annotated[tuple[Step, Step], Field(strict=False)]] = Field(min_length=1)
-    rate: dict[Literal["all", "critical", "tolerant"], list[list[Fraction]]]
+    rate: MquansRates
+    interval: MquansInterval | None = None
 
 
 class MaskEntry(_Strict):
@@ -529,6 +543,22 @@ class _Consistency:
                 for i, row in enumerate(rows):
                     self.length(f"{key}[{i}]", row, len(bits),
                                 "one per bit-width of params.mquans.bits")
+            interval = layer.mquans_change_rate.interval
+            if interval is not None:
+                at_interval = f"{at}.mquans_change_rate.interval"
+                self.length(f"{at_interval}.samples", interval.samples, len(pairs),
+                            "one per pair of pairs")
+                for side in ("low", "high"):
+                    got = getattr(interval, side)
+                    if set(got) != set(layer.mquans_change_rate.rate):
+                        raise WorkloadError(self.json, f"{at_interval}.{side}", "the neuron "
+                                            "classes of rate", got=sorted(got))
+                    for neuron_class, rows in got.items():
+                        self.length(f"{at_interval}.{side}.{neuron_class}", rows, len(pairs),
+                                    "one row per pair of pairs")
+                        for i, row in enumerate(rows):
+                            self.length(f"{at_interval}.{side}.{neuron_class}[{i}]", row,
+                                        len(bits), "one per bit-width of params.mquans.bits")
         for which, array_name in (layer.sensitivity or {}).items():
             array = self.array(self.arrays, self.npz, array_name,
                                f"{at}.sensitivity.{which}")

@@ -118,7 +118,7 @@ def explain(workload: str, d: dict, summary: dict) -> list[str]:
             f"overheads); the paper's simulated baseline is not reproduced. What would close "
             f"it: a baseline whose iteration is bound by MMA issue (fused element-wise ops, "
             f"operands kept on chip), and hit rates measured over whole operand streams "
-            f"rather than one 32x8x4 corner per op streamed into an empty buffer.")
+            f"rather than sampled 32x32x16 tiles each streamed into an empty buffer.")
     if abs(energy_gap) > 0.2:
         lines.append(
             f"{workload}, energy saving {summary['energy_saving']:.1%} ({energy_gap:+.0%} "

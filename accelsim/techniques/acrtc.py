@@ -463,8 +463,9 @@ class Acrtc(Technique):
             "assumed_ops": sorted(n for n, r in self.ops.items() if r["source"] == "assumed"),
             "ops": {name: dict(entry) for name, entry in self.ops.items()},
             "approximations": [
-                "hit rates of one fully associative LRU buffer fed a sampled 32x8x4 operand "
-                "corner of each op (accelsim trace), taken for every lane's stream",
+                "hit rates of a fully associative LRU buffer fed sampled 32x32x16 operand "
+                "tiles of each op, each from an empty buffer (accelsim trace, mean of 8 tiles "
+                "with a 95% interval), taken for every lane's stream",
                 "issue=lookup packs misses of different MMAs (upper bound on the speedup); "
                 "issue=mma takes hits as independent (lower bound)",
                 "lookup latency paid once per tile (pipelined)",

@@ -27,7 +27,6 @@ sweep; every file is written atomically.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -35,12 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reproduce_common import (ACCURACY, MEASURED, chart, compare, energy_by_component,  # noqa: E402
-                              gap, print_table, run, sampled_steps, write_csv)
+from reproduce_common import (ACCURACY, MEASURED, arguments,  # noqa: E402
+                              chart, compare, energy_by_component, gap, gaps_above,
+                              print_table, run, sampled_steps, write_csv)
 from study_common import ready  # noqa: E402
 
 HW = "tensor_core_like"
-WORKLOADS = ("resnet18_cifar", "mlp")
 PAPER = {"speedup": 1.33, "energy_saving": 0.32, "accuracy": "negligible impact"}
 DEFAULT = "acrtc:k=8"
 #: Setting label and technique text: the default and one row per key assumption.
@@ -142,8 +141,7 @@ def explain(workload: str, d: dict, summary: dict) -> list[str]:
 def same_assumptions(workload: str, summary: dict, default: str) -> list[str]:
     """One line for a sensitivity row's differences above 20%: those of the default row, with
     the one assumption the row changes."""
-    gaps = [f"{key.replace('_', ' ')} {gap(summary[key], PAPER[key]):+.0%}"
-            for key in ("speedup", "energy_saving") if abs(gap(summary[key], PAPER[key])) > 0.2]
+    gaps = gaps_above(summary, PAPER)
     if not gaps:
         return []
     return [f"{workload}, {summary['setting']}: {', '.join(gaps)} from the paper; the "
@@ -152,15 +150,8 @@ def same_assumptions(workload: str, summary: dict, default: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=str(Path("out") / "acrtc"),
-                        help="output folder (default: out/acrtc in the current folder)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                        help="traced workloads (folders of workloads/traced)")
-    parser.add_argument("--quick", action="store_true",
-                        help="mlp only, its last sampled step, the default setting only")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel simulations")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.split("\n")[0], "acrtc",
+                     "mlp only, its last sampled step, the default setting only").parse_args(argv)
     out = ready(args.out)
     started = time.monotonic()
     workloads = ["mlp"] if args.quick else [w for w in args.workloads.split(",") if w]

@@ -4,6 +4,7 @@ the table beside the paper's figures, the CSV and the grouped bar chart."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -33,6 +34,8 @@ ACCURACY_REASON = ("nothing here models it: the runs count work, time and energy
                    "accuracy-side trace mode (training with the technique's approximation "
                    "applied) is future work")
 MEASURED = "measured"
+#: The traced workloads that carry the hit and change rates the techniques need.
+WORKLOADS = ("resnet18_cifar", "mlp")
 
 
 def traced_batch(workload: str) -> int:
@@ -77,6 +80,26 @@ def compare(base_cycles: float, base_pj: float, cycles: float, pj: float) -> dic
 def gap(ours: float, paper: float) -> float:
     """Relative difference of our figure from the paper's."""
     return ours / paper - 1.0
+
+
+def gaps_above(row: dict, paper: dict, threshold: float = 0.2) -> list[str]:
+    """``speedup`` and ``energy_saving`` of ``row`` whose gap to the paper's is above
+    ``threshold``, as ``"speedup -25%"`` text."""
+    return [f"{key.replace('_', ' ')} {gap(row[key], paper[key]):+.0%}"
+            for key in ("speedup", "energy_saving") if abs(gap(row[key], paper[key])) > threshold]
+
+
+def arguments(description: str, name: str, quick: str) -> argparse.ArgumentParser:
+    """The options every reproduction script takes: ``--out`` (default out/<name> in the
+    current folder), ``--workloads``, ``--quick`` (what ``quick`` says) and ``--jobs``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=str(Path("out") / name),
+                        help=f"output folder (default: out/{name} in the current folder)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="traced workloads (folders of workloads/traced)")
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--jobs", type=int, default=1, help="parallel simulations")
+    return parser
 
 
 def print_table(rows: list[dict], paper: dict, keys: tuple[str, ...]) -> None:

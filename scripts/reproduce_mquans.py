@@ -24,7 +24,6 @@ created and checked before the sweep; every file is written atomically.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reproduce_common import (ACCURACY, MEASURED, chart, compare, energy_by_component,  # noqa: E402
-                              gap, print_table, run, write_csv)
+from reproduce_common import (ACCURACY, MEASURED, arguments,  # noqa: E402
+                              chart, compare, energy_by_component, gap, gaps_above,
+                              print_table, run, write_csv)
 from study_common import ready  # noqa: E402
 
 HWS = ("edge_16x16", "tensor_core_like")
-WORKLOADS = ("resnet18_cifar", "mlp")
 PAPER = {"speedup": 2.7, "energy_saving": 0.38, "accuracy": "no loss"}
 #: Setting label and technique text: the default bit-widths and one other pair.
 SETTINGS = (("6/4 bits (default)", "mquans:critical_bits=6,tolerant_bits=4"),
@@ -120,8 +119,7 @@ def explain(r: dict) -> list[str]:
 
 def same_assumptions(r: dict, default: str) -> list[str]:
     """One line for a non-default row's differences above 20%: those of its default row."""
-    gaps = [f"{key.replace('_', ' ')} {gap(r[key], PAPER[key]):+.0%}"
-            for key in ("speedup", "energy_saving") if abs(gap(r[key], PAPER[key])) > 0.2]
+    gaps = gaps_above(r, PAPER)
     if not gaps:
         return []
     return [f"{r['network']} on {r['hw']}, {r['setting']}: {', '.join(gaps)} from the paper; "
@@ -131,15 +129,8 @@ def same_assumptions(r: dict, default: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=str(Path("out") / "mquans"),
-                        help="output folder (default: out/mquans in the current folder)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                        help="traced workloads (folders of workloads/traced)")
-    parser.add_argument("--quick", action="store_true",
-                        help="mlp only, the default bit-widths only")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel simulations")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.split("\n")[0], "mquans",
+                     "mlp only, the default bit-widths only").parse_args(argv)
     out = ready(args.out)
     started = time.monotonic()
     workloads = ["mlp"] if args.quick else [w for w in args.workloads.split(",") if w]

@@ -25,16 +25,16 @@ checked before the sweep runs; every file in it is written atomically.
 Result (defaults: five networks, batch 2, seed 0)::
 
     network        PE-array speedup  iteration speedup  energy reduction (bound)
-    DenseNet-121        17.71x             8.10x            2.10x (2.16x)
+    DenseNet-121        17.71x             8.03x            2.10x (2.16x)
     ResNet-18            1.64x             1.59x            1.41x (1.44x)
-    VGG-16              10.27x             7.43x            3.01x (3.10x)
+    VGG-16              10.25x             7.42x            3.01x (3.10x)
     Wide ResNet          1.28x             1.28x            1.12x (1.12x)
-    ResNet-50            7.27x             5.35x            1.96x (2.02x)
+    ResNet-50            7.27x             5.34x            1.96x (2.02x)
 
     geometric mean               ours     paper
     RCPs anticipated (mean)      97.6%    >90%
-    PE-array speedup             4.89x    3.71x
-    iteration speedup            3.66x    3.71x
+    PE-array speedup             4.88x    3.71x
+    iteration speedup            3.65x    3.71x
     PE-array energy reduction   20.95x    4.40x
     total energy reduction       1.81x    4.40x   (bound 1.85x)
 
@@ -59,8 +59,6 @@ and ANT changes when they start.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -68,14 +66,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accelsim.config.loader import load_hwconfig  # noqa: E402
-from accelsim.errors import AccelsimError  # noqa: E402
-from accelsim.outputs import atomic_write_bytes, atomic_write_text, study_folder  # noqa: E402
+from accelsim.outputs import atomic_write_text  # noqa: E402
 from accelsim.sim.engine import Simulation  # noqa: E402
 from accelsim.techniques.chain import TechniqueSpec  # noqa: E402
 from accelsim.workload.loader import load_workload  # noqa: E402
 from accelsim.workload.training import TrainingOptions  # noqa: E402
+from reproduce_common import csv_text  # noqa: E402
+from study_common import ready, write_figure  # noqa: E402
 
 NETWORKS = ("densenet121", "resnet18", "vgg16", "wide_resnet", "resnet50")
 PHASES = ("fwd", "bwd_data", "bwd_weight")
@@ -245,24 +245,6 @@ def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def csv_text(rows: list[dict]) -> str:
-    """``rows`` as CSV, header from the first row's keys."""
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue()
-
-
-def ready(out: str) -> Path:
-    """The output folder (:func:`accelsim.outputs.study_folder`), or one line and exit 2."""
-    try:
-        return study_folder(out)
-    except AccelsimError as error:
-        sys.stderr.write(f"error: {error}\n")
-        raise SystemExit(2) from None
-
-
 def chart(networks: list[dict], means: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -285,11 +267,7 @@ def chart(networks: list[dict], means: dict, path: Path) -> None:
     ax.set_ylabel("ANT / SCNN-like baseline (x)")
     ax.set_title("ANT on the SCNN-like baseline, 90% sparse training")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    image = io.BytesIO()
-    fig.savefig(image, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(path, image.getvalue())
+    write_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

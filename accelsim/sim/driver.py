@@ -61,7 +61,8 @@ class Driver:
         self.prepared_or_started: set[str] = set()
         self.started: set[str] = set()  # ops whose on-chip share is decided
         self.prepared: dict[str, Prepared] = {}
-        self.unit_ops: dict[str, list[str]] = {}
+        self.unit_ops: dict[str, list[str]] = {}  # each unit's ops in issue order
+        self.unit_cursor: dict[str, int] = {}  # where each unit's first unprepared op is
 
     def start(self) -> None:
         env = self.system.env
@@ -143,8 +144,11 @@ class Driver:
     def _prefetch_next(self, unit: str) -> None:
         """Prepare the next op of ``unit`` in issue order and book the part of its first tile
         whose tensors exist, if every op it depends on has started (accelsim.sim.prefetch)."""
-        name = next((n for n in self.unit_ops[unit] if n not in self.prepared_or_started),
-                    None)
+        ops, cursor = self.unit_ops[unit], self.unit_cursor.get(unit, 0)
+        while cursor < len(ops) and ops[cursor] in self.prepared_or_started:
+            cursor += 1  # ops stay prepared: the first unprepared one only moves forward
+        self.unit_cursor[unit] = cursor
+        name = ops[cursor] if cursor < len(ops) else None
         if name is None or not all(p in self.started
                                    for p in self.workload.graph.predecessors(name)):
             return

@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", help="write the per-op CSV here")
     run.add_argument("--timeline", dest="trace_out", metavar="FILE.json",
                      help="write a Chrome/Perfetto timeline trace here")
+    run.add_argument("--scalesim-reports", metavar="DIR", help="write SCALE-Sim v3's "
+                     "COMPUTE_REPORT, BANDWIDTH_REPORT and DETAILED_ACCESS_REPORT CSVs of the "
+                     "forward GEMM layers into this folder")
     run.add_argument("--force", action="store_true",
                      help="replace existing files that are not earlier accelsim outputs")
     run.add_argument("--top", type=_count, default=10, help="ops shown in the summary (>= 0)")
@@ -311,16 +314,22 @@ def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Non
     from accelsim.api import simulate
     from accelsim.stats.timeline_trace import write_trace
 
+    from accelsim.stats.scalesim_reports import report_paths, write_reports
+
     spec = _run_spec(args)
-    check_outputs({"--out": args.out, "--csv": args.csv, "--timeline": args.trace_out},
-                  _run_inputs(args, spec), args.force)
+    folder = args.scalesim_reports
+    reports = {f"--scalesim-reports ({name})": path
+               for name, path in (report_paths(folder) if folder else {}).items()}
+    check_outputs({"--out": args.out, "--csv": args.csv, "--timeline": args.trace_out,
+                   **reports}, _run_inputs(args, spec), args.force,
+                  {"--scalesim-reports": folder} if folder else None)
     from accelsim.progress import RunProgress
 
     errors = Console(stderr=True)
     progress = RunProgress(errors) if errors.is_terminal and not args.quiet else None
     try:
         result = simulate(spec, command=["accelsim", *argv], progress=progress,
-                          keep_transfers=bool(args.trace_out))
+                          keep_transfers=bool(args.trace_out or folder))
     finally:
         if progress is not None:
             progress.close()
@@ -330,6 +339,8 @@ def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Non
         result.write_csv(args.csv)
     if args.trace_out:
         write_trace(result, args.trace_out)
+    if folder:
+        write_reports(result, folder)
     _summary(console, result, args.top)
     if args.out:
         console.print(f"result written to {args.out}")

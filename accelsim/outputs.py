@@ -12,9 +12,10 @@ output path that
 - is an existing file that is not an earlier accelsim output, unless ``force`` is given.
 
 An earlier accelsim output is recognised by its content: a result JSON with
-``"schema": "accelsim.run/1"``, a CSV whose header is exactly the per-op CSV header, or a
-timeline whose ``otherData`` names ``"generator": "accelsim"`` (or, from older versions, the
-result schema). Special files (``/dev/null``, pipes) hold nothing to lose and are accepted.
+``"schema": "accelsim.run/1"``, a CSV whose header is exactly the per-op CSV header or one of
+the SCALE-Sim report headers (:mod:`accelsim.stats.scalesim_reports`; SCALE-Sim's own reports
+have the same header, so they are replaced too), or a timeline whose ``otherData`` names
+``"generator": "accelsim"`` (or, from older versions, the result schema). Special files (``/dev/null``, pipes) hold nothing to lose and are accepted.
 
 :func:`atomic_write_text` / :func:`atomic_write_bytes` write a temporary file in the target's
 folder, flush and fsync it, then ``os.replace`` it onto the target: a reader, a crash, a
@@ -121,15 +122,21 @@ def _csv_header() -> str:
     return ",".join(CSV_COLUMNS)
 
 
+def _report_headers() -> tuple[str, ...]:
+    from accelsim.stats.scalesim_reports import HEADERS
+
+    return tuple(HEADERS.values())
+
+
 def is_accelsim_output(path: str | Path) -> bool:
-    """Whether the existing file at ``path`` is a result JSON, per-op CSV or timeline that
-    accelsim wrote (module docstring)."""
+    """Whether the existing file at ``path`` is a result JSON, per-op CSV, SCALE-Sim-style
+    report or timeline that accelsim wrote (module docstring)."""
     path = Path(path)
     head = _head(path)
     if _RESULT_HEAD.match(head) or _TIMELINE_HEAD.match(head):
         return True
     first_line = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
-    if first_line == _csv_header():
+    if first_line == _csv_header() or first_line in _report_headers():
         return True
     return head.lstrip()[:1] == b"{" and _json_marks_accelsim(path)
 
@@ -147,11 +154,25 @@ def _folder_problem(target: Path) -> str | None:
 
 
 def check_outputs(outputs: Mapping[str, str | Path | None],
-                  inputs: Iterable[Path] | Mapping[Path, str], force: bool = False) -> None:
+                  inputs: Iterable[Path] | Mapping[Path, str], force: bool = False,
+                  new_folders: Mapping[str, str | Path] | None = None) -> None:
     """Refuse (one :class:`OutputError`) any output that could cost the user a file or could
     not be written (module docstring). ``outputs``: option name -> path (``None``: not
     asked for); ``inputs``: the files the run reads, or a mapping of each to what it is (named
-    in the message); ``force``: replace existing files that are not accelsim outputs."""
+    in the message); ``force``: replace existing files that are not accelsim outputs;
+    ``new_folders``: option name -> a folder the run creates if it is missing (its outputs
+    may lie in it; its own folder must exist and be writable)."""
+    made = set()
+    for option, given in (new_folders or {}).items():
+        folder = _resolved(given)
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(option, str(given), "a folder (this is an existing file)")
+        if not folder.exists():
+            problem = _folder_problem(folder)
+            if problem is not None:
+                raise OutputError(option, str(given), problem.replace("a path in",
+                                                                      "a folder in"))
+            made.add(folder)
     roles = (dict(inputs) if isinstance(inputs, Mapping)
              else dict.fromkeys(inputs, "a file this run reads"))
     resolved_inputs = [(_resolved(p), role) for p, role in roles.items()]
@@ -173,7 +194,7 @@ def check_outputs(outputs: Mapping[str, str | Path | None],
         taken.append((target, option))
         if _is_special(target):
             continue  # /dev/null, a pipe: nothing in it to lose
-        problem = _folder_problem(target)
+        problem = None if target.parent in made else _folder_problem(target)
         if problem is not None:
             raise OutputError(option, str(given), problem)
         if target.exists() and not force and not is_accelsim_output(target):

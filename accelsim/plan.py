@@ -135,6 +135,21 @@ class TilePlan:
         """The kind's own op-row figures: its ``row_columns`` summed, and its labels."""
         return {**{name: int(self[name].sum()) for name in self.row_columns}, **self.labels}
 
+    def traffic_figures(self) -> dict[str, dict]:
+        """Op-row figures of the plan's traffic, summed over tiles: ``dram_bytes_by_role``
+        (``read`` and ``written`` per operand role: the ``fetch:`` and ``drain:`` columns; an
+        output role's reads are partial sums read back) and ``sram_array_bytes`` (bytes moved
+        between each buffer and the unit: the ``access:`` columns)."""
+        figures: dict[str, dict] = {}
+        if self.fetches or self.drains:
+            figures["dram_bytes_by_role"] = {
+                "read": {role: int(v.sum()) for role, v in self.fetches.items()},
+                "written": {role: int(v.sum()) for role, v in self.drains.items()}}
+        if self.array_access:
+            figures["sram_array_bytes"] = {name: int(v.sum())
+                                           for name, v in self.array_access.items()}
+        return figures
+
     # -- changes -------------------------------------------------------------------------------
     def with_columns(self, **changed: np.ndarray) -> TilePlan:
         """The plan with some columns replaced (or added)."""

@@ -120,18 +120,20 @@ def test_python_dash_m(tmp_path):
 def test_timeline_trace(tmp_path):
     """--timeline writes a trace-event file with one track per component: the op's span on
     the PE array track and the two DRAM transfers of the hand-derived GEMM (comment above
-    HAND_HW), in microseconds at 1 GHz: the op 0 to 0.025 us, the load 0 to 0.002 us (32 B),
-    the store 0.017 to 0.025 us (128 B)."""
+    HAND_HW), in microseconds at 1 GHz: the op 0 to 0.025 us, the load of both operands 0 to
+    0.002 us (32 B), the store 0.017 to 0.025 us (128 B); the fwd phase spans the op."""
     timeline = tmp_path / "t.json"
     hand_run(tmp_path, "--timeline", str(timeline))
     events = json.loads(timeline.read_text())["traceEvents"]
     threads = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
-    assert threads == {"PE array", "vector unit", "DRAM"}
+    assert threads == {"PE array", "vector unit", "DRAM channel 0", "phase fwd"}
     spans = [(e["name"], e["cat"], e["ts"], e["dur"], e["args"].get("bytes"))
              for e in events if e["ph"] == "X"]
     assert spans == [("g.fwd", "fwd", 0, pytest.approx(0.025), None),
-                     ("transfer", "dram", 0, pytest.approx(0.002), 32),
-                     ("transfer", "dram", pytest.approx(0.017), pytest.approx(0.008), 128)]
+                     ("g.fwd read ifmap+filter", "dram", 0, pytest.approx(0.002), 32),
+                     ("g.fwd write ofmap", "dram", pytest.approx(0.017), pytest.approx(0.008),
+                      128),
+                     ("fwd", "phase", 0, pytest.approx(0.025), None)]
 
 
 def test_run_spec_file_and_flags_build_one_run(tmp_path):

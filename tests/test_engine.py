@@ -182,7 +182,8 @@ def test_single_tile_gemm_waits_for_dram_by_hand():
     assert row["stalls"]["dram_bandwidth"] == 10
     assert row["stalls"]["dram_latency"] == row["stalls"]["interconnect"] == 0
     assert result["dram"]["transfers"] == 2
-    assert result.transfers == [(0, 2, 32), (17, 25, 128)]
+    assert [(t.start, t.end, t.nbytes, t.write, t.tag.op) for t in result.transfers] == [
+        (0, 2, 32, False, "g.fwd"), (17, 25, 128, True, "g.fwd")]
     # the bandwidth chart: 100 bins of 0.25 cycles; 32 B over cycles 0-2 (8 bins of 4 B), then
     # 128 B over cycles 17-25 (32 bins of 4 B): 16 B per cycle, at 1 GHz 16 GB/s
     chart = result["dram_bandwidth"]

@@ -53,8 +53,9 @@ class DramStats:
     bursts: float = 0.0
     #: bytes moved over time, accumulated as transfers happen (fixed memory)
     bandwidth: RateHistogram = field(default_factory=RateHistogram)
-    #: every transfer as (start, end, bytes), kept only when asked for (a timeline trace)
-    timeline: list[tuple[float, float, int]] = field(default_factory=list)
+    #: every transfer (accelsim.stats.transfers.TransferRecord), kept only when asked for
+    #: (by accelsim.hw.system.System.reserve, which knows its lane and requester)
+    timeline: list = field(default_factory=list)
 
     @property
     def row_hit_rate(self) -> float:
@@ -135,5 +136,3 @@ class Dram:
             self.stats.bursts += math.ceil(nbytes / self.timing.burst_bytes)
         if not self.ideal:
             self.stats.bandwidth.add(start, end, nbytes)
-            if self.keep_transfers:
-                self.stats.timeline.append((start, end, nbytes))

@@ -28,6 +28,7 @@ from accelsim.hw.interconnect import Interconnect
 from accelsim.hw.kinds import PE_ARRAY_KINDS
 from accelsim.hw.sram import Sram
 from accelsim.hw.vector_unit import VectorUnit
+from accelsim.stats.transfers import TransferRecord, TransferTag
 
 VECTOR_ENDPOINT = "vector_unit"
 
@@ -188,14 +189,16 @@ class System:
         return min(self.dram.bytes_per_cycle / self.lanes, self.interconnect.bytes_per_cycle)
 
     def reserve(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
-                channels: float | None = None) -> tuple[TransferTimes, float]:
+                channels: float | None = None, tag: TransferTag | None = None
+                ) -> tuple[TransferTimes, float]:
         """Book a transfer requested now; returns its times and the cycle its data lands.
 
         The transfer takes its route's links and the earliest-free DRAM lane at the first
         cycle all of them are free (first come, first served: a later request never
         overtakes an earlier one), holds them for the slower of the DRAM and link times, and
         its data lands the DRAM and hop latencies later. Booking is arithmetic; the caller
-        waits for the returned cycle with one timeout.
+        waits for the returned cycle with one timeout. ``tag``: who asked, kept with the
+        transfer when the DRAM keeps every transfer (:mod:`accelsim.stats.transfers`).
         """
         now = self.env.now
         nbytes = sum(bytes_by_endpoint.values())
@@ -219,6 +222,9 @@ class System:
         self.dram.record(nbytes, write, start, end, cost, visits,
                          channels if channels is not None else self.dram.channels)
         self.interconnect.record(nbytes, write, link_busy)
+        if self.dram.keep_transfers:
+            self.dram.stats.timeline.append(TransferRecord(start, end, nbytes, write, lane, tag,
+                                                           bytes_by_endpoint))
         times = TransferTimes(
             queue=start - now, data=cost.data * self.lanes,
             row_overhead=cost.overhead * self.lanes,
@@ -227,9 +233,9 @@ class System:
         return times, end + math.ceil(times.dram_latency + times.hop_latency - 1e-9)
 
     def transfer(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
-                 channels: float | None = None) -> Generator:
+                 channels: float | None = None, tag: TransferTag | None = None) -> Generator:
         """A transfer as a SimPy process body: book it, wait until its data lands."""
-        times, lands = self.reserve(bytes_by_endpoint, write, visits, channels)
+        times, lands = self.reserve(bytes_by_endpoint, write, visits, channels, tag)
         if lands > self.env.now:
             yield self.env.timeout(lands - self.env.now)
         return times

@@ -23,6 +23,7 @@ from accelsim.sim.prefetch import Prefetch, book_prefetch, first_tile_ready_byte
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
 from accelsim.stats.tensor_classes import split_by_class, tensor_classes
+from accelsim.stats.transfers import TransferTag
 from accelsim.techniques.chain import TechniqueChain
 from accelsim.workload.op import Op
 
@@ -90,7 +91,8 @@ class Driver:
             if self.prefetch_across_ops:
                 def next_on_unit():
                     self._prefetch_next(op.unit)
-            times = yield from run_tiles(system, plan, prepared.prefetch, next_on_unit)
+            times = yield from run_tiles(system, plan, prepared.prefetch, next_on_unit,
+                                         TransferTag(op.name))
             end = env.now
             if self.onchip is not None:
                 self.onchip.end(op)
@@ -107,7 +109,7 @@ class Driver:
             onchip_bytes_kept=onchip.kept_on_chip if onchip else 0,
             prefetched_bytes=prepared.prefetch.bytes if prepared.prefetch else 0,
             dram_bytes_by_class=self._traffic_by_class(op, plan, onchip),
-            extras={**plan.row_figures(), **_op_figures(op)})
+            extras={**plan.row_figures(), **plan.traffic_figures(), **_op_figures(op)})
         self._account(op, plan, record)
         if plan.unit == "pe_array":  # element-wise work run in the array's output stream
             system.vector.stats.operations += record.vector_ops
@@ -155,7 +157,8 @@ class Driver:
         prepared = self._prepare(self.workload.op(name))
         ready = first_tile_ready_bytes(prepared.op, prepared.plan, self._in_dram,
                                        self.system.pe_array)
-        prepared.prefetch = book_prefetch(self.system, prepared.plan, ready, self.buffer_of)
+        prepared.prefetch = book_prefetch(self.system, prepared.plan, ready, self.buffer_of,
+                                          TransferTag(name, prefetch=True))
         self.prepared[name] = prepared
 
     def _in_dram(self, tensor: str) -> bool:
@@ -239,9 +242,13 @@ class Driver:
 
 
 def _op_figures(op: Op) -> dict:
-    """Op-row figures of what a technique changed: the precision it ran at and the samples it
-    issued (only when they differ from the defaults)."""
+    """Op-row figures of the GEMM it issued (``gemm``: m, n, k, count) and of what a technique
+    changed: the precision it ran at and the samples it issued (only when they differ from the
+    defaults)."""
     figures: dict = {}
+    if op.gemm is not None:
+        gemm = op.issued_gemm
+        figures["gemm"] = {"m": gemm.m, "n": gemm.n, "k": gemm.k, "count": gemm.count}
     if op.precision is not None:
         figures["datatype"] = op.precision.operand
         figures["accumulator"] = op.precision.accumulator

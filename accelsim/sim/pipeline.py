@@ -23,6 +23,7 @@ from accelsim.hw.system import System, TransferTimes
 from accelsim.plan import TilePlan
 from accelsim.sim.prefetch import Prefetch
 from accelsim.stats.records import STALL_CAUSES
+from accelsim.stats.transfers import TransferTag
 
 
 
@@ -48,13 +49,15 @@ class PipelineTimes:
 
 
 def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None,
-              on_slot_free: Callable[[], None] | None = None) -> Generator:
+              on_slot_free: Callable[[], None] | None = None,
+              tag: TransferTag | None = None) -> Generator:
     """SimPy process body that executes ``plan``; returns :class:`PipelineTimes`.
 
     The plan's buffer names are the interconnect endpoints its transfers go to or from.
     ``prefetched``: bytes of the first tile already booked before the op started
     (:mod:`accelsim.sim.prefetch`); the rest of that tile is booked now. ``on_slot_free`` is
-    called once, when a buffer slot falls free that this op will not fill again.
+    called once, when a buffer slot falls free that this op will not fill again. ``tag``: the
+    op's transfer tag, kept with each transfer when every transfer is kept.
     """
     env = system.env
     n = len(plan)
@@ -78,7 +81,7 @@ def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None
             return [], env.now
         share = sum(moved.values()) / load_total[i]
         transfer, lands = system.reserve(moved, False, load_visits[i] * share,
-                                         load_channels[i])
+                                         load_channels[i], tag)
         return [transfer], lands
 
     landed: list[tuple[list[TransferTimes], float] | None] = [None] * n
@@ -105,7 +108,8 @@ def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None
             on_slot_free()  # the slot stays free: the next op may use it
         if store_total[i]:
             moved = {ep: values[i] for ep, values in stores.items() if values[i]}
-            store_times, done = system.reserve(moved, True, store_visits[i], store_channels[i])
+            store_times, done = system.reserve(moved, True, store_visits[i], store_channels[i],
+                                               tag)
             if done >= stores_done:
                 stores_done, last_store = done, store_times
     if stores_done > env.now:

@@ -31,6 +31,7 @@ from accelsim.hw.kinds.base import PEArrayKind
 from accelsim.hw.system import System, TransferTimes
 from accelsim.plan import FETCH, LOAD, TilePlan
 from accelsim.sim.onchip import operand_tensors
+from accelsim.stats.transfers import TransferTag
 from accelsim.workload.op import Op
 
 
@@ -66,8 +67,9 @@ def first_tile_ready_bytes(op: Op, plan: TilePlan, in_dram: Callable[[str], bool
 
 
 def book_prefetch(system: System, plan: TilePlan, by_role: dict[str, int],
-                  buffer_of: Mapping[str, str]) -> Prefetch:
-    """Book the transfer of ``by_role`` bytes of ``plan``'s first tile now."""
+                  buffer_of: Mapping[str, str], tag: TransferTag | None = None) -> Prefetch:
+    """Book the transfer of ``by_role`` bytes of ``plan``'s first tile now (``tag``: the
+    op's, kept with the transfer when every transfer is kept)."""
     if not by_role:
         return Prefetch()
     by_buffer: dict[str, int] = {}
@@ -75,7 +77,7 @@ def book_prefetch(system: System, plan: TilePlan, by_role: dict[str, int],
         by_buffer[buffer_of[role]] = by_buffer.get(buffer_of[role], 0) + nbytes
     share = sum(by_role.values()) / max(int(plan.load_bytes[0]), 1)
     times, lands = system.reserve(by_buffer, False, float(plan["load_visits"][0]) * share,
-                                  float(plan["load_channels"][0]))
+                                  float(plan["load_channels"][0]), tag)
     return Prefetch(dict(by_role), by_buffer, times, lands)
 
 

@@ -20,6 +20,7 @@ from accelsim.hw.energy import default_mac_energy_pj, energy_by_component
 from accelsim.hw.system import System
 from accelsim.stats.records import STALL_CAUSES, OpRecord
 from accelsim.stats.tensor_classes import TENSOR_CLASSES
+from accelsim.stats.transfers import TransferRecord
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import PHASES
 
@@ -110,11 +111,11 @@ def _bandwidth_timeline(system: System, total: float) -> dict:
 
 @dataclass
 class RunResult:
-    """The JSON-ready figures (``data``) and, for the timeline trace, every DRAM transfer as
-    (start cycle, end cycle, bytes)."""
+    """The JSON-ready figures (``data``) and, when the run kept them (a timeline trace, the
+    SCALE-Sim reports), every DRAM transfer (:class:`accelsim.stats.transfers.TransferRecord`)."""
 
     data: dict
-    transfers: list[tuple[float, float, int]] = field(default_factory=list)
+    transfers: list[TransferRecord] = field(default_factory=list)
 
     def __getitem__(self, key: str):
         return self.data[key]

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accelsim.config.loader import hwconfig_from_mapping, load_hwconfig
 from accelsim.config.models import HwConfig
-from accelsim.sim.engine import Simulation
 from accelsim.spec import RunSpec, load_spec, spec_from_mapping
-from accelsim.stats.result import RunResult
-from accelsim.workload.graph import Workload
-from accelsim.workload.loader import load_workload
-from accelsim.workload.training import TrainingOptions
+
+if TYPE_CHECKING:  # the engine and the workload loader are imported when a run needs them
+    from accelsim.stats.result import RunResult
+    from accelsim.workload.graph import Workload
 
 
 def as_spec(spec: RunSpec | Mapping | str | Path) -> RunSpec:
@@ -44,6 +44,9 @@ def load_config(spec: RunSpec) -> HwConfig:
 
 def build_workload(spec: RunSpec, config: HwConfig) -> Workload:
     """The spec's workload, expanded into a training iteration of its phases."""
+    from accelsim.workload.loader import load_workload
+    from accelsim.workload.training import TrainingOptions
+
     options = TrainingOptions(batch=spec.batch, element_bytes=config.element_bytes,
                               optimizer=spec.optimizer)
     return load_workload(spec.path(spec.workload), options, spec.phases)
@@ -60,6 +63,8 @@ def simulate(spec: RunSpec | Mapping | str | Path,
     spec = as_spec(spec)
     config = load_config(spec)
     workload = build_workload(spec, config)
+    from accelsim.sim.engine import Simulation  # after the inputs are known to be good
+
     provenance = {"spec": spec.model_dump(mode="json"),
                   "command": list(command) if command is not None else None}
     return Simulation(config, workload, spec.technique_specs(), step=spec.step,

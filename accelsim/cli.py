@@ -13,29 +13,24 @@ writes each output atomically.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shlex
 import signal
 import sys
-import tempfile
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
-from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from accelsim.stats.result import RunResult
 
+# Only what parsing the command line needs is imported here: `accelsim --help` and errors in
+# the input stay quick; rich, the outputs and the engine are imported when a command runs.
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError, clip
-from accelsim.outputs import atomic_write_text, check_outputs
 from accelsim.workload.op import PHASES
 from accelsim.workload.optimizers import OPTIMIZERS
 
@@ -49,6 +44,18 @@ MAX_ERROR_TEXT = 2000
 #: Packages whose versions an internal-error log records.
 LOGGED_PACKAGES = ("accelsim", "simpy", "numpy", "networkx", "pyyaml", "pydantic", "rich",
                    "matplotlib", "torch")
+
+
+def Table(*args, **kwargs):  # noqa: N802 - rich's Table, imported when a table is drawn
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+def _console(**kwargs) -> Console:
+    from rich.console import Console
+
+    return Console(**kwargs)
 
 
 class UsageError(AccelsimError):
@@ -311,9 +318,8 @@ def _run_inputs(args: argparse.Namespace, spec) -> dict[Path, str]:
 
 
 def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None:
-    from accelsim.api import simulate
-    from accelsim.stats.timeline_trace import write_trace
-
+    from accelsim.api import simulate  # the engine is imported once the inputs are good
+    from accelsim.outputs import check_outputs
     from accelsim.stats.scalesim_reports import report_paths, write_reports
 
     spec = _run_spec(args)
@@ -325,7 +331,7 @@ def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Non
                   {"--scalesim-reports": folder} if folder else None)
     from accelsim.progress import RunProgress
 
-    errors = Console(stderr=True)
+    errors = _console(stderr=True)
     progress = RunProgress(errors) if errors.is_terminal and not args.quiet else None
     try:
         result = simulate(spec, command=["accelsim", *argv], progress=progress,
@@ -338,6 +344,8 @@ def _run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> Non
     if args.csv:
         result.write_csv(args.csv)
     if args.trace_out:
+        from accelsim.stats.timeline_trace import write_trace
+
         write_trace(result, args.trace_out)
     if folder:
         write_reports(result, folder)
@@ -443,6 +451,8 @@ def _kinds(console: Console) -> None:
 
 
 def _package_versions() -> str:
+    from importlib import metadata
+
     found = []
     for name in LOGGED_PACKAGES:
         try:
@@ -455,6 +465,12 @@ def _package_versions() -> str:
 def _report_bug(error: Exception, argv: Sequence[str]) -> str:
     """Write the traceback, command line and versions to a log in the temporary folder; the
     one line that tells the user."""
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    from accelsim.outputs import atomic_write_text
+
     message = " ".join(clip(str(error), 1000).split())
     head = (f"internal error in accelsim {__version__}: {type(error).__name__}: "
             f"{clip(message, 300)}")
@@ -535,9 +551,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         args = _parser().parse_args(argv)
+        import logging
+
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
-        _dispatch(args, Console(), argv)
+        _dispatch(args, _console(), argv)
     except AccelsimError as error:
         sys.stderr.write(f"error: {clip(str(error), MAX_ERROR_TEXT)}\n")
         return EXIT_USER_ERROR

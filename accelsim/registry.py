@@ -7,8 +7,10 @@ entries through the Python entry-point group ``accelsim.<registry name>``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Generic, TypeVar
 
@@ -21,8 +23,17 @@ class PluginError(AccelsimError):
     """An entry point of an ``accelsim.*`` group that does not import."""
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """An entry known by name whose module registers it when first asked for."""
+
+    module: str
+
+
 class Registry(Generic[T]):
-    """A mapping from names to implementations, filled by :meth:`register`."""
+    """A mapping from names to implementations, filled by :meth:`register` (or
+    :meth:`register_deferred`: the name is listed at once, its module imported by the first
+    :meth:`get`, so that listing names or validating other entries imports nothing heavy)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -31,11 +42,17 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:
-            if name in self._entries:
+            if name in self._entries and not isinstance(self._entries[name], _Deferred):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = obj
             return obj
         return add
+
+    def register_deferred(self, name: str, module: str) -> None:
+        """List ``name`` now; import ``module`` (which registers it) when it is first got."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = _Deferred(module)
 
     @contextmanager
     def temporarily(self, name: str, obj: T) -> Iterator[T]:
@@ -62,7 +79,13 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T | None:
         if name not in self._entries:
             self._load_plugins()
-        return self._entries.get(name)
+        entry = self._entries.get(name)
+        if isinstance(entry, _Deferred):
+            importlib.import_module(entry.module)
+            entry = self._entries[name]
+            if isinstance(entry, _Deferred):
+                raise PluginError(f"{entry.module} does not register the {self.kind} {name!r}")
+        return entry
 
     def names(self) -> list[str]:
         self._load_plugins()

@@ -40,7 +40,6 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from accelsim.errors import ConfigError
-from accelsim.sim.onchip import scaled
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
 from accelsim.workload.op import Phase
 
@@ -131,6 +130,8 @@ class ConfidenceSkip(Technique):
             return plan
         self.decided_ops += 1
         macs = np.asarray(plan["macs"], dtype=np.int64)
+        from accelsim.sim.onchip import scaled  # the engine's: imported when a run starts
+
         done = scaled(macs, kept, self.samples)  # the kept samples' share, exact in total
         return plan.with_columns(macs=done).with_skipped(int((macs - done).sum()))
 

@@ -93,7 +93,6 @@ from pydantic import Field, model_validator
 
 from accelsim.errors import ConfigError, SimulationError, WorkloadError
 from accelsim.plan import ACCESS, DRAIN, FETCH, LOAD, STORE
-from accelsim.sim.onchip import scaled_visits
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
 from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Phase
@@ -325,6 +324,8 @@ class Mquans(Technique):
         stores[ofmap] = stores.get(ofmap, np.zeros(len(plan), dtype=np.int64)) + state
         columns.update({LOAD + n: v for n, v in loads.items()})
         columns.update({STORE + n: v for n, v in stores.items()})
+        from accelsim.sim.onchip import scaled_visits  # the engine's: imported at run start
+
         new = plan.with_columns(**columns)
         new = new.with_columns(
             load_visits=scaled_visits(plan["load_visits"], plan.load_bytes, new.load_bytes),

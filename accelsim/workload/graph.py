@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
-import networkx as nx
-
 from accelsim.errors import WorkloadError
 from accelsim.workload.op import PHASES, Op, batch_axis_of
 
@@ -30,6 +28,8 @@ class Workload:
         self.meta = dict(meta or {})
         #: Value statistics of real training steps (traced workloads), or None.
         self.value_stats = value_stats
+        import networkx as nx  # here, not at import: error paths of the CLI stay light
+
         self.graph = nx.DiGraph()
         self._order: list[str] = []
         producers: dict[str, str] = {}
@@ -70,6 +70,8 @@ class Workload:
 
     def ops(self) -> list[Op]:
         """Ops in a deterministic topological order (ties broken by definition order)."""
+        import networkx as nx
+
         index = nx.get_node_attributes(self.graph, "index")
         order = nx.lexicographical_topological_sort(self.graph, key=index.__getitem__)
         return [self.op(name) for name in order]

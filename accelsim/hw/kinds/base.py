@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-import simpy
 
 from accelsim.config.base import DATATYPE_BYTES
 from accelsim.config.models import EnergyParams, PEArrayParams
@@ -86,6 +85,8 @@ class PEArrayKind(abc.ABC):
                  ) -> None:
         self.params = params
         self.energy_table = energy
+        import simpy  # here, not at import: validating a hwconfig needs no engine
+
         self.resource = simpy.PriorityResource(env, capacity=1)
         self.stats = PEArrayStats(counters=dict.fromkeys(self.counted_columns, 0))
 

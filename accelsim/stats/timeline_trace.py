@@ -33,6 +33,7 @@ file; it is written atomically.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from accelsim.outputs import GENERATOR, atomic_write_text
@@ -87,6 +88,7 @@ def _span(tid: int, name: str, cat: str, start: float, end: float, to_us: float,
 
 def _counter(name: str, bin_cycles: float, values: list[float], unit: str, scale: float,
              to_us: float) -> list[dict]:
+    """A counter's value at the start of every bin, and zero after the last."""
     events = [{"ph": "C", "pid": PID, "tid": 0, "name": name, "ts": i * bin_cycles * to_us,
                "args": {unit: value * scale}} for i, value in enumerate(values)]
     if events:
@@ -95,49 +97,63 @@ def _counter(name: str, bin_cycles: float, values: list[float], unit: str, scale
     return events
 
 
-def trace_events(result: RunResult) -> dict:
-    """The trace-event document of ``result``."""
+def iter_events(result: RunResult) -> Iterator[dict]:
+    """The trace events of ``result``, one at a time (module docstring)."""
     d = result.data
     to_us = 1e6 / d["clock_hz"]
     lanes = d["interconnect"]["dram_lanes"]
     channels = d["hwconfig_resolved"]["dram"]["channels"]
-    events = [{"ph": "M", "name": "process_name", "pid": PID, "tid": 0,
-               "args": {"name": f"{d['workload']} on {d['hwconfig']}"}}]
-    events += [_meta("thread_name", tid, TRACK_NAMES[track]) for track, tid in TRACKS.items()]
-    events += [_meta("thread_name", DRAM_TID + lane, lane_name(lane, lanes, channels))
-               for lane in range(lanes)]
+    yield {"ph": "M", "name": "process_name", "pid": PID, "tid": 0,
+           "args": {"name": f"{d['workload']} on {d['hwconfig']}"}}
+    for track, tid in TRACKS.items():
+        yield _meta("thread_name", tid, TRACK_NAMES[track])
+    for lane in range(lanes):
+        yield _meta("thread_name", DRAM_TID + lane, lane_name(lane, lanes, channels))
     for row in d["ops"]:
-        events.append(_span(TRACKS[row["unit"]], row["name"], row["phase"], row["start_cycle"],
-                            row["end_cycle"], to_us,
-                            {"macs": row["macs"], "dram_bytes": row["dram_bytes"],
-                             "compute_cycles": row["compute_cycles"], **row["stalls"]}))
+        yield _span(TRACKS[row["unit"]], row["name"], row["phase"], row["start_cycle"],
+                    row["end_cycle"], to_us,
+                    {"macs": row["macs"], "dram_bytes": row["dram_bytes"],
+                     "compute_cycles": row["compute_cycles"], **row["stalls"]})
     operands = _operands(d)
     for t in result.transfers:
-        events.append(_span(DRAM_TID + t.lane, transfer_name(t, operands), "dram", t.start,
-                            t.end, to_us, {"bytes": t.nbytes, **t.bytes_by_endpoint}))
+        yield _span(DRAM_TID + t.lane, transfer_name(t, operands), "dram", t.start, t.end,
+                    to_us, {"bytes": t.nbytes, **t.bytes_by_endpoint})
     for index, phase in enumerate(PHASES):
         rows = [r for r in d["ops"] if r["phase"] == phase]
         if not rows:
             continue
         tid = PHASE_TID + index
         start = min(r["start_cycle"] for r in rows)
-        events.append(_meta("thread_name", tid, f"phase {phase}"))
-        events.append(_span(tid, phase, "phase", start, max(r["end_cycle"] for r in rows),
-                            to_us, {"ops": len(rows)}))
-        events.append({"ph": "i", "s": "t", "pid": PID, "tid": tid, "name": f"{phase} starts",
-                       "cat": "phase", "ts": start * to_us})
+        yield _meta("thread_name", tid, f"phase {phase}")
+        yield _span(tid, phase, "phase", start, max(r["end_cycle"] for r in rows), to_us,
+                    {"ops": len(rows)})
+        yield {"ph": "i", "s": "t", "pid": PID, "tid": tid, "name": f"{phase} starts",
+               "cat": "phase", "ts": start * to_us}
     chart = d["dram_bandwidth"]
-    events += _counter("DRAM bandwidth", chart["bin_cycles"], chart["gbytes_per_s"], "GB/s",
-                       1.0, to_us)
+    yield from _counter("DRAM bandwidth", chart["bin_cycles"], chart["gbytes_per_s"], "GB/s",
+                        1.0, to_us)
     footprint = d["dram_footprint"]
-    events += _counter("DRAM footprint", footprint.get("bin_cycles", 0),
-                       footprint.get("timeline_bytes", []), "MiB", 1 / 2**20, to_us)
+    yield from _counter("DRAM footprint", footprint.get("bin_cycles", 0),
+                        footprint.get("timeline_bytes", []), "MiB", 1 / 2**20, to_us)
+
+
+def _other_data(result: RunResult) -> dict:
+    d = result.data
+    return {"generator": GENERATOR, "schema": d["schema"], "total_cycles": d["total_cycles"]}
+
+
+def trace_events(result: RunResult) -> dict:
+    """The trace-event document of ``result``."""
     # otherData first: the marker is then in the file's first bytes.
-    return {"otherData": {"generator": GENERATOR, "schema": d["schema"],
-                          "total_cycles": d["total_cycles"]},
-            "traceEvents": events, "displayTimeUnit": "ns"}
+    return {"otherData": _other_data(result), "traceEvents": list(iter_events(result)),
+            "displayTimeUnit": "ns"}
 
 
 def write_trace(result: RunResult, path: str | Path) -> None:
-    """Write the trace-event document of ``result`` to ``path``, all or nothing."""
-    atomic_write_text(path, json.dumps(trace_events(result)) + "\n")
+    """Write the trace-event document of ``result`` to ``path``, all or nothing: the JSON
+    text of :func:`trace_events`, made one event at a time (a run's transfers would otherwise
+    be held twice, as event mappings and as text)."""
+    head = json.dumps({"otherData": _other_data(result)})[:-1]
+    events = ",\n".join(json.dumps(event) for event in iter_events(result))
+    atomic_write_text(path, f'{head}, "traceEvents": [\n{events}\n], '
+                            f'"displayTimeUnit": "ns"}}\n')

@@ -15,7 +15,10 @@ An earlier accelsim output is recognised by its content: a result JSON with
 ``"schema": "accelsim.run/1"``, a CSV whose header is exactly the per-op CSV header or one of
 the SCALE-Sim report headers (:mod:`accelsim.stats.scalesim_reports`; SCALE-Sim's own reports
 have the same header, so they are replaced too), or a timeline whose ``otherData`` names
-``"generator": "accelsim"`` (or, from older versions, the result schema). Special files (``/dev/null``, pipes) hold nothing to lose and are accepted.
+``"generator": "accelsim"`` (or, from older versions, the result schema). Special files
+(``/dev/null``, pipes) hold nothing to lose and are accepted. ``new_folders`` of
+:func:`check_outputs` are folders a run creates (``--scalesim-reports``): a missing one must lie
+in an existing, writable folder; an existing path must be a folder.
 
 :func:`atomic_write_text` / :func:`atomic_write_bytes` write a temporary file in the target's
 folder, flush and fsync it, then ``os.replace`` it onto the target: a reader, a crash, a

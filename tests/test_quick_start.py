@@ -51,6 +51,8 @@ def bad_inputs(tmp_path) -> dict[str, list[str]]:
     bad_yaml.write_text("dram: [1,\n")
     bad_spec = tmp_path / "spec.yaml"
     bad_spec.write_text("hwconfig: 3\nworkload: mlp\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a result")
     return {
         "hwconfig YAML": ["run", "--hw", str(bad_yaml), "--workload", "mlp"],
         "missing hwconfig": ["run", "--hw", str(tmp_path / "none.yaml"), "--workload", "mlp"],
@@ -62,6 +64,7 @@ def bad_inputs(tmp_path) -> dict[str, list[str]]:
         "technique name": ["run", "--hw", HW, "--workload", "mlp", "--technique", "nosuch"],
         "run spec": ["run", "--spec", str(bad_spec)],
         "option": ["run", "--hw", HW, "--workload", "mlp", "--batch", "x"],
+        "output path": ["run", "--hw", HW, "--workload", "mlp", "--out", str(notes)],
     }
 
 

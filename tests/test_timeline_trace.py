@@ -67,9 +67,10 @@ def thread_names(trace: dict) -> dict[int, str]:
 
 def test_training_timeline_structure():
     """A LeNet-5 (workloads/lenet5.yaml) training iteration on edge_16x16 (2 channels, 1 lane
-    on its bus): fields and nesting hold; the DRAM track carries every transfer, each named op, direction and
-    operands, their bytes adding up to the DRAM traffic; each phase has a track with one
-    span and a start marker; both counters have one value per bin and a closing zero."""
+    on its bus): fields and nesting hold; the DRAM track carries every transfer, each named
+    op, direction and operands, their bytes adding up to the DRAM traffic; each phase has a
+    track with one span and a start marker; both counters have one value per bin and a
+    closing zero."""
     data, trace = run("edge_16x16.yaml")
     tracks = check_structure(trace)
     names = thread_names(trace)

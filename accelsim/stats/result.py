@@ -12,17 +12,19 @@ import platform
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from accelsim import __version__
-from accelsim.hw.energy import default_mac_energy_pj, energy_by_component
-from accelsim.hw.system import System
 from accelsim.stats.records import STALL_CAUSES, OpRecord
 from accelsim.stats.tensor_classes import TENSOR_CLASSES
 from accelsim.stats.transfers import TransferRecord
 from accelsim.workload.graph import Workload
 from accelsim.workload.op import PHASES
+
+if TYPE_CHECKING:  # reading the schema and CSV columns (accelsim.outputs) needs no engine
+    from accelsim.hw.system import System
 
 SCHEMA = "accelsim.run/1"
 CSV_COLUMNS = ("name", "layer", "phase", "kind", "unit", "ready_cycle", "start_cycle",
@@ -168,6 +170,8 @@ def build_result(system: System, workload: Workload, records: list[OpRecord], to
                  run: dict, onchip: dict | None = None) -> RunResult:
     """The result of a finished run; ``run``: how it was asked for (spec, command, step, seed,
     techniques with every parameter); ``onchip``: the residency summary (None: no residency)."""
+    from accelsim.hw.energy import default_mac_energy_pj, energy_by_component
+
     cfg = system.config
     energy = {**energy_by_component(system), **techniques.energy_pj}
     energy_total = sum(sum(actions.values()) for actions in energy.values())

@@ -4,7 +4,9 @@
 v3's headers, byte for byte, and its text form (``", "`` between values, a trailing comma;
 ``scalesim/simulator.py`` ``generate_reports``), so that scripts written for SCALE-Sim read them.
 One row per forward op that ran on the PE array with a GEMM, in the order they started;
-``LayerID`` numbers them from 0, as SCALE-Sim numbers the rows of its topology file. Cycles
+``LayerID`` numbers them from 0, as SCALE-Sim numbers the rows of its topology file (a
+depthwise ``DP`` row, which SCALE-Sim runs as one layer per channel, is one op and one row
+here: :mod:`accelsim.workload.scalesim_csv`). Cycles
 are relative to the op's start (the cycle its unit was granted), as SCALE-Sim's are relative to
 the layer's first compute cycle. Counts are *words*: bytes divided by the op's operand width
 (its datatype; a partial sum moved at accumulator width counts accumulator/operand words).

@@ -20,7 +20,7 @@ from pathlib import Path
 from accelsim.errors import WorkloadError
 from accelsim.reproduce.common import ROOT
 
-ACCURACY = ROOT / "workloads" / "accuracy"
+ACCURACY_FOLDER = ROOT / "workloads" / "accuracy"
 SCHEMA = "accelsim.accuracy/1"
 #: At most this many bytes are read from an accuracy file (curves of a long run fit easily).
 MAX_BYTES = 16 * 2**20
@@ -37,11 +37,13 @@ class Accuracy:
     note: str
 
 
-def accuracy_file(workload: str, technique: str, folder: Path = ACCURACY) -> Path:
-    return folder / workload / f"{technique}.json"
+def accuracy_file(workload: str, technique: str, folder: Path | None = None) -> Path:
+    """Where the accuracy file of ``technique`` on ``workload`` is (``folder``: default
+    :data:`ACCURACY_FOLDER`, read when called)."""
+    return (folder if folder is not None else ACCURACY_FOLDER) / workload / f"{technique}.json"
 
 
-def read_accuracy(workload: str, technique: str, folder: Path = ACCURACY,
+def read_accuracy(workload: str, technique: str, folder: Path | None = None,
                   unmeasured: str = "no accuracy file") -> Accuracy:
     """The measured accuracy difference of ``technique`` on ``workload``, or "not measured"
     with ``unmeasured`` as the reason when the file does not exist."""
@@ -78,3 +80,14 @@ def read_accuracy(workload: str, technique: str, folder: Path = ACCURACY,
     metric = final.get("metric", "accuracy")
     return Accuracy(f"{difference:+.2f} pp", float(difference),
                     f"{metric}, {approximation} ({path})")
+
+
+def accuracy_notes(workloads: list[str], technique: str, folder: Path | None = None
+                   ) -> list[str]:
+    """The accuracy column's footnotes: per workload, its figure and where it comes from (the
+    file's approximation), or why it is not measured."""
+    notes = []
+    for workload in workloads:
+        found = read_accuracy(workload, technique, folder)
+        notes.append(f"accuracy difference, {workload}: {found.text}: {found.note}")
+    return notes

@@ -181,23 +181,27 @@ def write_figure(fig, path: Path) -> None:
 
 
 def chart(rows: list[dict], group_key: str, bar_key: str, paper: dict, title: str,
-          path: Path) -> None:
-    """Two panels (speedup, energy saving): a group of bars per ``group_key`` value, a bar per
-    ``bar_key`` value, each labelled with its value; the paper's figure as a dashed line."""
+          path: Path, panels: tuple[tuple[str, str, float, float], ...] | None = None) -> None:
+    """One panel per figure (default: speedup and energy saving, the paper's from ``paper``;
+    else ``panels`` of (key, axis label, the paper's value, display scale)): a group of bars
+    per ``group_key`` value, a bar per ``bar_key`` value, each labelled with its value; the
+    paper's figure as a dashed line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if panels is None:
+        panels = (("speedup", "speedup over the baseline (x)", paper["speedup"], 1.0),
+                  ("energy_saving", "energy saving (% of the baseline)",
+                   paper["energy_saving"], 100.0))
     groups = list(dict.fromkeys(r[group_key] for r in rows))
     bars = list(dict.fromkeys(r[bar_key] for r in rows))
-    fig, axes = plt.subplots(2, 1, figsize=(7.5, 7.5))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 3.75 * len(panels)))
     width = 0.8 / len(bars)
-    panels = (("speedup", "speedup over the baseline (x)", f"paper {paper['speedup']:.2f}x",
-               lambda v: f"{v:.2f}x"),
-              ("energy_saving", "energy saving (% of the baseline)",
-               f"paper {paper['energy_saving']:.0%}", lambda v: f"{v:.0%}"))
-    for ax, (key, ylabel, paper_label, fmt) in zip(axes, panels):
-        scale = 100.0 if key == "energy_saving" else 1.0
+    for ax, (key, ylabel, published, scale) in zip(axes, panels):
+        def fmt(v: float, scale: float = scale) -> str:
+            return f"{v:.2f}x" if scale == 1.0 else f"{v:.0%}"
+
         for index, bar in enumerate(bars):
             xs, values = [], []
             for g, group in enumerate(groups):
@@ -207,17 +211,13 @@ def chart(rows: list[dict], group_key: str, bar_key: str, paper: dict, title: st
                     values.append(found[0][key])
             drawn = ax.bar(xs, [v * scale for v in values], width, label=bar)
             ax.bar_label(drawn, labels=[fmt(v) for v in values], fontsize=7, padding=2)
-        ax.axhline(paper[key] * scale, color="k", linestyle="--", linewidth=1.2,
-                   label=paper_label)
-        if key == "speedup":
-            ax.axhline(1.0, color="grey", linewidth=0.8)
-        else:
-            ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.axhline(published * scale, color="k", linestyle="--", linewidth=1.2,
+                   label=f"paper {fmt(published)}")
+        ax.axhline(1.0 if key == "speedup" else 0.0, color="grey", linewidth=0.8)
         ax.set_xticks(range(len(groups)), groups, fontsize=8)
         ax.set_ylabel(ylabel)
         ax.grid(True, axis="y", alpha=0.3)
         ax.margins(y=0.15)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[0].set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     write_figure(fig, path)

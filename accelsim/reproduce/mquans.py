@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
-from accelsim.reproduce.common import (ACCURACY, MEASURED, Outcome, arguments, chart, compare,
+from accelsim.reproduce.accuracy import accuracy_notes, read_accuracy
+from accelsim.reproduce.common import (MEASURED, Outcome, arguments, chart, compare,
                                        energy_by_component, gap, gaps_above, ready, run,
                                        table_lines, write_csv)
 from accelsim.reproduce.papers import paper
@@ -60,7 +61,7 @@ def row(workload: str, hw: str, label: str, base: dict, result: dict) -> dict:
     return {"network": workload, "hw": hw, "rates": MEASURED, "setting": label,
             **compare(base["total_cycles"], base_pj, result["total_cycles"],
                       result["energy_pj"]["total"]),
-            "accuracy": ACCURACY,
+            "accuracy": read_accuracy(workload, "mquans").text,
             "fwd_speedup": fwd_speedup(base, result),
             "inputs_reused": stats["inputs_reused_fraction"],
             "fwd_mac_share": phase_share(base, "fwd", "macs"),
@@ -170,7 +171,8 @@ def reproduce(args, emit: Callable[[str], None]) -> Outcome:
                     explanations += same_assumptions(r, settings[0][0])
             emit("")
     emit("Training iteration, measured change rates, ours beside the paper's:")
-    for line in table_lines(rows, PAPER, ("network", "hw", "rates", "setting")):
+    for line in table_lines(rows, PAPER, ("network", "hw", "rates", "setting"),
+                            accuracy_notes(workloads, "mquans")):
         emit(line)
     if explanations:
         emit("\nDifferences from the paper above 20%, the assumption behind each and what "

@@ -2,6 +2,7 @@
 
     python scripts/reproduce_acrtc.py                    # both traced workloads, ./out/acrtc
     python scripts/reproduce_acrtc.py --quick --out /tmp/acrtc   # mlp, last step, default only
+    accelsim reproduce acrtc --quick          # the quick set, beside the other techniques' table
 
 For each traced workload (``workloads/traced/resnet18_cifar`` and ``workloads/traced/mlp``) one
 full training iteration (forward, backward-data, backward-weight, weight update) runs on

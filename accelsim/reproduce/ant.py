@@ -2,6 +2,7 @@
 
     python scripts/reproduce_ant.py                       # five networks, batch 2, ./out/ant
     python scripts/reproduce_ant.py --networks resnet18 --batch 1 --out /tmp/ant
+    accelsim reproduce ant                  # the same, beside the other techniques' table
 
 For each network (DenseNet-121, ResNet-18, VGG-16, Wide ResNet, ResNet-50 from the zoo) one
 full training iteration runs on ``hwconfigs/scnn_like.yaml`` at 90% sparsity of weights,

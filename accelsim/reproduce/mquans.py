@@ -2,6 +2,7 @@
 
     python scripts/reproduce_mquans.py                   # both traced workloads, ./out/mquans
     python scripts/reproduce_mquans.py --quick --out /tmp/mquans   # mlp, 6/4 bits only
+    accelsim reproduce mquans --quick          # the quick set, beside the other techniques' table
 
 For each traced workload (``workloads/traced/resnet18_cifar`` and ``workloads/traced/mlp``) one
 full training iteration (forward, backward-data, backward-weight, weight update) runs on

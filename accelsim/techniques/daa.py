@@ -213,7 +213,9 @@ class Daa(Technique):
         stream = np.asarray(plan["stream_cycles"], dtype=np.int64)
         folds = np.maximum(np.asarray(plan["folds"], dtype=np.int64), 1)
         paired = folds * -(-(stream // folds) // 2)
-        cycles = compute - stream + paired
+        # a technique earlier in the chain may have shortened compute already: two pairs a
+        # cycle at most halve it
+        cycles = np.maximum(compute - stream + paired, -(-compute // 2))
         share = np.divide(low, issued, out=np.zeros(len(plan)), where=issued > 0)
         column = MAC_SHARE + self.params.low
         if column in plan.columns:  # another technique already moved some MACs there

@@ -115,10 +115,14 @@ def explain(r: dict) -> list[str]:
             lines.append(
                 f"{name}, {key} saving realised {ours:.0%} of the ideal "
                 f"({gap(ours, published):+.0%} from the paper's {published:.2%} of the "
-                f"maximum): with the kept samples repacked the backward work shrinks with "
-                f"them, but not in proportion (weights are read and gradients written per "
-                f"op whatever the batch; partial array folds). Assumption: the reading "
-                f"'fraction of the ideal saving' of the paper's figure.")
+                f"maximum): the kept samples are repacked, so the backward work shrinks with "
+                f"them, but its cost is not proportional to the samples kept: weights are "
+                f"read and weight gradients written once per op whatever the batch, array "
+                f"folds and tiles are chosen for each batch size, and residency keeps a "
+                f"different share on chip; at {r['samples_skipped']:.1%} of the samples "
+                f"skipped the saving per sample differs from that of skipping every sample "
+                f"({r['max_' + key + '_saving']:.1%}). Assumption: the reading 'fraction of "
+                f"the ideal saving' of the paper's figure, the ideal being proportional.")
     return lines
 
 

@@ -135,11 +135,18 @@ def entries(technique: str, outcome: Outcome) -> list[dict]:
                          key_paper=f"{published['gradient_computation_skipped_fraction']:.1%}; "
                                    f"{published['per_epoch_energy_saving_of_max']:.2%} / "
                                    f"{published['per_epoch_time_saving_of_max']:.2%}")
-        entry["gap"] = ", ".join(
-            f"{name} {gap(entry[key], entry['paper_' + key]):+.0%}"
-            for name, key in (("speedup", "speedup"), ("energy", "energy_saving"))
-            if entry.get("paper_" + key) is not None
-            and abs(gap(entry[key], entry["paper_" + key])) > 0.2)
+        pairs = [("speedup", entry["speedup"], entry["paper_speedup"]),
+                 ("energy", entry["energy_saving"], entry["paper_energy_saving"])]
+        if technique == "confidence_skip":
+            pairs = [("skipped", r["skipped_share"],
+                      published["gradient_computation_skipped_fraction"]),
+                     ("energy of ideal", r["energy_of_ideal"],
+                      published["per_epoch_energy_saving_of_max"]),
+                     ("time of ideal", r["time_of_ideal"],
+                      published["per_epoch_time_saving_of_max"])]
+        entry["gap"] = ", ".join(f"{name} {gap(ours, theirs):+.0%}" for name, ours, theirs in pairs
+                                 if theirs is not None and ours == ours
+                                 and abs(gap(ours, theirs)) > 0.2)
         out.append(entry)
     return out
 

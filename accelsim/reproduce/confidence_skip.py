@@ -32,16 +32,18 @@ setting: the run, then per epoch) and ``confidence_skip.png`` into ``--out``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 
 from accelsim.reproduce.accuracy import read_accuracy
-from accelsim.reproduce.common import (Outcome, arguments, chart, gap, load_traced, ready, run,
-                                       write_csv)
+from accelsim.reproduce.common import (TRACED, Outcome, arguments, chart, gap, load_traced,
+                                       ready, run, write_csv)
 from accelsim.reproduce.papers import paper
 
 HW = "tpu_like_128x128"
@@ -69,6 +71,25 @@ def skipped_per_step(workload: str, epsilon: float) -> tuple[list[int], int, int
     return counts, batch, int(stats.data.get("steps_per_epoch", steps))
 
 
+@lru_cache(maxsize=None)
+def final_accuracy(workload: str) -> float:
+    """The train accuracy the trace recorded at its last step."""
+    stats = load_traced(workload).value_stats
+    return float(stats.require("confidence", None, TECHNIQUE)["accuracy"][-1])
+
+
+@lru_cache(maxsize=None)
+def dataset_of(workload: str) -> str:
+    """The traced dataset, as its manifest names it (name, classes, training-set size)."""
+    found = json.loads((TRACED / workload / "manifest.json").read_text()).get("dataset") or {}
+    if not isinstance(found, dict):
+        return str(found)
+    classes = found.get("classes")
+    count = len(classes) if isinstance(classes, list) else classes
+    return (f"the {found.get('name', 'traced')} dataset ({count} classes, "
+            f"{found.get('size', '?')} images)")
+
+
 def backward_macs(result: dict) -> int:
     return sum(op["macs"] + op["macs_skipped"] for op in result["ops"]
                if op["phase"] in ("bwd_data", "bwd_weight"))
@@ -87,6 +108,7 @@ def figures(label: str, workload: str, base: dict, full: dict, by_count: dict[in
     max_time = 1.0 - full["total_cycles"] / base["total_cycles"]
     max_energy = 1.0 - full["energy_pj"]["total"] / base["energy_pj"]["total"]
     return {"network": workload, "hw": HW, "setting": label, "steps": n,
+            "dataset": dataset_of(workload), "final_accuracy": final_accuracy(workload),
             "samples_skipped": sum(counts) / (n * batch), "skipped_share": share,
             "speedup": n * base["total_cycles"] / cycles, "energy_saving": energy_saving,
             "time_saving": time_saving,
@@ -104,10 +126,11 @@ def explain(r: dict) -> list[str]:
             f"{name}, gradient computations skipped {r['skipped_share']:.1%} "
             f"({gap(r['skipped_share'], SKIPPED):+.0%} from the paper's {SKIPPED:.1%}): the "
             f"skip rate is the share of samples the network already predicts correctly with "
-            f"p_true >= tau, so it follows how far training got. The trace is short "
-            f"({r['steps']} steps on the generated 10-class dataset) while the paper's share "
-            f"is over a whole CIFAR-100 training run to convergence, where most samples end "
-            f"up confident. Assumption: the traced run as it is; a trace covering training to "
+            f"p_true >= tau, so it follows how far training got. The trace covers "
+            f"{r['steps']} steps on {r['dataset']}, reaching a train accuracy of "
+            f"{r['final_accuracy']:.0%} on its last batch, while the paper's share is over a "
+            f"whole CIFAR-100 training run to convergence, where most samples end up "
+            f"confident. Assumption: the traced run as it is; a trace covering training to "
             f"convergence would close it.")
     for key, ours, published in (("energy", r["energy_of_ideal"], ENERGY_OF_MAX),
                                  ("time", r["time_of_ideal"], TIME_OF_MAX)):

@@ -97,3 +97,21 @@ def test_reproduce_all_quick_runs_every_technique_and_the_stacks(tmp_path, capsy
     assert len([r for r in rows if r["kind"] == "stack"]) == 4
     assert text.count("holds") == 4 and text.count("each MAC skipped at most once") == 4
     assert "Not stacked" in text and "acrtc + daa" in text
+
+
+@pytest.mark.parametrize("name, paper", [("daa", "2.00x"), ("confidence_skip", "72.6%")])
+def test_scripts_are_thin_wrappers_with_their_options(tmp_path, name, paper):
+    """scripts/reproduce_<name>.py --quick runs the package's reproduction: its report with
+    the paper's figure, its CSV and figure in --out, and nothing else there."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / name
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / f"reproduce_{name}.py"),
+                           "--quick", "--out", str(out)], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert paper in done.stdout and "not measured" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == [f"{name}.csv", f"{name}.png"]

@@ -234,11 +234,12 @@ def write_csv(path: Path, all_entries: list[dict], stacks: list[dict]) -> None:
 
 def figure(path: Path, all_entries: list[dict]) -> None:
     """Grouped bars per network, one bar per technique (its first setting on each network),
-    value labels, each technique's published figure as a dashed mark over its bars; the
+    value labels, each technique's published figure as an outlined mark across its bar; the
     speedup panel in log scale when its values (and the papers') span a decade or more."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import patheffects
 
     chosen: dict[tuple[str, str], dict] = {}
     for e in all_entries:
@@ -247,31 +248,34 @@ def figure(path: Path, all_entries: list[dict]) -> None:
     techniques = [t for t in TECHNIQUES if any(k[0] == t for k in chosen)]
     colours = dict(zip(TECHNIQUES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     fig, axes = plt.subplots(2, 1, figsize=(max(8.0, 1.1 * len(networks) + 3), 8.5))
-    width = 0.8 / max(1, len(techniques))
+    present = {network: [t for t in techniques if (t, network) in chosen]
+               for network in networks}
+    width = 0.8 / max(len(p) for p in present.values())
+    outline = [patheffects.Stroke(linewidth=3.2, foreground="black"), patheffects.Normal()]
     for ax, key, label, scale in ((axes[0], "speedup", "speedup over the baseline (x)", 1.0),
                                   (axes[1], "energy_saving", "energy saving (%)", 100.0)):
         values = [e[key] for e in chosen.values()] + [
             e["paper_" + key] for e in chosen.values() if e["paper_" + key] is not None]
         log = key == "speedup" and max(values) / min(values) >= 10
-        for index, technique in enumerate(techniques):
-            xs, ys, marks = [], [], []
-            for g, network in enumerate(networks):
-                e = chosen.get((technique, network))
-                if e is not None:
-                    xs.append(g + (index - (len(techniques) - 1) / 2) * width)
-                    ys.append(e[key])
-                    marks.append(e["paper_" + key])
-            drawn = ax.bar(xs, [y * scale for y in ys], width, color=colours[technique],
-                           label=technique)
-            ax.bar_label(drawn, labels=[f"{y:.2f}x" if scale == 1 else f"{y:.0%}"
-                                        for y in ys], fontsize=6, padding=2)
-            shown = False
-            for x, mark in zip(xs, marks):
+        marked, drawn_once = set(), set()
+        for g, network in enumerate(networks):
+            here = present[network]
+            for index, technique in enumerate(here):
+                e = chosen[(technique, network)]
+                x = g + (index - (len(here) - 1) / 2) * width
+                bar = ax.bar([x], [e[key] * scale], width, color=colours[technique],
+                             label=None if technique in drawn_once else technique)
+                drawn_once.add(technique)
+                ax.bar_label(bar, labels=[f"{e[key]:.2f}x" if scale == 1 else
+                                          f"{e[key]:.0%}"], fontsize=6, padding=2,
+                             rotation=90 if len(here) > 2 else 0)
+                mark = e["paper_" + key]
                 if mark is not None:
                     ax.hlines(mark * scale, x - width / 2, x + width / 2,
-                              colors=colours[technique], linestyles="--", linewidth=1.6,
-                              label=None if shown else f"paper {technique}")
-                    shown = True
+                              colors=colours[technique], linestyles="-", linewidth=2.0,
+                              zorder=3, path_effects=outline,
+                              label=None if technique in marked else f"paper {technique}")
+                    marked.add(technique)
         if log:
             ax.set_yscale("log")
         ax.axhline(1.0 if key == "speedup" else 0.0, color="grey", linewidth=0.8)
@@ -281,5 +285,5 @@ def figure(path: Path, all_entries: list[dict]) -> None:
         ax.margins(y=0.15)
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[0].set_title("Training techniques on one engine: ours (bars) and the papers' "
-                      "figures (dashed marks)", fontsize=10)
+                      "figures (outlined marks)", fontsize=10)
     write_figure(fig, path)

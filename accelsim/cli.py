@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     compare_runs.add_argument("--top", type=_count, default=10,
                               help="ops listed, by the largest change (>= 0)")
 
+    from accelsim.reproduce.command import add_parser as add_reproduce
+    add_reproduce(commands)
+
     trace = commands.add_parser(
         "trace", help="trace real PyTorch training steps into a workload folder (needs torch)")
     trace.add_argument("--model", required=True, metavar="MODULE:FACTORY",
@@ -505,6 +508,9 @@ def _dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str]) -
         _trace(args, console)
     elif args.command == "compare":
         _compare(args, console)
+    elif args.command == "reproduce":
+        from accelsim.reproduce.command import run
+        run(args, console)
 
 
 def _ratio(a: float | None, b: float | None) -> str:

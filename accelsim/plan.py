@@ -20,7 +20,9 @@ the op holds in each buffer while it runs (every slot). Columns are never change
 technique replaces them (:meth:`TilePlan.with_columns`), so derived per-buffer tables are
 computed once per plan. A kind may add columns of its own (for example products and
 redundant products of an outer-product array) and name which of them an op row reports
-(``row_columns``, summed over tiles).
+(``row_columns``, summed over tiles). ``mac_share:<datatype>`` columns (:data:`MAC_SHARE`) give
+the share of a tile's MACs multiplied at another datatype than the op's; their shares add up
+to at most 1.
 
 :meth:`TilePlan.check` validates a plan after lowering and after every technique.
 """
@@ -38,6 +40,10 @@ from accelsim.errors import SimulationError
 CORE_COLUMNS = ("compute_cycles", "sram_cycles", "macs", "vector_ops", "folds", "load_visits",
                 "store_visits", "load_channels", "store_channels")
 LOAD, STORE, ACCESS, FETCH, DRAIN = "load:", "store:", "access:", "fetch:", "drain:"
+#: ``mac_share:<datatype>``: the share (0..1) of each tile's MACs whose multiply runs at
+#: ``<datatype>`` instead of the op's operand datatype (a PE with multipliers of several
+#: precisions); the array prices those multiplies at that datatype.
+MAC_SHARE = "mac_share:"
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,9 @@ class TilePlan:
         if not lengths_ok or (every.size and not (np.isfinite(every).all()
                                                   and every.min() >= 0)):
             problems += _column_problems(self.columns, length)  # the slow path names them
+        shares = [v for k, v in self.columns.items() if k.startswith(MAC_SHARE)]
+        if not problems and shares and (sum(shares) > 1.0 + 1e-9).any():
+            problems.append("mac_share columns add up to more than 1 in some tile")
         if self.macs_skipped < 0:
             problems.append(f"macs_skipped is negative ({self.macs_skipped})")
         if not problems and self.macs_issued + self.macs_skipped != op_macs:

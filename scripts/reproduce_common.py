@@ -1,175 +1,22 @@
-"""What the ACRTC and Mquans reproduction scripts share: one run of a traced workload with
-techniques at a training step, the rows of the comparison (speedup, energy saving, accuracy),
-the table beside the paper's figures, the CSV and the grouped bar chart."""
+"""What the reproduction scripts share, kept for scripts that import it: a thin wrapper over
+:mod:`accelsim.reproduce.common` (runs, comparison figures, table, CSV, chart)."""
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-SCRIPTS = Path(__file__).resolve().parent
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))
 
-from accelsim.config.loader import load_hwconfig  # noqa: E402
-from accelsim.outputs import atomic_write_text  # noqa: E402
-from accelsim.sim.engine import Simulation  # noqa: E402
-from accelsim.techniques.chain import TechniqueSpec  # noqa: E402
-from accelsim.workload.loader import load_workload  # noqa: E402
-from accelsim.workload.training import TrainingOptions  # noqa: E402
-from study_common import write_figure  # noqa: E402
-
-TRACED = ROOT / "workloads" / "traced"
-HWCONFIGS = ROOT / "hwconfigs"
-#: The accuracy column: never a number, since nothing here measures it.
-ACCURACY = "not measured"
-ACCURACY_REASON = ("nothing here models it: the runs count work, time and energy; the "
-                   "accuracy-side trace mode (training with the technique's approximation "
-                   "applied) is future work")
-MEASURED = "measured"
-#: The traced workloads that carry the hit and change rates the techniques need.
-WORKLOADS = ("resnet18_cifar", "mlp")
-
-
-def traced_batch(workload: str) -> int:
-    """The batch a traced workload folder was traced at (its shapes are fixed)."""
-    return int(json.loads((TRACED / workload / "manifest.json").read_text())["batch"])
-
-
-def sampled_steps(workload: str) -> list[int]:
-    """The training steps at which the trace measured its value statistics."""
-    folder = TRACED / workload
-    options = TrainingOptions(batch=traced_batch(workload))
-    return list(load_workload(str(folder), options).value_stats.steps)
-
-
-def run(hw: str, workload: str, techniques: tuple[str, ...] = (), step: int | None = None
-        ) -> dict:
-    """One training iteration (forward, backward, weight update) of the traced ``workload``
-    on ``hwconfigs/<hw>.yaml`` with ``techniques`` (``--technique`` texts) at ``step`` (the
-    trace's last sampled step when None)."""
-    config = load_hwconfig(HWCONFIGS / f"{hw}.yaml", ())
-    options = TrainingOptions(batch=traced_batch(workload), element_bytes=config.element_bytes)
-    loaded = load_workload(str(TRACED / workload), options)
-    specs = [TechniqueSpec.parse(text) for text in techniques]
-    return Simulation(config, loaded, specs, step=step).run().data
-
-
-def energy_by_component(result: dict) -> dict[str, float]:
-    """pJ by top-level component (pe_array, sram, vector_unit, dram, technique)."""
-    split: dict[str, float] = {}
-    for name, actions in result["energy_pj"]["by_component"].items():
-        key = name.split(".")[0]
-        split[key] = split.get(key, 0.0) + sum(actions.values())
-    return split
-
-
-def compare(base_cycles: float, base_pj: float, cycles: float, pj: float) -> dict:
-    """Speedup (baseline cycles over the technique's) and energy saving (share of the
-    baseline's energy the technique removes; negative when it adds)."""
-    return {"speedup": base_cycles / cycles, "energy_saving": 1.0 - pj / base_pj}
-
-
-def gap(ours: float, paper: float) -> float:
-    """Relative difference of our figure from the paper's."""
-    return ours / paper - 1.0
-
-
-def gaps_above(row: dict, paper: dict, threshold: float = 0.2) -> list[str]:
-    """``speedup`` and ``energy_saving`` of ``row`` whose gap to the paper's is above
-    ``threshold``, as ``"speedup -25%"`` text."""
-    return [f"{key.replace('_', ' ')} {gap(row[key], paper[key]):+.0%}"
-            for key in ("speedup", "energy_saving") if abs(gap(row[key], paper[key])) > threshold]
-
-
-def arguments(description: str, name: str, quick: str) -> argparse.ArgumentParser:
-    """The options every reproduction script takes: ``--out`` (default out/<name> in the
-    current folder), ``--workloads``, ``--quick`` (what ``quick`` says) and ``--jobs``."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", default=str(Path("out") / name),
-                        help=f"output folder (default: out/{name} in the current folder)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                        help="traced workloads (folders of workloads/traced)")
-    parser.add_argument("--quick", action="store_true", help=quick)
-    parser.add_argument("--jobs", type=int, default=1, help="parallel simulations")
-    return parser
+from accelsim.reproduce.common import (ACCURACY, ACCURACY_REASON, HWCONFIGS,  # noqa: E402,F401
+                                       MEASURED, TRACED, WORKLOADS, arguments, chart,
+                                       compare, csv_text, energy_by_component, gap,
+                                       gaps_above, run, sampled_steps, table_lines,
+                                       traced_batch, widths, write_csv)
 
 
 def print_table(rows: list[dict], paper: dict, keys: tuple[str, ...]) -> None:
-    """Ours against the paper: one line per row, with the paper's figures in the header."""
-    head = "".join(f"{k:<{w}}" for k, w in zip(keys, widths(rows, keys)))
-    print(head + f"{'speedup':>9}{'energy saving':>15}  accuracy difference")
-    print("".join(f"{'paper':<{w}}" if i == 0 else " " * w
-                  for i, w in enumerate(widths(rows, keys)))
-          + f"{paper['speedup']:>8.2f}x{paper['energy_saving']:>15.0%}  {paper['accuracy']}")
-    for row in rows:
-        print("".join(f"{str(row[k]):<{w}}" for k, w in zip(keys, widths(rows, keys)))
-              + f"{row['speedup']:>8.3f}x{row['energy_saving']:>15.1%}  {row['accuracy']}")
-    print(f"accuracy difference {ACCURACY}: {ACCURACY_REASON}")
-
-
-def widths(rows: list[dict], keys: tuple[str, ...]) -> list[int]:
-    return [max(len(k), *(len(str(r[k])) for r in rows)) + 2 for k in keys]
-
-
-def csv_text(rows: list[dict]) -> str:
-    """``rows`` as CSV, header from the first row's keys."""
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue()
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    atomic_write_text(path, csv_text(rows))
-
-
-def chart(rows: list[dict], group_key: str, bar_key: str, paper: dict, title: str,
-          path: Path) -> None:
-    """Two panels (speedup, energy saving): a group of bars per ``group_key`` value, a bar per
-    ``bar_key`` value, each labelled with its value; the paper's figure as a dashed line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = list(dict.fromkeys(r[group_key] for r in rows))
-    bars = list(dict.fromkeys(r[bar_key] for r in rows))
-    fig, axes = plt.subplots(2, 1, figsize=(7.5, 7.5))
-    width = 0.8 / len(bars)
-    panels = (("speedup", "speedup over the baseline (x)", f"paper {paper['speedup']:.2f}x",
-               lambda v: f"{v:.2f}x"),
-              ("energy_saving", "energy saving (% of the baseline)",
-               f"paper {paper['energy_saving']:.0%}", lambda v: f"{v:.0%}"))
-    for ax, (key, ylabel, paper_label, fmt) in zip(axes, panels):
-        scale = 100.0 if key == "energy_saving" else 1.0
-        for index, bar in enumerate(bars):
-            xs, values = [], []
-            for g, group in enumerate(groups):
-                found = [r for r in rows if r[group_key] == group and r[bar_key] == bar]
-                if found:
-                    xs.append(g + (index - (len(bars) - 1) / 2) * width)
-                    values.append(found[0][key])
-            drawn = ax.bar(xs, [v * scale for v in values], width, label=bar)
-            ax.bar_label(drawn, labels=[fmt(v) for v in values], fontsize=7, padding=2)
-        ax.axhline(paper[key] * scale, color="k", linestyle="--", linewidth=1.2,
-                   label=paper_label)
-        if key == "speedup":
-            ax.axhline(1.0, color="grey", linewidth=0.8)
-        else:
-            ax.axhline(0.0, color="grey", linewidth=0.8)
-        ax.set_xticks(range(len(groups)), groups, fontsize=8)
-        ax.set_ylabel(ylabel)
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.margins(y=0.15)
-    axes[0].set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    write_figure(fig, path)
+    """Ours against the paper (:func:`accelsim.reproduce.common.table_lines`), printed."""
+    print("\n".join(table_lines(rows, paper, keys)))

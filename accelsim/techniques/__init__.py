@@ -7,5 +7,5 @@ when the technique is first asked for, so that a run spec is validated without t
 
 from accelsim.techniques.base import TECHNIQUES
 
-for _name in ("ant", "acrtc", "confidence_skip", "mquans"):
+for _name in ("ant", "acrtc", "confidence_skip", "mquans", "daa"):
     TECHNIQUES.register_deferred(_name, f"accelsim.techniques.{_name}")

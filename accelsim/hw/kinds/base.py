@@ -8,7 +8,9 @@ A kind is one module (or small package) that registers a subclass of :class:`PEA
   ``pe_array`` is a union of every kind's ``Params``, discriminated by ``kind``);
 * :meth:`lower`: an op's lowering to a :class:`accelsim.plan.TilePlan`;
 * :meth:`account`: its counters (the base counts MACs, cycles, tiles and MAC energy at the op's
-  precision; a kind adds its own with :attr:`counted_columns`);
+  precision, or, for the share of a tile's MACs a plan column ``mac_share:<datatype>`` gives,
+  with the multiply at that datatype: PEs with multipliers of several precisions; a kind adds
+  its own counters with :attr:`counted_columns`);
 * :meth:`energy`: its energy by action;
 * optionally :meth:`prepare_workload`: how the workload's ops map onto the array before the run
   (the outer-product kind runs a conv's input-gradient GEMM and its col2im as one op, its
@@ -31,10 +33,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 
 from accelsim.config.base import DATATYPE_BYTES
 from accelsim.config.models import EnergyParams, PEArrayParams
 from accelsim.errors import SimulationError
+from accelsim.plan import MAC_SHARE
 from accelsim.registry import Registry
 from accelsim.workload.op import Op, Precision, Tensor
 
@@ -115,6 +119,23 @@ class PEArrayKind(abc.ABC):
         return (self.mult_pj(precision.operand, op.name)
                 + self._energy_entry("add_pj", precision.accumulator, op.name))
 
+    def mac_energy_pj(self, op: Op, plan: TilePlan, macs: int) -> float:
+        """Energy of the ``macs`` MACs ``op`` issued under ``plan``: each at :meth:`mac_pj`,
+        except the share of each tile's MACs that a ``mac_share:<datatype>`` column gives,
+        whose multiply runs at that datatype (the add stays at the accumulator's)."""
+        energy = macs * self.mac_pj(op)
+        operand = self.precision(op).operand
+        tile_macs = None
+        for column in plan.columns:
+            if not column.startswith(MAC_SHARE):
+                continue
+            if tile_macs is None:
+                tile_macs = np.asarray(plan["macs"], dtype=float)
+            moved = float((tile_macs * plan[column]).sum())
+            datatype = column[len(MAC_SHARE):]
+            energy += moved * (self.mult_pj(datatype, op.name) - self.mult_pj(operand, op.name))
+        return energy
+
     def _energy_entry(self, table: str, datatype: str, op_name: str) -> float:
         entries = getattr(self.energy_table, table)
         if datatype not in entries:
@@ -154,7 +175,7 @@ class PEArrayKind(abc.ABC):
         stats.busy_cycles += record.cycles
         stats.compute_cycles += record.compute_cycles
         stats.tiles += record.tiles
-        stats.mac_energy_pj += record.macs * self.mac_pj(op)
+        stats.mac_energy_pj += self.mac_energy_pj(op, plan, record.macs)
         for column in self.counted_columns:
             stats.counters[column] += int(plan[column].sum())
 

@@ -11,7 +11,10 @@ the tiler prices the same bytes when it chooses the blocking. Each tile's DRAM t
 its address pattern for the row-buffer model.
 
 Operand and partial-sum widths follow the op's precision (:class:`accelsim.workload.op.Precision`);
-the cycles do not (one MAC per PE per cycle at any datatype).
+the cycles do not (one MAC per PE per cycle at any datatype). A plan's ``stream_cycles`` column is
+the part of each tile's compute cycles that streams the dataflow's streamed dimension (folds x
+streamed length, without fill and drain), for techniques that change how many operands a PE
+takes per cycle.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class SystolicArray(PEArrayKind):
             "pe_array", compute_cycles=tiles.compute_cycles,
             sram_cycles=self._sram_cycles(ctx, tiles, access, element_bytes),
             macs=tiles.macs, folds=tiles.folds, outputs=tiles.outputs,
+            stream_cycles=tiles.stream_cycles,
             **dram_patterns(system, tiles), loads=system.by_buffer(loads_by_role),
             stores={system.buffer_of_role["ofmap"]: tiles.store_bytes}, access=access,
             fetches=loads_by_role, drains={"ofmap": tiles.store_bytes}, footprint=footprint,

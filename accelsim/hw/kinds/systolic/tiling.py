@@ -87,6 +87,9 @@ class TileArrays:
     block_cols: dict[str, np.ndarray]  # role -> matrix columns in the tile's block
     matrix_cols: dict[str, int]  # role -> row length of the whole operand matrix
     folds: np.ndarray
+    #: the part of ``compute_cycles`` that streams the streamed dimension through the folds
+    #: (folds x streamed length; the rest is fill and drain), or None
+    stream_cycles: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.compute_cycles)
@@ -421,4 +424,5 @@ class GemmTiler:
                           {r: np.asarray(v, dtype=np.int64) for r, v in footprint.items()},
                           {r: np.asarray(v, dtype=np.int64) for r, v in rows_of.items()},
                           {r: np.asarray(v, dtype=np.int64) for r, v in block_cols.items()},
-                          cols_of, folds.astype(np.int64))
+                          cols_of, folds.astype(np.int64),
+                          (folds * size[stream]).astype(np.int64))

@@ -1,5 +1,5 @@
-"""The command line: ``accelsim run | workloads | techniques | kinds | trace``. The only module
-that prints.
+"""The command line: ``accelsim run | workloads | techniques | kinds | trace | compare | sweep |
+report``. The only module that prints (with the command modules it registers).
 
 Exit codes: 0 done; 2 the user's input (bad hwconfig, workload, option, an output path that
 would cost a file): one line ``error: ...`` on stderr, no traceback; 3 a bug in accelsim: one
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError, clip
 from accelsim.outputs import atomic_write_text, check_outputs
+from accelsim.sweep import commands as sweep_commands
 from accelsim.workload.op import PHASES
 from accelsim.workload.optimizers import OPTIMIZERS
 
@@ -134,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     compare_runs.add_argument("b", help="second result JSON")
     compare_runs.add_argument("--top", type=_count, default=10,
                               help="ops listed, by the largest change (>= 0)")
+
+    sweep_commands.register(commands)
 
     trace = commands.add_parser(
         "trace", help="trace real PyTorch training steps into a workload folder (needs torch)")
@@ -478,6 +481,8 @@ def _dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str]) -
         _trace(args, console)
     elif args.command == "compare":
         _compare(args, console)
+    elif hasattr(args, "handler"):
+        args.handler(args, console, argv)
 
 
 def _ratio(a: float | None, b: float | None) -> str:

@@ -59,8 +59,8 @@ def _techniques_as_mappings(entries: list, where: str) -> list[dict]:
     mappings = []
     for index, entry in enumerate(entries):
         if isinstance(entry, str):
-            parsed = TechniqueSpec.parse(entry, f"{where}[{index}]")
-            mappings.append({"name": parsed.name, "params": dict(parsed.params)})
+            name, params = TechniqueSpec.split(entry, f"{where}[{index}]")
+            mappings.append({"name": name, "params": params})
         elif isinstance(entry, dict):
             mappings.append({"name": entry.get("name"), "params": dict(entry.get("params") or {})})
         else:

@@ -50,11 +50,16 @@ def build(stored: Sequence[dict], xs: Sequence[str] | None) -> tuple[dict[str, b
     store's rows with their results)."""
     files: dict[str, bytes] = {}
     notes: list[str] = []
+    done = [row for row in stored if row["status"] == "done"]
+    numeric = numeric_axes(done)
+    for axis in xs or ():
+        if axis not in numeric:
+            raise ConfigError("--x", axis, "a numeric axis of the stored points (with at "
+                              "least two values)", choices=numeric or None)
     columns, rows = point_rows(stored)
     files["points.csv"] = csv_text(columns, rows).encode()
     for name, table in (("phases.csv", phase_rows), ("layers.csv", layer_rows)):
         files[name] = csv_text(*table(stored)).encode()
-    done = [row for row in stored if row["status"] == "done"]
     with_ratio = [{**row, **point} for row, point in zip(stored, rows)
                   if point["speedup"] != "" and row["spec"]["techniques"]]
     shown = shown_axes(stored)
@@ -75,12 +80,6 @@ def build(stored: Sequence[dict], xs: Sequence[str] | None) -> tuple[dict[str, b
             mine = [row for row in done if row["workload"] == workload]
             files[f"layers_{_file_name(workload)}.png"] = plots.stacked_bars(
                 mine, plots.layer_parts(mine), "op cycles", "cycles by layer", "layer", shown)
-    numeric = numeric_axes(done)
-    if xs:
-        for axis in xs:
-            if axis not in numeric:
-                raise ConfigError("--x", axis, "a numeric axis of the stored points (with at "
-                                  "least two values)", choices=numeric or None)
     for axis in (xs or [axis for axis in numeric if axis in shown]):
         files[f"sensitivity_{_file_name(axis.removeprefix('set.'))}.png"] = plots.sensitivity(
             done, axis, [key for key in shown if key != axis

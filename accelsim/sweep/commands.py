@@ -109,6 +109,8 @@ def _sweep(args: argparse.Namespace, console: Console, argv) -> None:
         console.print(_points_table(sweep, points, _stored_keys(db)))
         return
     if not args.verbose:  # Dask logs every connection at INFO; -v shows them
+        import distributed  # noqa: F401 - its import sets its loggers' levels: first
+
         logging.getLogger("distributed").setLevel(logging.WARNING)
     errors = Console(stderr=True)
     with SweepStore(db) as store:

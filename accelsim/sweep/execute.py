@@ -69,6 +69,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         return
     cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                            processes=True, dashboard_address=None,
+                           # no dashboard; the scheduler's health endpoints on a free port
+                           scheduler_kwargs={"dashboard_address": ":0"},
                            silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client

@@ -108,3 +108,22 @@ def test_rows_identical_across_worker_counts_and_orders(tmp_path, points, thread
     assert set(a) == set(b) and len(a) == 9
     for key in a:
         assert comparable(a[key]) == comparable(b[key])
+
+
+def test_a_point_shared_by_two_sweeps_runs_once(tmp_path, threads):
+    """A second sweep skips the point a first one stored, and its rows (by sweep) hold all
+    its points, numbered as in its own file."""
+    db = tmp_path / "s.db"
+    found = {}
+    for name, batches in (("first", "[2, 4]"), ("second", "[4, 6]")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(SWEEP.split("grid:")[0].replace("name: small", f"name: {name}")
+                        + f"grid:\n  batch: {batches}\n")
+        with SweepStore(db) as store:
+            found[name] = run_sweep(name, expand(load_sweep(path)), store, threads)
+    assert (found["second"].skipped, found["second"].done) == (1, 1)
+    with SweepStore(db, create=False) as store:
+        second = list(store.rows(sweep="second"))
+        assert len(list(store.rows())) == 3
+    assert [(row["point"], row["axes"], row["sweep"]) for row in second] == [
+        (0, {"batch": 4}, "second"), (1, {"batch": 6}, "second")]

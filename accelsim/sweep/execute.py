@@ -92,6 +92,7 @@ def run_sweep(name: str, points: Sequence[Point], store: SweepStore, client,
     for point in points:
         unique.setdefault(point.key, point)
     todo = [point for key, point in unique.items() if key not in done]
+    store.register(name, [(point.index, point.key, point.axes) for point in points])
     summary = Summary(points=len(unique), skipped=len(unique) - len(todo))
     if progress is not None:
         progress(summary, min(len(todo), _threads(client)) if todo else 0)

@@ -94,8 +94,7 @@ def write_report(db: str | Path, out: str | Path, xs: Sequence[str] | None = Non
     """Write the report of the store ``db`` into ``out`` (module docstring); the paths written
     and notes on what was left out."""
     with SweepStore(db, create=False) as store:
-        stored = [row for row in store.rows(with_result=True)
-                  if sweep is None or row["sweep"] == sweep]
+        stored = list(store.rows(with_result=True, sweep=sweep))
     if not stored:
         raise ConfigError(str(db), "", "a store holding points" + (
             f" of the sweep {sweep!r}" if sweep else ""), got="none")

@@ -10,6 +10,9 @@ WAL mode). Columns: the sweep's name and the point's number in it, its axis labe
 zlib-compressed (``result``) with its SHA-256 (``result_sha256``, of the uncompressed JSON),
 the worker, its wall time, the finishing time and ``attempts`` (how many times the point ran
 to an outcome: a failed point runs again when the sweep runs again, a done point never).
+A point shared by two sweeps is stored once, under the sweep that ran it; the ``members``
+table lists every sweep's points (sweep, number, key, axis labels), so that each sweep's
+report finds all of its points.
 
 A file that exists is used only if it is a sweep store (its ``meta`` table names the schema
 :data:`SCHEMA`); anything else is refused, never changed.
@@ -21,7 +24,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -58,6 +61,13 @@ CREATE TABLE IF NOT EXISTS points (
     attempts INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS points_by_sweep ON points (sweep, point);
+CREATE TABLE IF NOT EXISTS members (
+    sweep TEXT NOT NULL,
+    point INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    axes TEXT NOT NULL,
+    PRIMARY KEY (sweep, point)
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{SCHEMA}');
 """
 
@@ -147,13 +157,29 @@ class SweepStore:
                             "attempts = points.attempts + 1 WHERE points.status != 'done'",
                             values)
 
-    def rows(self, with_result: bool = False) -> Iterator[dict]:
+    def register(self, sweep: str, members: Iterable[tuple[int, str, dict]]) -> None:
+        """Record the points (number, key, axis labels) of ``sweep``, replacing an earlier
+        list of that sweep, in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM members WHERE sweep = ?", (sweep,))
+            self.db.executemany("INSERT INTO members (sweep, point, key, axes) VALUES "
+                                "(?, ?, ?, ?)", [(sweep, point, key, json.dumps(axes))
+                                                 for point, key, axes in members])
+
+    def rows(self, with_result: bool = False, sweep: str | None = None) -> Iterator[dict]:
         """Every stored point as a mapping of its columns (``axes`` and ``spec`` parsed; the
-        result JSON parsed under ``result`` when ``with_result``), by sweep and number."""
+        result JSON parsed under ``result`` when ``with_result``), by sweep and number; with
+        ``sweep``, the stored points of that sweep with its numbers and axis labels."""
+        query = "SELECT * FROM points ORDER BY sweep, point, key"
+        if sweep is not None:
+            query = ("SELECT p.*, m.sweep AS sweep, m.point AS point, m.axes AS axes FROM "
+                     "members m JOIN points p ON p.key = m.key WHERE m.sweep = :sweep "
+                     "ORDER BY m.point")
         self.db.row_factory = sqlite3.Row
         try:
-            for row in self.db.execute("SELECT * FROM points ORDER BY sweep, point, key"):
-                item = dict(row)
+            for row in self.db.execute(query, {"sweep": sweep}):
+                item = dict(zip(row.keys(), row))  # a later column of a name wins
                 item["axes"], item["spec"] = json.loads(item["axes"]), json.loads(item["spec"])
                 blob = item.pop("result")
                 if with_result:

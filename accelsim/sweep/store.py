@@ -112,7 +112,7 @@ class SweepStore:
         if not head:
             raise _refuse(self.path, "this file is empty")
         try:
-            uri = f"file:{self.path.resolve()}?mode=ro"
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
             with sqlite3.connect(uri, uri=True) as probe:
                 row = probe.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.Error:

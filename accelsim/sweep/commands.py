@@ -113,11 +113,11 @@ def _sweep(args: argparse.Namespace, console: Console, argv) -> None:
 
         logging.getLogger("distributed").setLevel(logging.WARNING)
     errors = Console(stderr=True)
-    with SweepStore(db) as store:
+    SweepStore.check(db)  # before a cluster starts; the store is made once one is there
+    with dask_client(args.workers, args.scheduler) as client, SweepStore(db) as store:
         progress = SweepProgress(errors) if errors.is_terminal and not args.quiet else None
         try:
-            with dask_client(args.workers, args.scheduler) as client:
-                summary = run_sweep(sweep.name, points, store, client, progress)
+            summary = run_sweep(sweep.name, points, store, client, progress)
         finally:
             if progress is not None:
                 progress.close()

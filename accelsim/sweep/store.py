@@ -85,17 +85,7 @@ class SweepStore:
 
     def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
-        exists = self.path.exists()
-        if exists and not self.path.is_file():
-            raise _refuse(self.path, "this is not a file")
-        if not exists and not create:
-            raise OutputError("db", str(path), "an existing sweep store (accelsim sweep --db "
-                              "writes one)")
-        if exists:
-            self._check_schema()
-        elif not self.path.parent.is_dir():
-            raise OutputError("--db", str(path), f"a path in an existing folder "
-                              f"({self.path.parent} does not exist)")
+        self.check(self.path, create)
         try:
             self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -104,21 +94,38 @@ class SweepStore:
         except sqlite3.Error as error:
             raise OutputError("--db", str(path), f"a writable SQLite file ({error})") from None
 
-    def _check_schema(self) -> None:
-        with open(self.path, "rb") as handle:
+    @classmethod
+    def check(cls, path: Path, create: bool = True) -> None:
+        """Refuse (one :class:`OutputError`) a path that is not a store and could not become
+        one (``create``: a new file may be made there), changing nothing."""
+        exists = path.exists()
+        if exists and not path.is_file():
+            raise _refuse(path, "this is not a file")
+        if not exists and not create:
+            raise OutputError("db", str(path), "an existing sweep store (accelsim sweep --db "
+                              "writes one)")
+        if exists:
+            cls._check_schema(path)
+        elif not path.parent.is_dir():
+            raise OutputError("--db", str(path), f"a path in an existing folder "
+                              f"({path.parent} does not exist)")
+
+    @staticmethod
+    def _check_schema(path: Path) -> None:
+        with open(path, "rb") as handle:
             head = handle.read(16)
         if head and head != b"SQLite format 3\x00":
-            raise _refuse(self.path, "this file is not an SQLite database")
+            raise _refuse(path, "this file is not an SQLite database")
         if not head:
-            raise _refuse(self.path, "this file is empty")
+            raise _refuse(path, "this file is empty")
         try:
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            uri = f"{path.resolve().as_uri()}?mode=ro"
             with sqlite3.connect(uri, uri=True) as probe:
                 row = probe.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.Error:
             row = None
         if row is None or row[0] != SCHEMA:
-            raise _refuse(self.path, "this SQLite file is not one")
+            raise _refuse(path, "this SQLite file is not one")
 
     def close(self) -> None:
         self.db.close()

@@ -76,7 +76,8 @@ def test_key_is_the_hash_of_spec_hwconfig_workload_and_version(tmp_path):
     hw.write_text(EDGE.read_text())
     path = write(tmp_path, f"hwconfig: hw.yaml\nworkload: {LENET}\nbatch: 2\n")
     point = expand(load_sweep(path))[0]
-    identity = {"accelsim": __version__, "spec": point.spec.model_dump(mode="json"),
+    identity = {"accelsim": __version__,
+                "spec": {**point.spec.model_dump(mode="json"), "techniques": []},
                 "hwconfig_resolved": load_config(point.spec).model_dump(mode="json"),
                 "workload_digest": hashlib.sha256(b"lenet5.yaml\0" + LENET.read_bytes())
                 .hexdigest()}
@@ -84,6 +85,22 @@ def test_key_is_the_hash_of_spec_hwconfig_workload_and_version(tmp_path):
     assert point.key == hashlib.sha256(text.encode()).hexdigest()
     hw.write_text(EDGE.read_text().replace("clock: 500MHz", "clock: 600MHz"))
     assert expand(load_sweep(path))[0].key != point.key
+
+
+def test_key_counts_technique_parameters_not_how_they_are_written(tmp_path):
+    """``confidence_skip:tau=0.9`` as text, as a mapping, and with a default parameter given
+    explicitly is one point; another tau is another."""
+    from accelsim.techniques.base import TECHNIQUES
+
+    default = TECHNIQUES.get("confidence_skip").Params.model_fields["mapping"].default
+    sweep = load_sweep(write(tmp_path, base(
+        "grid:\n  techniques:\n"
+        "    text: ['confidence_skip:tau=0.9,assumed_skip_fraction=0.5']\n"
+        "    mapping: [{name: confidence_skip, params: {assumed_skip_fraction: 0.5, tau: 0.9}}]\n"
+        f"    default: ['confidence_skip:tau=0.9,assumed_skip_fraction=0.5,mapping={default}']\n"
+        "    other: ['confidence_skip:tau=0.8,assumed_skip_fraction=0.5']\n")))
+    keys = [point.key for point in expand(sweep)]
+    assert keys[0] == keys[1] == keys[2] != keys[3]
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -1,7 +1,8 @@
 """A sweep's points: each a validated run spec, the axis labels that made it, and its key.
 
 A point's key is the SHA-256 of the canonical JSON (sorted keys, no spaces) of what decides its
-result: the resolved run spec, the fully resolved hwconfig (after ``extends:`` and every
+result: the resolved run spec (its techniques with every parameter, defaults included), the
+fully resolved hwconfig (after ``extends:`` and every
 override: editing a hwconfig file changes the key), a digest of the workload file or folder
 (a zoo name stands for itself) and the accelsim version. The same point in two sweeps, or in a
 sweep run again, has the same key; the store keeps one row per key.
@@ -61,22 +62,24 @@ def _techniques_as_mappings(entries: list, where: str) -> list[dict]:
         if isinstance(entry, str):
             name, params = TechniqueSpec.split(entry, f"{where}[{index}]")
             mappings.append({"name": name, "params": params})
-        elif isinstance(entry, dict):
-            mappings.append({"name": entry.get("name"), "params": dict(entry.get("params") or {})})
+        elif isinstance(entry, dict) and isinstance(entry.get("params", {}), dict):
+            mappings.append({"name": entry.get("name"), "params": dict(entry.get("params", {}))})
         else:
             mappings.append(entry)  # the run spec's validation names what is wrong
     return mappings
 
 
 def _apply(data: dict, axis: Axis, value: object, index: int, source: str) -> None:
+    base = data.get("overrides", [])
+    if not isinstance(base, list):
+        return  # the run spec's validation names the base's overrides
     if axis.key.startswith(SET_PREFIX):
-        data["overrides"] = [*data.get("overrides", []),
-                             f"{axis.key[len(SET_PREFIX):]}={_render(value)}"]
+        data["overrides"] = [*base, f"{axis.key[len(SET_PREFIX):]}={_render(value)}"]
     elif axis.key == "overrides":
         if not isinstance(value, list):
             raise ConfigError(source, f"{axis.where}[{index}]",
                               "a list of hwconfig overrides key.path=value", got=value)
-        data["overrides"] = [*data.get("overrides", []), *value]
+        data["overrides"] = [*base, *value]
     elif not axis.key.startswith(PARAM_PREFIX):
         data[axis.key] = value
 
@@ -143,9 +146,12 @@ class _Identities:
 
 
 def point_key(spec: RunSpec, hwconfig: dict, workload: str | None) -> str:
-    """The key of a point (module docstring)."""
-    identity = {"accelsim": __version__, "spec": spec.model_dump(mode="json"),
-                "hwconfig_resolved": hwconfig, "workload_digest": workload}
+    """The key of a point (module docstring); techniques count with every parameter, defaults
+    included, however the spec writes them (``ant:granularity=row`` or a mapping)."""
+    resolved = spec.model_dump(mode="json")
+    resolved["techniques"] = [technique.as_dict() for technique in spec.technique_specs()]
+    identity = {"accelsim": __version__, "spec": resolved, "hwconfig_resolved": hwconfig,
+                "workload_digest": workload}
     return hashlib.sha256(canonical_json(identity).encode("utf-8")).hexdigest()
 
 

@@ -131,8 +131,11 @@ def _sweep(args: argparse.Namespace, console: Console, argv) -> None:
     table.add_row("store", f"{db}: {counts.get('done', 0)} done, {counts.get('failed', 0)} "
                   "failed (failed points run again next time)")
     console.print(table)
+    axes = {point.index: point.axes for point in points}
     for index, line in list(summary.failures.items())[:SHOWN_FAILURES]:
-        console.print(f"point {index}: {line}", soft_wrap=True, markup=False)
+        labels = ", ".join(f"{key}={label}" for key, label in axes[index].items())
+        console.print(f"point {index} ({labels}): {line}", soft_wrap=True, markup=False,
+                      highlight=False)
     if len(summary.failures) > SHOWN_FAILURES:
         console.print(f"... and {len(summary.failures) - SHOWN_FAILURES} more failures "
                       f"(column error of {db})")

@@ -1,5 +1,5 @@
-"""The command line: ``accelsim run | workloads | techniques | kinds | trace``. The only module
-that prints.
+"""The command line: ``accelsim run | workloads | techniques | kinds | trace | compare | sweep |
+report``. The only module that prints (with the command modules it registers).
 
 Exit codes: 0 done; 2 the user's input (bad hwconfig, workload, option, an output path that
 would cost a file): one line ``error: ...`` on stderr, no traceback; 3 a bug in accelsim: one
@@ -147,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from accelsim.reproduce.command import add_parser as add_reproduce
     add_reproduce(commands)
+    from accelsim.sweep import commands as sweep_commands
+    sweep_commands.register(commands)
 
     trace = commands.add_parser(
         "trace", help="trace real PyTorch training steps into a workload folder (needs torch)")
@@ -511,6 +513,8 @@ def _dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str]) -
     elif args.command == "reproduce":
         from accelsim.reproduce.command import run
         run(args, console)
+    elif hasattr(args, "handler"):
+        args.handler(args, console, argv)
 
 
 def _ratio(a: float | None, b: float | None) -> str:

@@ -70,6 +70,11 @@ class TechniqueSpec:
     @classmethod
     def parse(cls, text: str, source: str = "--technique") -> TechniqueSpec:
         """``name`` or ``name:key=value,key=value``."""
+        return cls(*cls.split(text, source), source)
+
+    @staticmethod
+    def split(text: str, source: str = "--technique") -> tuple[str, dict[str, object]]:
+        """The name and the parameters of ``name:key=value,...``, not yet validated."""
         name, _, rest = text.partition(":")
         params: dict[str, object] = {}
         for item in filter(None, (part.strip() for part in rest.split(","))):
@@ -79,7 +84,7 @@ class TechniqueSpec:
                                   "parameters written as key=value, separated by commas",
                                   got=item)
             params[key.strip()] = parse_scalar(value)
-        return cls(name.strip(), params, source)
+        return name.strip(), params
 
     @property
     def technique_class(self) -> type[Technique]:

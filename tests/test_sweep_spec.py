@@ -134,3 +134,18 @@ def test_bad_sweep_files_name_file_key_and_expectation(tmp_path, extra, message)
     assert "\n" not in text
     assert text.endswith("sweep.yaml" + text.split("sweep.yaml", 1)[1])
     assert text.split(str(tmp_path) + "/", 1)[-1].startswith(message), text
+
+
+def test_hwconfig_and_workload_files_as_axes(tmp_path):
+    """Hwconfig files and workloads are axes like any run-spec key: 2 x 2 points, each naming
+    its files, labelled by the values as written."""
+    sweep = load_sweep(write(tmp_path, f"batch: 2\ngrid:\n  hwconfig: [{EDGE}, "
+                             f"{HWCONFIGS / 'scalesim_32x32_os.yaml'}]\n"
+                             f"  workload: [{LENET}, mlp]\n"))
+    points = expand(sweep)
+    assert [(p.spec.hwconfig, p.spec.workload) for p in points] == [
+        (str(EDGE), str(LENET)), (str(EDGE), "mlp"),
+        (str(HWCONFIGS / "scalesim_32x32_os.yaml"), str(LENET)),
+        (str(HWCONFIGS / "scalesim_32x32_os.yaml"), "mlp")]
+    assert points[1].axes == {"hwconfig": str(EDGE), "workload": "mlp"}
+    assert len({p.key for p in points}) == 4

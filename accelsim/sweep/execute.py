@@ -71,7 +71,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
                            processes=True, dashboard_address=None,
                            # no dashboard; the scheduler's health endpoints on a free port
                            scheduler_kwargs={"dashboard_address": ":0"},
-                           silence_logs=logging.ERROR)
+                           # a worker's failure reaches its point as a failed future; the
+                           # workers' own logs would add shutdown-race tracebacks
+                           silence_logs=logging.CRITICAL)
     with cluster, Client(cluster) as client:
         yield client
 

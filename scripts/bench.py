@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+from queue import Empty
 import resource
 import sys
 import time
@@ -76,6 +77,13 @@ def bare_timeout_seconds(count: int = BARE_TIMEOUTS) -> float:
 
 
 def _measure(case: str, overrides: list[str], queue) -> None:
+    try:
+        queue.put(_figures(case, overrides))
+    except Exception as exc:  # reported as the case's row: a refused run is a result too
+        queue.put({"case": case, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+
+
+def _figures(case: str, overrides: list[str]) -> dict:
     sys.path.insert(0, str(ROOT))
     from accelsim.config.loader import load_hwconfig
     from accelsim.sim.engine import Simulation
@@ -94,7 +102,7 @@ def _measure(case: str, overrides: list[str], queue) -> None:
     result = Simulation(config, workload, techniques).run()
     end, cpu_end = time.perf_counter(), time.process_time()
     events = result["simulation"]["simpy_events"]
-    queue.put({
+    return {
         "case": case, "wall_s": end - start, "build_s": built - start, "sim_s": end - built,
         "cpu_s": cpu_end - cpu_start, "sim_cpu_s": cpu_end - cpu_built,
         "ops": result["simulation"]["ops"], "tiles": result["simulation"]["tiles"],
@@ -103,7 +111,7 @@ def _measure(case: str, overrides: list[str], queue) -> None:
         "sim_in_bare_timeouts": (cpu_end - cpu_built) / timeout_s,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "simulated_cycles": result.total_cycles, "simulated_ms": result["seconds"] * 1e3,
-    })
+    }
 
 
 def _run_once(case: str, overrides: list[str]) -> dict:
@@ -111,7 +119,14 @@ def _run_once(case: str, overrides: list[str]) -> dict:
     queue = context.Queue()
     process = context.Process(target=_measure, args=(case, overrides, queue))
     process.start()
-    row = queue.get()
+    while True:
+        try:
+            row = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():  # died without a word (killed, out of memory)
+                row = {"case": case, "error": f"exit code {process.exitcode}"}
+                break
     process.join()
     return row
 
@@ -124,6 +139,9 @@ TIMED = ("wall_s", "build_s", "sim_s", "cpu_s", "sim_cpu_s", "bare_timeout_us",
 def measure(case: str, overrides: list[str], repeat: int = 1) -> dict:
     """The case's figures, each timed one the minimum over ``repeat`` fresh processes."""
     runs = [_run_once(case, overrides) for _ in range(repeat)]
+    failed = [run for run in runs if "error" in run]
+    if failed:
+        return failed[0]
     row = dict(runs[0])
     for key in TIMED:
         row[key] = min(run[key] for run in runs)
@@ -133,6 +151,8 @@ def measure(case: str, overrides: list[str], repeat: int = 1) -> dict:
 
 
 def describe(row: dict) -> str:
+    if "error" in row:
+        return f"{row['case']}: not run: {row['error']}"
     return (f"{row['case']}: wall {row['wall_s']:.2f} s, CPU {row['cpu_s']:.2f} s (workload "
             f"build {row['build_s']:.2f} s, simulation {row['sim_s']:.2f} s wall, "
             f"{row['sim_cpu_s']:.2f} s CPU = {row['sim_in_bare_timeouts']:,.0f} bare SimPy "

@@ -30,6 +30,8 @@ from accelsim.hw.sram import Sram
 from accelsim.hw.vector_unit import VectorUnit
 
 VECTOR_ENDPOINT = "vector_unit"
+#: tiles above which :meth:`System.fetch_pattern` finds the distinct patterns first
+DISTINCT_FIRST = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +181,12 @@ class System:
             stride = np.maximum(seg * np.broadcast_to(matrix_cols, shape).ravel() / cols, seg)
         moving = nbytes > 0
         keys = np.stack([np.where(moving, np.ceil(seg), 0), count, np.ceil(stride)], axis=1)
-        distinct, which = np.unique(keys, axis=0, return_inverse=True)
-        figures = np.array([self._pattern_figures(*key) for key in distinct.tolist()]
-                           ).reshape(-1, 2)[which.reshape(-1)]
+        if len(keys) > DISTINCT_FIRST:  # many tiles, few patterns: look each pattern up once
+            keys, which = np.unique(keys, axis=0, return_inverse=True)
+        figures = np.array([self._pattern_figures(*key) for key in keys.tolist()]
+                           ).reshape(-1, 2)
+        if len(figures) != len(nbytes):
+            figures = figures[which.reshape(-1)]
         visits = np.where(moving, figures[:, 0], 0.0)
         channels = np.where(moving, nbytes * figures[:, 1], 0.0)  # figures: channels per byte
         return visits.reshape(shape), channels.reshape(shape)
@@ -281,11 +286,12 @@ class System:
         data, overhead, latency = self.dram.costs(nbytes, visits, channels)
         latency = np.full(len(nbytes), latency, dtype=float)
         link_busy = self.interconnect.busy_many(table, endpoints)
-        patterns, route = np.unique(present, axis=0, return_inverse=True)
+        codes = present @ (1 << np.arange(len(endpoints)))  # which endpoints, as bits
+        patterns, route = np.unique(codes, return_inverse=True)
         routes, hops = [], []
-        for pattern in patterns:
+        for code in patterns.tolist():
             links, hop = self.interconnect.route_of(
-                tuple(ep for ep, used in zip(endpoints, pattern) if used))
+                tuple(ep for bit, ep in enumerate(endpoints) if code >> bit & 1))
             routes.append(links)
             hops.append(hop)
         hop = np.array(hops, dtype=float)[route.reshape(-1)]

@@ -36,3 +36,18 @@ def test_add_many_equals_add_one_by_one():
     assert bulk.width == one.width > 1
     assert bulk.total_bytes == one.total_bytes
     assert np.array_equal(bulk.bins, one.bins)
+
+
+def test_add_many_of_transfers_inside_one_bin_each():
+    """Wide bins (after a far transfer): every short transfer falls in one bin, several in the
+    same bin, added in order."""
+    one, bulk = RateHistogram(), RateHistogram()
+    for histogram in (one, bulk):
+        histogram.add(0.0, 64.0 * FINE_BINS, 3.0)  # bins 64 cycles wide
+    starts = np.arange(0.0, 6400.0, 16.0)
+    ends = starts + 8.0
+    nbytes = np.full(len(starts), 0.1)
+    for s, e, b in zip(starts, ends, nbytes):
+        one.add(float(s), float(e), float(b))
+    bulk.add_many(starts, ends, nbytes)
+    assert np.array_equal(bulk.bins, one.bins) and bulk.total_bytes == one.total_bytes

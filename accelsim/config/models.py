@@ -187,6 +187,15 @@ class FusionParams(Strict):
         "tiles leave the array, and the tensors inside the chain never leave the chip")
 
 
+class SimParams(Strict):
+    """How the engine replays tiles (no figure depends on it)."""
+
+    reference: bool = Field(False, description="true: replay every tile with its own SimPy "
+                            "events (the reference path, slower); false: book runs of tiles "
+                            "that repeat with nothing else interleaving in one step, with the "
+                            "same figures (accelsim.sim.fast_forward)")
+
+
 class EnergyParams(Strict):
     """Per-action energies in pJ; defaults from Horowitz, ISSCC 2014, 45 nm."""
 
@@ -222,6 +231,7 @@ class HwConfig(Strict):
         "load; default across_ops when every SRAM buffer is double-buffered, else none")
     fusion: FusionParams = Field(default_factory=FusionParams)
     energy: EnergyParams = Field(default_factory=EnergyParams)
+    sim: SimParams = Field(default_factory=SimParams)
     _source: str = PrivateAttr("<memory>")
 
     @property

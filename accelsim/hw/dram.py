@@ -24,8 +24,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from accelsim.config.models import DramParams
 from accelsim.hw.dram_timing import PRESETS, DramTiming
+from accelsim.stats.ordered_sum import ordered_sum
 from accelsim.stats.rate_histogram import RateHistogram
 
 
@@ -122,6 +125,21 @@ class Dram:
         busy = max(data, visits * self._activation_cycles) / self._refresh_factor
         return DramCost(data, busy - data, self.controller_latency + self._first_data_cycles)
 
+    def costs(self, nbytes: np.ndarray, visits: np.ndarray, channels: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, float]:
+        """:meth:`cost` of many transfers of at least one byte each, with their channels
+        given: (data, overhead) arrays and the latency, the same numbers element by element."""
+        nbytes = np.asarray(nbytes, dtype=float)
+        channels = np.minimum(np.maximum(np.asarray(channels, dtype=float), 1e-9),
+                              self.channels)
+        if self.timing is None:
+            data = nbytes / (self.bytes_per_cycle * channels / self.channels)
+            return data, np.zeros_like(data), self.controller_latency
+        visits = np.maximum(1.0, np.asarray(visits, dtype=float))
+        data = nbytes / channels / self._channel_bytes_per_cycle
+        busy = np.maximum(data, visits * self._activation_cycles) / self._refresh_factor
+        return data, busy - data, self.controller_latency + self._first_data_cycles
+
     def record(self, nbytes: int, write: bool, start: float, end: float, cost: DramCost,
                visits: float, channels: float) -> None:
         if write:
@@ -136,3 +154,24 @@ class Dram:
             self.stats.bursts += math.ceil(nbytes / self.timing.burst_bytes)
         if not self.ideal:
             self.stats.bandwidth.add(start, end, nbytes)
+
+    def record_many(self, nbytes: np.ndarray, write: np.ndarray, start: np.ndarray,
+                    end: np.ndarray, overhead: np.ndarray, visits: np.ndarray,
+                    channels: np.ndarray) -> None:
+        """:meth:`record` of each transfer in turn (its cost given by its ``overhead``), in
+        bulk: every float counter is summed in the same order."""
+        stats = self.stats
+        write = write.astype(bool)
+        stats.bytes_written += int(nbytes[write].sum())
+        stats.bytes_read += int(nbytes[~write].sum())
+        stats.transfers += len(nbytes)
+        stats.busy_cycles = ordered_sum(stats.busy_cycles, end - start)
+        stats.overhead_cycles = ordered_sum(stats.overhead_cycles, overhead)
+        moved = nbytes != 0
+        if self.timing is not None:
+            stats.row_visits = ordered_sum(stats.row_visits,
+                                           (np.maximum(1.0, visits) * channels)[moved])
+            stats.bursts = ordered_sum(
+                stats.bursts, np.ceil(nbytes[moved] / self.timing.burst_bytes))
+        if not self.ideal:
+            stats.bandwidth.add_many(start, end, nbytes)

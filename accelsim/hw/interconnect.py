@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from accelsim.config.models import InterconnectParams
+from accelsim.stats.ordered_sum import ordered_sum
 
 
 @dataclass
@@ -94,6 +97,17 @@ class Interconnect:
                 per_link[link] = per_link.get(link, 0) + nbytes
         return max(per_link.values(), default=0) / self.bytes_per_cycle
 
+    def busy_many(self, table: np.ndarray, endpoints: list[str]) -> np.ndarray:
+        """:meth:`busy_cycles` of many transfers: ``table`` holds each transfer's bytes (a
+        row) per endpoint (a column, in the order of ``endpoints``)."""
+        if len(endpoints) == 1 or self.params.topology == "bus":
+            return table.sum(axis=1) / self.bytes_per_cycle
+        per_link: dict[str, np.ndarray] = {}
+        for column, name in enumerate(endpoints):
+            for link in self.routes[name]:
+                per_link[link] = per_link.get(link, 0) + table[:, column]
+        return np.max(np.stack(list(per_link.values())), axis=0) / self.bytes_per_cycle
+
     def latency_cycles(self, endpoints: Iterable[str]) -> float:
         return max((self.hops[name] for name in endpoints), default=0) * self.hop_latency
 
@@ -103,3 +117,10 @@ class Interconnect:
         else:
             self.stats.bytes_down += nbytes
         self.stats.busy_cycles += busy
+
+    def record_many(self, nbytes: np.ndarray, write: np.ndarray, busy: np.ndarray) -> None:
+        """:meth:`record` of each transfer in turn, in bulk (busy cycles summed in order)."""
+        write = write.astype(bool)
+        self.stats.bytes_up += int(nbytes[write].sum())
+        self.stats.bytes_down += int(nbytes[~write].sum())
+        self.stats.busy_cycles = ordered_sum(self.stats.busy_cycles, busy)

@@ -31,6 +31,8 @@ from accelsim.hw.vector_unit import VectorUnit
 from accelsim.stats.transfers import TransferRecord, TransferTag
 
 VECTOR_ENDPOINT = "vector_unit"
+#: tiles above which :meth:`System.fetch_pattern` finds the distinct patterns first
+DISTINCT_FIRST = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,42 @@ class TransferTimes:
         return {"dram_bandwidth": self.queue + self.data,
                 "dram_latency": self.row_overhead + self.dram_latency,
                 "interconnect": self.link_extra + self.hop_latency}
+
+
+@dataclass(frozen=True)
+class TransferShapes:
+    """Figures of many transfers that do not depend on when they start (numpy arrays, one
+    entry per transfer), as :meth:`System.reserve` computes them: bytes, the address figures
+    it records, the DRAM's data and overhead cycles, latencies, the cycles the transfer holds
+    the lane and links (``hold``) and from its end until its data lands (``settle``), and its
+    route (an index into ``routes``)."""
+
+    nbytes: np.ndarray
+    visits: np.ndarray
+    channels: np.ndarray
+    data: np.ndarray
+    row_overhead: np.ndarray
+    overhead: np.ndarray
+    latency: np.ndarray
+    link_busy: np.ndarray
+    link_extra: np.ndarray
+    hop: np.ndarray
+    hold: np.ndarray
+    settle: np.ndarray
+    route: np.ndarray
+    routes: list[tuple[str, ...]]
+
+    def take(self, index: np.ndarray) -> TransferShapes:
+        """The transfers at ``index``, in that order."""
+        return TransferShapes(**{name: (getattr(self, name) if name == "routes"
+                                        else getattr(self, name)[index])
+                                 for name in self.__dataclass_fields__})
+
+    def times(self, k: int, queue: float) -> TransferTimes:
+        """Transfer ``k``'s :class:`TransferTimes` when it waited ``queue`` cycles."""
+        return TransferTimes(queue, self.data[k].item(), self.row_overhead[k].item(),
+                             self.link_extra[k].item(), self.latency[k].item(),
+                             self.hop[k].item())
 
 
 class System:
@@ -143,9 +181,13 @@ class System:
             cols = np.broadcast_to(np.maximum(cols, 1), shape).ravel()
             stride = np.maximum(seg * np.broadcast_to(matrix_cols, shape).ravel() / cols, seg)
         moving = nbytes > 0
-        keys = zip(np.where(moving, np.ceil(seg), 0).tolist(), count.tolist(),
-                   np.ceil(stride).tolist())
-        figures = np.array([self._pattern_figures(*key) for key in keys]).reshape(-1, 2)
+        keys = np.stack([np.where(moving, np.ceil(seg), 0), count, np.ceil(stride)], axis=1)
+        if len(keys) > DISTINCT_FIRST:  # many tiles, few patterns: look each pattern up once
+            keys, which = np.unique(keys, axis=0, return_inverse=True)
+        figures = np.array([self._pattern_figures(*key) for key in keys.tolist()]
+                           ).reshape(-1, 2)
+        if len(figures) != len(nbytes):
+            figures = figures[which.reshape(-1)]
         visits = np.where(moving, figures[:, 0], 0.0)
         channels = np.where(moving, nbytes * figures[:, 1], 0.0)  # figures: channels per byte
         return visits.reshape(shape), channels.reshape(shape)
@@ -189,7 +231,8 @@ class System:
         return min(self.dram.bytes_per_cycle / self.lanes, self.interconnect.bytes_per_cycle)
 
     def reserve(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
-                channels: float | None = None, tag: TransferTag | None = None
+                channels: float | None = None, now: float | None = None,
+                tag: TransferTag | None = None
                 ) -> tuple[TransferTimes, float]:
         """Book a transfer requested now; returns its times and the cycle its data lands.
 
@@ -199,8 +242,12 @@ class System:
         its data lands the DRAM and hop latencies later. Booking is arithmetic; the caller
         waits for the returned cycle with one timeout. ``tag``: who asked, kept with the
         transfer when the DRAM keeps every transfer (:mod:`accelsim.stats.transfers`).
+
+        ``now``: the cycle of the request when its caller keeps the time itself (default the
+        environment's).
         """
-        now = self.env.now
+        if now is None:
+            now = self.env.now
         nbytes = sum(bytes_by_endpoint.values())
         if self.dram.ideal:
             self.dram.record(nbytes, write, now, now, self.dram.cost(0), 0, 0)
@@ -219,8 +266,8 @@ class System:
         self._lane_free_at[lane] = end
         for name in route:
             self._link_free_at[name] = end
-        self.dram.record(nbytes, write, start, end, cost, visits,
-                         channels if channels is not None else self.dram.channels)
+        channels = channels if channels is not None else self.dram.channels
+        self.dram.record(nbytes, write, start, end, cost, visits, channels)
         self.interconnect.record(nbytes, write, link_busy)
         if self.dram.keep_transfers:
             self.dram.stats.timeline.append(TransferRecord(start, end, nbytes, write, lane, tag,
@@ -232,10 +279,68 @@ class System:
             hop_latency=hop_latency)
         return times, end + math.ceil(times.dram_latency + times.hop_latency - 1e-9)
 
+    def transfer_shapes(self, bytes_by_endpoint: dict[str, np.ndarray], visits: np.ndarray,
+                        channels: np.ndarray) -> TransferShapes:
+        """What :meth:`reserve` would compute, before the start, of each of many transfers
+        (one per index of the arrays; each moves the bytes of the endpoints where it has
+        any, at least one); for a non-ideal DRAM."""
+        endpoints = list(bytes_by_endpoint)
+        table = np.stack([np.asarray(bytes_by_endpoint[ep], dtype=np.int64)
+                          for ep in endpoints], axis=1)
+        present = table != 0
+        nbytes = table.sum(axis=1)
+        data, overhead, latency = self.dram.costs(nbytes, visits, channels)
+        latency = np.full(len(nbytes), latency, dtype=float)
+        link_busy = self.interconnect.busy_many(table, endpoints)
+        codes = present @ (1 << np.arange(len(endpoints)))  # which endpoints, as bits
+        patterns, route = np.unique(codes, return_inverse=True)
+        routes, hops = [], []
+        for code in patterns.tolist():
+            links, hop = self.interconnect.route_of(
+                tuple(ep for bit, ep in enumerate(endpoints) if code >> bit & 1))
+            routes.append(links)
+            hops.append(hop)
+        hop = np.array(hops, dtype=float)[route.reshape(-1)]
+        dram_busy = (data + overhead) * self.lanes
+        return TransferShapes(
+            nbytes=nbytes, visits=np.asarray(visits, dtype=float),
+            channels=np.asarray(channels, dtype=float), data=data * self.lanes,
+            row_overhead=overhead * self.lanes, overhead=overhead, latency=latency,
+            link_busy=link_busy, link_extra=np.maximum(0.0, link_busy - dram_busy), hop=hop,
+            hold=np.ceil(np.maximum(dram_busy, link_busy) - 1e-9),
+            settle=np.ceil(latency + hop - 1e-9), route=route.reshape(-1), routes=routes)
+
+    def single_lane_free(self) -> float | None:
+        """The cycle the off-chip path falls free when one DRAM lane carries every transfer
+        (no link is then busy beyond it), else ``None``; also ``None`` when every transfer
+        is kept for the timeline, which records each with its requester one by one."""
+        if self.dram.ideal or self.lanes != 1 or self.dram.keep_transfers:
+            return None
+        free = self._lane_free_at[0]
+        if any(link > free for link in self._link_free_at.values()):
+            return None
+        return free
+
+    def commit(self, shapes: TransferShapes, write: np.ndarray, start: np.ndarray,
+               end: np.ndarray) -> None:
+        """Record transfers booked in order on the single lane (:meth:`single_lane_free`) over
+        [start, end) and take the lane and their links until they end, as :meth:`reserve`
+        does one by one."""
+        if len(start) == 0:
+            return
+        self.dram.record_many(shapes.nbytes, write, start, end, shapes.overhead,
+                              shapes.visits, shapes.channels)
+        self.interconnect.record_many(shapes.nbytes, write, shapes.link_busy)
+        self._lane_free_at[0] = end[-1].item()
+        for index in np.unique(shapes.route):
+            last = int(np.flatnonzero(shapes.route == index)[-1])
+            for name in shapes.routes[index]:
+                self._link_free_at[name] = end[last].item()
+
     def transfer(self, bytes_by_endpoint: dict[str, int], write: bool, visits: float = 1.0,
                  channels: float | None = None, tag: TransferTag | None = None) -> Generator:
         """A transfer as a SimPy process body: book it, wait until its data lands."""
-        times, lands = self.reserve(bytes_by_endpoint, write, visits, channels, tag)
+        times, lands = self.reserve(bytes_by_endpoint, write, visits, channels, tag=tag)
         if lands > self.env.now:
             yield self.env.timeout(lands - self.env.now)
         return times

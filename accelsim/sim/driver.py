@@ -20,6 +20,7 @@ from accelsim.sim.lowering import VECTOR_BUFFER, lower
 from accelsim.sim.onchip import OnChip, OnChipFigures, operand_buffers, operand_tensors
 from accelsim.sim.output_stream import stream_elementwise
 from accelsim.sim.prefetch import Prefetch, book_prefetch, first_tile_ready_bytes, settle
+from accelsim.sim.fast_forward import run_tiles_fast
 from accelsim.sim.pipeline import run_tiles
 from accelsim.stats.records import OpRecord
 from accelsim.stats.tensor_classes import split_by_class, tensor_classes
@@ -64,6 +65,8 @@ class Driver:
         self.prepared: dict[str, Prepared] = {}
         self.unit_ops: dict[str, list[str]] = {}  # each unit's ops in issue order
         self.unit_cursor: dict[str, int] = {}  # where each unit's first unprepared op is
+        #: tile replay: per tile (the reference) or in repeating periods (same figures)
+        self.replay = run_tiles if ctx.system.config.sim.reference else run_tiles_fast
 
     def start(self) -> None:
         env = self.system.env
@@ -91,8 +94,8 @@ class Driver:
             if self.prefetch_across_ops:
                 def next_on_unit():
                     self._prefetch_next(op.unit)
-            times = yield from run_tiles(system, plan, prepared.prefetch, next_on_unit,
-                                         TransferTag(op.name))
+            times = yield from self.replay(system, plan, prepared.prefetch, next_on_unit,
+                                           TransferTag(op.name))
             end = env.now
             if self.onchip is not None:
                 self.onchip.end(op)

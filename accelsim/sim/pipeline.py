@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from accelsim.hw.system import System, TransferTimes
 from accelsim.plan import TilePlan
 from accelsim.sim.prefetch import Prefetch
+from accelsim.stats.ordered_sum import ordered_sum
 from accelsim.stats.records import STALL_CAUSES
 from accelsim.stats.transfers import TransferTag
-
 
 
 @dataclass
@@ -47,11 +49,75 @@ class PipelineTimes:
         for cause, cycles in weights.items():
             self.stalls[cause] += wait * cycles / total
 
+    def add_stalls(self, cause: str, cycles: np.ndarray) -> None:
+        """Add each of ``cycles`` to ``cause`` in turn (as :meth:`blame` would, one by one)."""
+        self.stalls[cause] = ordered_sum(self.stalls[cause], cycles)
+
+    def finish(self, plan: TilePlan) -> PipelineTimes:
+        """The compute cycles and SRAM stretch of the whole plan."""
+        self.compute_cycles = float(plan["compute_cycles"].sum())
+        self.stalls["sram"] = float(plan.tile_cycles.sum()) - self.compute_cycles
+        return self
+
+
+class TileColumns:
+    """A plan's per-tile figures as Python lists (fast to index one tile at a time), and the
+    booking of a tile's loads and stores."""
+
+    def __init__(self, system: System, plan: TilePlan, tag: TransferTag | None = None
+                 ) -> None:
+        self.system = system
+        self.tag = tag  # who asks, kept with each transfer when the timeline records them
+        self.loads = {name: values.tolist() for name, values in plan.loads.items()}
+        self.stores = {name: values.tolist() for name, values in plan.stores.items()}
+        self.load_total = plan.load_bytes.tolist()
+        self.store_total = plan.store_bytes.tolist()
+        self.load_visits = plan["load_visits"].tolist()
+        self.store_visits = plan["store_visits"].tolist()
+        self.load_channels = plan["load_channels"].tolist()
+        self.store_channels = plan["store_channels"].tolist()
+        self.tile_cycles = plan.tile_cycles.tolist()
+
+    def book_load(self, i: int, now: float, already: dict[str, int] | None = None
+                  ) -> tuple[list[TransferTimes], float]:
+        """Book tile ``i``'s loads (less ``already`` fetched) at ``now``: (times, landing)."""
+        moved = {ep: values[i] - (already or {}).get(ep, 0) for ep, values in self.loads.items()}
+        moved = {ep: nbytes for ep, nbytes in moved.items() if nbytes}
+        if not moved:
+            return [], now
+        share = sum(moved.values()) / self.load_total[i]
+        transfer, lands = self.system.reserve(moved, False, self.load_visits[i] * share,
+                                              self.load_channels[i], now, self.tag)
+        return [transfer], lands
+
+    def book_store(self, i: int, now: float) -> tuple[TransferTimes, float]:
+        """Book tile ``i``'s stores (it has some) at ``now``: (times, done)."""
+        moved = {ep: values[i] for ep, values in self.stores.items() if values[i]}
+        return self.system.reserve(moved, True, self.store_visits[i], self.store_channels[i],
+                                   now, self.tag)
+
+    def first_loads(self, plan: TilePlan, prefetched: Prefetch | None, now: float
+                    ) -> list[tuple[list[TransferTimes], float] | None]:
+        """Landing of every tile's loads, booked for the tiles resident at the start (the
+        first one less what was prefetched), ``None`` for the others."""
+        n = len(plan)
+        landed: list[tuple[list[TransferTimes], float] | None] = [None] * n
+        if prefetched is not None and prefetched.bytes:
+            rest, lands = self.book_load(0, now, prefetched.bytes_by_buffer)
+            landed[0] = ([prefetched.times, *rest], max(prefetched.lands, lands))
+        else:
+            landed[0] = self.book_load(0, now)
+        for i in range(1, min(plan.slots, n)):
+            landed[i] = self.book_load(i, now)
+        return landed
+
 
 def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None,
               on_slot_free: Callable[[], None] | None = None,
               tag: TransferTag | None = None) -> Generator:
-    """SimPy process body that executes ``plan``; returns :class:`PipelineTimes`.
+    """SimPy process body that executes ``plan`` with two SimPy events per tile (the
+    reference path; :func:`accelsim.sim.fast_forward.run_tiles_fast` gives the same figures
+    with fewer); returns :class:`PipelineTimes`.
 
     The plan's buffer names are the interconnect endpoints its transfers go to or from.
     ``prefetched``: bytes of the first tile already booked before the op started
@@ -64,34 +130,8 @@ def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None
     times = PipelineTimes()
     if n == 0:
         return times
-    loads = {name: values.tolist() for name, values in plan.loads.items()}
-    stores = {name: values.tolist() for name, values in plan.stores.items()}
-    load_total, store_total = plan.load_bytes.tolist(), plan.store_bytes.tolist()
-    load_visits, store_visits = plan["load_visits"].tolist(), plan["store_visits"].tolist()
-    load_channels = plan["load_channels"].tolist()
-    store_channels = plan["store_channels"].tolist()
-    tile_cycle_array = plan.tile_cycles
-    tile_cycles = tile_cycle_array.tolist()
-
-    def book_load(i: int, already: dict[str, int] | None = None
-                  ) -> tuple[list[TransferTimes], float]:
-        moved = {ep: values[i] - (already or {}).get(ep, 0) for ep, values in loads.items()}
-        moved = {ep: nbytes for ep, nbytes in moved.items() if nbytes}
-        if not moved:
-            return [], env.now
-        share = sum(moved.values()) / load_total[i]
-        transfer, lands = system.reserve(moved, False, load_visits[i] * share,
-                                         load_channels[i], tag)
-        return [transfer], lands
-
-    landed: list[tuple[list[TransferTimes], float] | None] = [None] * n
-    if prefetched is not None and prefetched.bytes:
-        rest, lands = book_load(0, prefetched.bytes_by_buffer)
-        landed[0] = ([prefetched.times, *rest], max(prefetched.lands, lands))
-    else:
-        landed[0] = book_load(0)
-    for i in range(1, min(plan.slots, n)):
-        landed[i] = book_load(i)
+    tiles = TileColumns(system, plan, tag)
+    landed = tiles.first_loads(plan, prefetched, env.now)
     if on_slot_free is not None and n < plan.slots:
         on_slot_free()
     stores_done, last_store = env.now, TransferTimes()
@@ -101,22 +141,17 @@ def run_tiles(system: System, plan: TilePlan, prefetched: Prefetch | None = None
             wait = lands - env.now
             yield env.timeout(wait)
             times.blame(wait, load_times)
-        yield env.timeout(tile_cycles[i])
+        yield env.timeout(tiles.tile_cycles[i])
         if i + plan.slots < n:  # this tile's buffer slot is free: fetch a later tile into it
-            landed[i + plan.slots] = book_load(i + plan.slots)
+            landed[i + plan.slots] = tiles.book_load(i + plan.slots, env.now)
         elif on_slot_free is not None and i + plan.slots == n:
             on_slot_free()  # the slot stays free: the next op may use it
-        if store_total[i]:
-            moved = {ep: values[i] for ep, values in stores.items() if values[i]}
-            store_times, done = system.reserve(moved, True, store_visits[i], store_channels[i],
-                                               tag)
+        if tiles.store_total[i]:
+            store_times, done = tiles.book_store(i, env.now)
             if done >= stores_done:
                 stores_done, last_store = done, store_times
     if stores_done > env.now:
         wait = stores_done - env.now
         yield env.timeout(wait)
         times.blame(wait, [last_store])
-    times.compute_cycles = float(plan["compute_cycles"].sum())
-    times.stalls["sram"] = float(tile_cycle_array.sum()) - times.compute_cycles
-    return times
-
+    return times.finish(plan)

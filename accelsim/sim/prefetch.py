@@ -77,7 +77,7 @@ def book_prefetch(system: System, plan: TilePlan, by_role: dict[str, int],
         by_buffer[buffer_of[role]] = by_buffer.get(buffer_of[role], 0) + nbytes
     share = sum(by_role.values()) / max(int(plan.load_bytes[0]), 1)
     times, lands = system.reserve(by_buffer, False, float(plan["load_visits"][0]) * share,
-                                  float(plan["load_channels"][0]), tag)
+                                  float(plan["load_channels"][0]), tag=tag)
     return Prefetch(dict(by_role), by_buffer, times, lands)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from accelsim.stats.ordered_sum import ordered_sum
+
 FINE_BINS = 4096
 
 
@@ -62,3 +64,48 @@ class RateHistogram:
         at = np.interp(edges, fine_edges, cumulative)
         at[-1] = self.total_bytes  # every transfer ends by the run's end
         return np.diff(at)
+
+    def add_many(self, starts: np.ndarray, ends: np.ndarray, nbytes: np.ndarray) -> None:
+        """:meth:`add` of each transfer in turn, in bulk, with the same result: the bins widen
+        where the transfer that needs it comes, and every bin receives its parts in order."""
+        moving = nbytes > 0
+        starts = np.asarray(starts, dtype=float)[moving]
+        ends = np.asarray(ends, dtype=float)[moving]
+        nbytes = np.asarray(nbytes, dtype=float)[moving]
+        reach = np.maximum(ends, starts + 1e-9)
+        done = 0
+        while done < len(starts):
+            beyond = np.flatnonzero(reach[done:] > FINE_BINS * self.width)
+            upto = done + int(beyond[0]) if len(beyond) else len(starts)
+            if upto == done:
+                self._cover(reach[done])
+                upto = done + 1 + int(np.argmax(np.append(
+                    reach[done + 1:] > FINE_BINS * self.width, True)))
+            self._spread(starts[done:upto], ends[done:upto], nbytes[done:upto])
+            done = upto
+
+    def _spread(self, starts: np.ndarray, ends: np.ndarray, nbytes: np.ndarray) -> None:
+        """Add transfers that all fall inside the current bins (see :meth:`add_many`)."""
+        self.total_bytes = ordered_sum(self.total_bytes, nbytes)
+        width = self.width
+        first = np.minimum(starts // width, FINE_BINS - 1).astype(np.int64)
+        last = np.minimum(np.ceil(ends / width) - 1, FINE_BINS - 1).astype(np.int64)
+        whole = (ends <= starts) | (first == last)
+        if whole.all():  # each transfer in one bin: its bytes go there, in order
+            np.add.at(self.bins, first, nbytes)
+            return
+        span = ~whole
+        rate = np.where(span, nbytes / np.where(span, ends - starts, 1.0), 0.0)
+        head = np.where(whole, nbytes, rate * ((first + 1) * width - starts))
+        tail = rate * (ends - last * width)
+        inner = np.where(span, np.maximum(last - first - 1, 0), 0)
+        # each transfer's parts: its first bin, its last bin (when it spans), the bins between
+        order = np.arange(len(starts))
+        inner_owner = np.repeat(order, inner)
+        inner_bins = (np.repeat(first + 1, inner) + np.arange(inner.sum())
+                      - np.repeat(np.cumsum(inner) - inner, inner))
+        owner = np.concatenate((order, order[span], inner_owner))
+        bins = np.concatenate((first, last[span], inner_bins))
+        parts = np.concatenate((head, tail[span], (rate * width)[inner_owner]))
+        sequence = np.argsort(owner, kind="stable")
+        np.add.at(self.bins, bins[sequence], parts[sequence])

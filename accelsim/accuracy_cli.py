@@ -34,7 +34,11 @@ def add_arguments(trace: argparse.ArgumentParser) -> None:
                        help="steps between held-out evaluations (default 25)")
     group.add_argument("--test-size", type=int, default=256,
                        help="held-out samples (default 256)")
-    group.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    group.add_argument("--threads", type=int, default=1,
+                       help="torch threads per run (default 1)")
+    group.add_argument("--jobs", type=int, default=1,
+                       help="runs trained at once in worker processes (default 1; the curves "
+                       "do not depend on it)")
 
 
 def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None:
@@ -51,10 +55,11 @@ def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None
     if args.accuracy_out and not args.compare_exact:
         raise ConfigError("--accuracy-out", "", "--compare-exact beside it (the document "
                           "holds the exact curves too)")
-    if args.threads < 1:
-        raise ConfigError("--threads", "", "a positive integer", got=args.threads)
+    for key in ("threads", "jobs"):
+        if getattr(args, key) < 1:
+            raise ConfigError(f"--{key}", "", "a positive integer", got=getattr(args, key))
     from accelsim.trace.numerics import report
-    from accelsim.trace.numerics.training import EvalSettings, held_out_seed, train_curves
+    from accelsim.trace.numerics.training import EvalSettings, held_out_seed, train_runs
 
     options = TraceOptions(
         model=args.model, input_shape=parse_shape(args.input), out=args.out or "",
@@ -70,7 +75,9 @@ def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None
     targets = ({spec.name: report.output_path(args.accuracy_out, spec.name, args.force)
                 for spec in specs} if args.accuracy_out else {})
     workload = options.name or options.model.rpartition(":")[2]
-    exact = train_curves(options, settings) if args.compare_exact else None
+    runs = train_runs(options, settings, ([None] if args.compare_exact else []) + specs,
+                      args.jobs)
+    exact = runs.pop(0)[0] if args.compare_exact else None
     table = Table(title=f"{workload}: held-out accuracy after {options.steps} steps "
                   f"(seed {options.seed})")
     for column in ("run", "accuracy", "vs exact (pp)", "final loss", "seconds"):
@@ -81,11 +88,9 @@ def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None
     dataset = (f"shapes (generated, accelsim.trace.dataset): {options.train_size} training "
                f"samples (seed {options.seed}); held-out {settings.test_size} samples "
                f"(seed {held_out_seed(options.seed)}), never trained on")
-    for spec in specs:
+    for spec, (curves, described) in zip(specs, runs):
         cls = spec.numerics_class
         params = spec.validated()
-        emulation = cls(params, options.seed, options.steps_per_epoch)
-        curves = train_curves(options, settings, emulation)
         diff = "" if exact is None else \
             f"{100 * (curves.test_accuracy[-1] - exact.test_accuracy[-1]):+.2f}"
         table.add_row(spec.text, f"{curves.test_accuracy[-1]:.2%}", diff,
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None
                 params=params.model_dump(mode="json"), seed=options.seed, dataset=dataset,
                 steps=options.steps, batch=options.batch, exact=exact, run=curves,
                 command=shlex.join(["accelsim", *argv]), versions=report.versions(torch),
-                approximation=cls.approximation, emulation=emulation.describe(),
+                approximation=cls.approximation, emulation=described,
                 settings={"model": options.model, "model_args": options.model_args,
                           "input_shape": list(options.input_shape),
                           "classes": options.classes, "train_size": options.train_size,

@@ -119,3 +119,16 @@ def test_cli_keeps_a_foreign_file(tmp_path, capsys):
                  "--accuracy-out", str(tmp_path)])
     assert code == 2 and "--force" in capsys.readouterr().err
     assert (tmp_path / "acrtc.json").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_curves():
+    """--jobs: the runs trained in worker processes equal those trained in this one."""
+    from accelsim.trace.numerics.spec import NumericsSpec
+    from accelsim.trace.numerics.training import train_runs
+
+    specs = [None, NumericsSpec.parse("mquans")]
+    options = TraceOptions(**OPTIONS)
+    alone = train_runs(options, SETTINGS, specs, jobs=1)
+    pooled = train_runs(options, SETTINGS, specs, jobs=2)
+    assert [(c.as_dict(), d) for c, d in alone] == [(c.as_dict(), d) for c, d in pooled]

@@ -16,6 +16,7 @@ running statistics), the emulation's forward GEMMs applied in the technique run.
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from accelsim.trace.factory import build_model
 from accelsim.trace.numerics.base import Emulation, applied
 from accelsim.trace.options import TraceOptions
 from accelsim.trace.tracer import _optimizer
+
+log = logging.getLogger(__name__)
 
 #: Mixed into the seed of the held-out set so that it is a stream of its own.
 HELD_OUT_STREAM = 0x7E57
@@ -125,5 +128,33 @@ def train_curves(options: TraceOptions, settings: EvalSettings,
             if (step + 1) % settings.eval_every == 0 or step == options.steps - 1:
                 curves.test_accuracy.append(_accuracy(model, emulation, test, options.batch))
                 curves.eval_steps.append(step + 1)
+                log.info("%s step %d/%d: loss %.3f, held-out accuracy %.3f",
+                         emulation.name if emulation is not None else "exact", step + 1,
+                         options.steps, curves.loss[-1], curves.test_accuracy[-1])
     curves.seconds = time.perf_counter() - started
     return curves
+
+
+def train_run(options: TraceOptions, settings: EvalSettings, spec=None) -> tuple[Curves, dict]:
+    """One run of a study: exact (``spec`` None) or with the emulation ``spec`` names, made
+    fresh here; the curves and what the emulation did. A top-level function, so that runs
+    can go to worker processes (each run seeds itself, so where it runs changes nothing)."""
+    if spec is None:
+        return train_curves(options, settings), {}
+    emulation = spec.numerics_class(spec.validated(), options.seed, options.steps_per_epoch)
+    return train_curves(options, settings, emulation), emulation.describe()
+
+
+def train_runs(options: TraceOptions, settings: EvalSettings, specs: list, jobs: int = 1
+               ) -> list[tuple[Curves, dict]]:
+    """:func:`train_run` for each of ``specs`` (None: the exact run), in order, in up to
+    ``jobs`` worker processes (1: in this process)."""
+    if jobs <= 1 or len(specs) <= 1:
+        return [train_run(options, settings, spec) for spec in specs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(specs)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(train_run, options, settings, spec) for spec in specs]
+        return [future.result() for future in futures]

@@ -152,9 +152,9 @@ def train_runs(options: TraceOptions, settings: EvalSettings, specs: list, jobs:
     if jobs <= 1 or len(specs) <= 1:
         return [train_run(options, settings, spec) for spec in specs]
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(min(jobs, len(specs)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(train_run, options, settings, spec) for spec in specs]
-        return [future.result() for future in futures]
+    # A Pool, not a ProcessPoolExecutor: leaving the block on an error or a signal
+    # terminates the workers instead of waiting for their runs.
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(specs))) as pool:
+        pending = [pool.apply_async(train_run, (options, settings, spec)) for spec in specs]
+        return [result.get() for result in pending]

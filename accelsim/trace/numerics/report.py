@@ -79,3 +79,41 @@ def output_path(folder: str | Path, technique: str, force: bool) -> Path:
 
 def write(path: Path, doc: dict) -> None:
     atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
+#: Keys every accuracy document has, and the keys of each run's curves.
+KEYS = ("schema", "workload", "technique", "params", "seed", "dataset", "steps", "batch",
+        "exact", "technique_run", "final", "command", "versions", "approximation")
+CURVES = ("loss", "train_accuracy", "test_accuracy", "eval_steps")
+
+
+def load(path: str | Path) -> dict:
+    """An accuracy document (torch-free), checked: the schema, every key, one loss and batch
+    accuracy per step and one held-out accuracy per evaluation in each run; else one
+    :class:`~accelsim.errors.WorkloadError` naming the file and the key."""
+    from accelsim.errors import WorkloadError
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise WorkloadError(str(path), "", f"an {SCHEMA} JSON document",
+                            got=type(error).__name__) from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise WorkloadError(str(path), "schema", f"{SCHEMA!r}",
+                            got=doc.get("schema") if isinstance(doc, dict) else "not a mapping")
+    for key in KEYS:
+        if key not in doc:
+            raise WorkloadError(str(path), key, "present (see accelsim.trace.numerics.report)")
+    for run in ("exact", "technique_run"):
+        curves = doc[run]
+        missing = [k for k in CURVES if not isinstance(curves, dict) or k not in curves]
+        if missing:
+            raise WorkloadError(str(path), f"{run}.{missing[0]}", "present")
+        if not len(curves["loss"]) == len(curves["train_accuracy"]) == doc["steps"]:
+            raise WorkloadError(str(path), f"{run}.loss", f"one value per step ({doc['steps']})",
+                                got=len(curves["loss"]))
+        if len(curves["test_accuracy"]) != len(curves["eval_steps"]):
+            raise WorkloadError(str(path), f"{run}.test_accuracy", "one value per evaluation "
+                                f"({len(curves['eval_steps'])})", got=len(curves["test_accuracy"]))
+    return doc

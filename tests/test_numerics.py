@@ -276,3 +276,20 @@ def test_numerics_spec_errors_name_the_key():
     with pytest.raises(ConfigError, match="low"):
         NumericsSpec.parse("daa:low=fp4")
     assert NumericsSpec.parse("acrtc:k=8,hit_rate=0.5").validated().hit_rate == 0.5
+
+
+def test_mquans_without_reuse_is_the_quantisation_alone():
+    """reuse=false: one epoch later with the weight changed, the output is the quantised input
+    times the new weight (nothing stale)."""
+    layer = _linear([[1.0, 2.0]])
+    params = MquansNumericsParams(critical_bits=2, tolerant_bits=2, reuse=False)
+    emulation = MquansNumerics(params, 0, 1)
+    x = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    with applied(layer, emulation):
+        emulation.begin_step(0, [])
+        layer(x)
+        with torch.no_grad():
+            layer.weight.mul_(10)
+        emulation.begin_step(1, [])
+        again = layer(x)
+    assert again[:, 0].tolist() == [10 * (0.125 + 2 * 0.875), 10 * (0.875 + 2 * 0.125)]

@@ -29,7 +29,8 @@ samples every epoch):
 * the backward: exact, from the unquantised input and the weights (dx = dy W, dW = dy^T x), as
   the hardware's backward GEMMs run in full on the stored activations;
 * evaluation (held-out samples, no paired previous input): ``y = deq(q) W`` on the sample
-  batch's own grid, classes as in training.
+  batch's own grid, classes as in training; with ``reuse: false`` training computes every
+  forward this way too (the quantisation alone, to tell its cost from the reuse's).
 
 **Approximations.** The grid of a slot is fixed at the slot's first epoch (the paper does not
 say how ranges are chosen; Riera et al. fix them per layer); the class of a channel may change
@@ -60,6 +61,8 @@ class MquansNumericsParams(TechniqueParams):
     critical_fraction: float = _FIELDS["critical_fraction"]
     pairing: Literal["epoch"] = Field("epoch", description="consecutive inputs: the same "
                                       "sample one epoch later (the tracer's fixed order)")
+    reuse: bool = Field(True, description="update the stored outputs (the technique); false: "
+                        "quantisation alone, every forward computed in full from deq(q)")
 
     @model_validator(mode="after")
     def _classes(self) -> MquansNumericsParams:
@@ -88,7 +91,7 @@ class _MquansGemms(Gemms):
     def forward(self, x, w):
         e, layer = self.emulation, self.layer
         bits = e.bits(self.name, x, layer.channel_axis(x))
-        if not e.training:
+        if not e.training or not e.params.reuse:
             return layer.forward(quantized(x, float(x.min()), float(x.max()), bits), w)
         key = (self.name, e.step % e.steps_per_epoch)
         state = e.state.get(key)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # Only what parsing the command line needs is imported here: `accelsim --help` and errors in
 # the input stay quick; rich, the outputs and the engine are imported when a command runs.
-from accelsim import __version__
+from accelsim import __version__, accuracy_cli
 from accelsim.errors import AccelsimError, ConfigError, clip
 from accelsim.workload.op import PHASES
 from accelsim.workload.optimizers import OPTIMIZERS
@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="keyword argument of the factory (repeatable)")
     trace.add_argument("--input", required=True, metavar="CxHxW",
                        help="per-sample input shape, e.g. 3x32x32 or 784")
-    trace.add_argument("--out", required=True, help="workload folder to write")
+    trace.add_argument("--out", help="workload folder to write (required unless --numerics)")
     trace.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     trace.add_argument("--steps", type=int, default=50, help="training steps (default 50)")
     trace.add_argument("--classes", type=int, default=10,
@@ -182,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--name", help="workload name (default: the factory's name)")
     trace.add_argument("--force", action="store_true",
                        help="write into an existing folder that holds other files")
+    accuracy_cli.add_arguments(trace)
     return parser
 
 
@@ -379,6 +380,9 @@ def _trace(args: argparse.Namespace, console: Console) -> None:
     from accelsim.outputs import check_trace_folder
 
     require_torch()
+    if args.out is None:
+        raise UsageError("accelsim trace: --out is required (or --numerics for the accuracy "
+                         "mode)")
     check_trace_folder("--out", args.out, args.force)
     from accelsim.trace.tracer import trace
     from accelsim.trace.writer import write
@@ -506,6 +510,8 @@ def _dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str]) -
         _techniques(console)
     elif args.command == "kinds":
         _kinds(console)
+    elif args.command == "trace" and args.numerics:
+        accuracy_cli.run(args, console, argv)
     elif args.command == "trace":
         _trace(args, console)
     elif args.command == "compare":

@@ -46,6 +46,10 @@ def test_accuracy_file_read_or_not_measured(tmp_path):
     found = read_accuracy("mlp", "daa", tmp_path)
     assert (found.text, found.difference_pp) == ("-1.20 pp", -1.2)
     assert "smaller product of each pair rounded to int8" in found.note
+    # a row whose setting gives a studied parameter another value is not what was measured
+    found = read_accuracy("mlp", "daa", tmp_path, setting="daa:low=fp16,phases=fwd")
+    assert found.text == "not measured" and "low=int8 (this row: fp16)" in found.note
+    assert read_accuracy("mlp", "daa", tmp_path, setting="daa:low=int8").text == "-1.20 pp"
     accuracy_fixture(tmp_path, schema="accelsim.accuracy/0")
     with pytest.raises(WorkloadError, match="daa.json.*schema"):
         read_accuracy("mlp", "daa", tmp_path)

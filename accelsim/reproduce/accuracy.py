@@ -6,7 +6,9 @@ of an exact run and of a run with the technique's numerics applied, and ``final`
 ``exact_accuracy``, ``technique_accuracy``, ``difference_pp`` (percentage points) and
 ``metric``; ``approximation`` says how the technique's numerics were applied. When the file
 exists for the workload and the technique, the column shows ``final.difference_pp`` and a
-footnote with the file's ``approximation``; otherwise it says "not measured" and why. A file
+footnote with the file's ``approximation``; otherwise it says "not measured" and why. A row
+whose setting gives a technique parameter another value than the study ran with (Mquans at
+4/2 bits beside a study at 6/4) is "not measured" too: the study does not describe it. A file
 that exists but does not follow the schema is an error naming it and the key.
 """
 
@@ -44,9 +46,12 @@ def accuracy_file(workload: str, technique: str, folder: Path | None = None) -> 
 
 
 def read_accuracy(workload: str, technique: str, folder: Path | None = None,
-                  unmeasured: str = "no accuracy file") -> Accuracy:
+                  unmeasured: str = "no accuracy file", setting: str | None = None
+                  ) -> Accuracy:
     """The measured accuracy difference of ``technique`` on ``workload``, or "not measured"
-    with ``unmeasured`` as the reason when the file does not exist."""
+    with ``unmeasured`` as the reason when the file does not exist. ``setting``: the row's
+    ``--technique`` text; a parameter it sets to another value than the study's makes the
+    row "not measured"."""
     path = accuracy_file(workload, technique, folder)
     if not path.is_file():
         return Accuracy("not measured", None, f"{unmeasured} ({path} does not exist)")
@@ -77,9 +82,24 @@ def read_accuracy(workload: str, technique: str, folder: Path | None = None,
     if not isinstance(approximation, str) or not approximation.strip():
         raise WorkloadError(source, "approximation", "a text saying how the technique's "
                             "numerics were applied", got=approximation)
+    differing = _differing_params(data.get("params"), setting)
+    if differing:
+        return Accuracy("not measured", None, f"the study ({path}) ran {differing}")
     metric = final.get("metric", "accuracy")
     return Accuracy(f"{difference:+.2f} pp", float(difference),
                     f"{metric}, {approximation} ({path})")
+
+
+def _differing_params(studied: object, setting: str | None) -> str:
+    """``key=study's value, not the row's`` for each parameter both name with other values."""
+    if setting is None or not isinstance(studied, dict):
+        return ""
+    from accelsim.techniques.chain import TechniqueSpec
+
+    _, params = TechniqueSpec.split(setting)
+    return ", ".join(f"{key}={studied[key]} (this row: {value})"
+                     for key, value in params.items()
+                     if key in studied and studied[key] != value)
 
 
 def accuracy_notes(workloads: list[str], technique: str, folder: Path | None = None

@@ -62,7 +62,8 @@ def over_training(workload: str, label: str, base: dict, results: list[tuple[int
                      "k": stats["k"], "hit_rate": stats["hit_rate"],
                      **compare(base["total_cycles"], base_pj, result["total_cycles"],
                                result["energy_pj"]["total"]),
-                     "accuracy": read_accuracy(workload, "acrtc").text,
+                     "accuracy": read_accuracy(workload, "acrtc",
+                                               setting=dict(SETTINGS)[label]).text,
                      "base_cycles": base["total_cycles"], "cycles": result["total_cycles"],
                      "base_energy_uj": base_pj / 1e6,
                      "energy_uj": result["energy_pj"]["total"] / 1e6})
@@ -74,7 +75,8 @@ def over_training(workload: str, label: str, base: dict, results: list[tuple[int
     summary = {"network": workload, "rates": MEASURED, "setting": label, "step": "all",
                "k": rows[-1]["k"], "hit_rate": hits / lookups if lookups else 0.0,
                **compare(n * base["total_cycles"], n * base_pj, total_cycles, total_pj),
-               "accuracy": read_accuracy(workload, "acrtc").text,
+               "accuracy": read_accuracy(workload, "acrtc",
+                                         setting=dict(SETTINGS)[label]).text,
                "base_cycles": n * base["total_cycles"],
                "cycles": total_cycles, "base_energy_uj": n * base_pj / 1e6,
                "energy_uj": total_pj / 1e6}

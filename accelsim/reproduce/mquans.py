@@ -56,13 +56,14 @@ def fwd_speedup(base: dict, result: dict) -> float:
 
 
 def row(workload: str, hw: str, label: str, base: dict, result: dict) -> dict:
+    setting = dict(SETTINGS)[label]
     stats = result["technique_stats"]["mquans"]
     base_split, split = energy_by_component(base), energy_by_component(result)
     base_pj = base["energy_pj"]["total"]
     return {"network": workload, "hw": hw, "rates": MEASURED, "setting": label,
             **compare(base["total_cycles"], base_pj, result["total_cycles"],
                       result["energy_pj"]["total"]),
-            "accuracy": read_accuracy(workload, "mquans").text,
+            "accuracy": read_accuracy(workload, "mquans", setting=setting).text,
             "fwd_speedup": fwd_speedup(base, result),
             "inputs_reused": stats["inputs_reused_fraction"],
             "fwd_mac_share": phase_share(base, "fwd", "macs"),

@@ -1,0 +1,32 @@
+"""Top-K sparse training without recording: a ``TorchDispatchMode`` that only sparsifies.
+
+:class:`~accelsim.trace.capture.Capture` records every aten call of a step, which costs far
+more than a small network's arithmetic. Steps whose graph and statistics are not kept (neither
+sampled, masked nor the last) run without it; with sparse training they run under
+:class:`TopkMode`, which applies the same Top-K to the same GEMM operands
+(:data:`accelsim.trace.aten.GEMM_OPERANDS`, :func:`accelsim.trace.topk.sparsify`) and records
+nothing, so training follows the same arithmetic as under the capture.
+"""
+
+from __future__ import annotations
+
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from accelsim.trace.aten import GEMM_OPERANDS
+from accelsim.trace.topk import sparsify
+
+
+class TopkMode(TorchDispatchMode):
+    """Every GEMM operand Top-K sparsified at ``sparsity`` before its op runs."""
+
+    def __init__(self, sparsity: float) -> None:
+        super().__init__()
+        self.sparsity = sparsity
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        positions = GEMM_OPERANDS.get(func._overloadpacket.__name__)
+        if self.sparsity > 0 and positions and func.namespace == "aten":
+            args = tuple(sparsify(a, self.sparsity) if i in positions else a
+                         for i, a in enumerate(args))
+        return func(*args, **kwargs)

@@ -232,3 +232,19 @@ def test_digits_trace_runs(tmp_path):
                  "8", "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["dataset"]["name"] == "digits" and "x2" in manifest["dataset"]["fit"]
+
+
+def test_dense_layers_keep_their_products_dense():
+    """An op with an operand on a dense layer's parameter storage (a view of it too) runs on
+    its operands as they are; any other op gets Top-K (0.8 of 10 values: the 2 largest)."""
+    torch = pytest.importorskip("torch", exc_type=ImportError)
+    from accelsim.trace.topk import sparsify_operands
+
+    weight = torch.arange(1.0, 11.0)
+    x = torch.tensor([3.0, -9.0, 1.0, 2.0, 8.0, 0.5, -1.0, 4.0, 2.5, 0.1])
+    dense = frozenset({weight.untyped_storage().data_ptr()})
+    kept = sparsify_operands((x, weight.view(2, 5)), (0, 1), 0.8, dense)
+    assert kept[0] is x
+    ran = sparsify_operands((x, x.clone()), (0, 1), 0.8, dense)
+    assert ran[0].tolist() == [0, -9.0, 0, 0, 8.0, 0, 0, 0, 0, 0]
+    assert sparsify_operands((x,), (0,), 0.0, dense)[0] is x

@@ -46,6 +46,7 @@ class TraceOptions:
     lr_gamma: float = 0.1  # the step schedule's factor
     sparsity_dense_steps: int = 0  # sparse training: dense steps first
     sparsity_ramp_steps: int = 0  # then sparsity ramped linearly to ``sparsity`` over these
+    dense_layers: tuple[str, ...] = ()  # sparse training: modules whose GEMMs stay dense
     stats_steps: int | None = None  # light mode: value statistics at this many steps only
 
     def validate(self) -> None:

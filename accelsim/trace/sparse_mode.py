@@ -13,20 +13,20 @@ from __future__ import annotations
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from accelsim.trace.aten import GEMM_OPERANDS
-from accelsim.trace.topk import sparsify
+from accelsim.trace.topk import sparsify_operands
 
 
 class TopkMode(TorchDispatchMode):
     """Every GEMM operand Top-K sparsified at ``sparsity`` before its op runs."""
 
-    def __init__(self, sparsity: float) -> None:
+    def __init__(self, sparsity: float, dense: frozenset[int] = frozenset()) -> None:
         super().__init__()
         self.sparsity = sparsity
+        self.dense = dense
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         positions = GEMM_OPERANDS.get(func._overloadpacket.__name__)
-        if self.sparsity > 0 and positions and func.namespace == "aten":
-            args = tuple(sparsify(a, self.sparsity) if i in positions else a
-                         for i, a in enumerate(args))
+        if positions and func.namespace == "aten":
+            args = sparsify_operands(args, positions, self.sparsity, self.dense)
         return func(*args, **kwargs)

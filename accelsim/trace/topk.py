@@ -68,6 +68,21 @@ def density(x: torch.Tensor) -> float:
     return float(torch.count_nonzero(flat)) / max(1, flat.numel())
 
 
+def sparsify_operands(args: tuple, positions, sparsity: float,
+                      dense: frozenset[int] = frozenset()) -> tuple:
+    """``args`` of a GEMM op with the operands at ``positions`` sparsified; unchanged when
+    ``sparsity`` is 0 or an operand shares its storage with one of the ``dense`` parameter
+    storages (data pointers: a layer kept dense, such as the first convolution and the
+    classifier, whose forward and input-gradient products then run dense)."""
+    if sparsity <= 0:
+        return args
+    if dense and any(isinstance(args[i], torch.Tensor)
+                     and args[i].untyped_storage().data_ptr() in dense
+                     for i in positions if i < len(args)):
+        return args
+    return tuple(sparsify(a, sparsity) if i in positions else a for i, a in enumerate(args))
+
+
 def sparsify(x, sparsity: float):
     """``x`` with the elements Top-K drops set to zero (non-float arguments unchanged)."""
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or sparsity <= 0:

@@ -100,6 +100,7 @@ def trace(options: TraceOptions) -> TraceResult:
         sparsity=options.sparsity, mask_images=options.mask_images,
         mask_channels=options.mask_channels, seed=options.seed))
     capture.observer = collector
+    capture.dense = dense_storages(model, options.dense_layers)
     sampled, masked = set(options.sampled_steps()), set(options.mask_steps_list())
     steps, batch = options.steps, options.batch
     result = TraceResult(options, BuiltStep([]))
@@ -131,14 +132,14 @@ def trace(options: TraceOptions) -> TraceResult:
                     with capture.stage("backward"):
                         loss.backward()
             else:
-                logits, loss = _unrecorded_pass(torch, model, x, y, capture.sparsity, options)
+                logits, loss = _unrecorded_pass(torch, model, x, y, capture, options)
             optimizer.step()
             _confidence(torch, result, step, logits.detach(), y)
             result.losses.append(float(loss.detach()))
             if step in evaluated:
                 capture.remove()  # the module hooks record nothing of the evaluation
                 result.evaluations.append(evaluate(torch, model, held_out, batch, step,
-                                                   capture.sparsity))
+                                                   capture.sparsity, capture.dense))
                 capture.install()
             stats = collector.end()
             if stats is not None or step == steps - 1:
@@ -162,12 +163,24 @@ def trace(options: TraceOptions) -> TraceResult:
     return result
 
 
-def _unrecorded_pass(torch, model, x, y, sparsity: float, options: TraceOptions):
+def dense_storages(model, layers: tuple[str, ...]) -> frozenset[int]:
+    """Storages (data pointers) of the parameters of the modules ``layers`` (kept dense in
+    sparse training); an unknown module name is a :class:`TraceError`."""
+    modules = dict(model.named_modules())
+    for name in layers:
+        if name not in modules:
+            raise TraceError(f"--dense-layers: the model has no module {name!r}")
+    return frozenset(p.untyped_storage().data_ptr() for name in layers
+                     for p in modules[name].parameters())
+
+
+def _unrecorded_pass(torch, model, x, y, capture, options: TraceOptions):
     """Forward, loss and backward of a step whose graph and statistics are not kept: without
     the capture, under :class:`~accelsim.trace.sparse_mode.TopkMode` when training sparse."""
     from accelsim.trace.sparse_mode import TopkMode
 
-    mode = TopkMode(sparsity) if sparsity > 0 else contextlib.nullcontext()
+    sparsity = capture.sparsity
+    mode = TopkMode(sparsity, capture.dense) if sparsity > 0 else contextlib.nullcontext()
     with mode:
         logits = model(x)
         _check_logits(logits, options.batch, options.classes)
@@ -190,7 +203,8 @@ def _schedule(result: TraceResult, optimizer, capture, options: TraceOptions,
         result.sparsities.append(capture.sparsity)
 
 
-def evaluate(torch, model, data: ImageSet, batch: int, step: int, sparsity: float = 0.0) -> dict:
+def evaluate(torch, model, data: ImageSet, batch: int, step: int, sparsity: float = 0.0,
+             dense: frozenset[int] = frozenset()) -> dict:
     """Accuracy, mean loss and mean max softmax probability of ``model`` on ``data`` (eval
     mode, no gradients; the model is left in training mode). A sparse-trained model is
     evaluated as it trains: its GEMM operands Top-K sparsified at the step's ``sparsity``."""
@@ -198,7 +212,7 @@ def evaluate(torch, model, data: ImageSet, batch: int, step: int, sparsity: floa
 
     model.eval()
     correct, loss, p_max = 0, 0.0, 0.0
-    mode = TopkMode(sparsity) if sparsity > 0 else contextlib.nullcontext()
+    mode = TopkMode(sparsity, dense) if sparsity > 0 else contextlib.nullcontext()
     with torch.no_grad(), mode:
         for start in range(0, len(data), batch):
             x = torch.from_numpy(data.images[start:start + batch])
@@ -283,7 +297,9 @@ def _schedule_manifest(options: TraceOptions) -> dict:
         if options.lr_schedule == "step":
             out["lr_schedule"].update(milestones=list(options.lr_milestones),
                                       gamma=options.lr_gamma)
-    if options.sparse_training and (options.sparsity_dense_steps or options.sparsity_ramp_steps):
+    if options.sparse_training and (options.sparsity_dense_steps or options.sparsity_ramp_steps
+                                    or options.dense_layers):
         out["sparsity_schedule"] = {"dense_steps": options.sparsity_dense_steps,
-                                    "ramp_steps": options.sparsity_ramp_steps}
+                                    "ramp_steps": options.sparsity_ramp_steps,
+                                    "dense_layers": list(options.dense_layers)}
     return out

@@ -134,6 +134,7 @@ class LrSchedule(_Strict):
 class SparsitySchedule(_Strict):
     dense_steps: Count
     ramp_steps: Count
+    dense_layers: list[Name] = []
 
 
 class TrainingInfo(_Strict):

@@ -201,6 +201,9 @@ def _convergence_arguments(trace: argparse.ArgumentParser) -> None:
     group.add_argument("--dense-layers", default="", metavar="MODULE,MODULE",
                        help="sparse training: modules whose products stay dense, e.g. "
                        "conv1,fc (the first convolution and the classifier)")
+    group.add_argument("--dense-gradients", dest="sparse_gradients", action="store_false",
+                       help="sparse training: output gradients stay dense (SWAT: Top-K of "
+                       "weights and activations only; masks still record their Top-K)")
     group.add_argument("--stats-steps", type=int,
                        help="light statistics: value statistics at only N steps spread over "
                        "the run (and one epoch after each); confidence at every step")
@@ -433,7 +436,8 @@ def _convergence_options(args: argparse.Namespace) -> dict:
             "lr_milestones": parse_steps(args.lr_milestones), "lr_gamma": args.lr_gamma,
             "sparsity_dense_steps": args.sparsity_dense_steps,
             "sparsity_ramp_steps": args.sparsity_ramp_steps, "stats_steps": args.stats_steps,
-            "dense_layers": tuple(n for n in args.dense_layers.split(",") if n.strip())}
+            "dense_layers": tuple(n for n in args.dense_layers.split(",") if n.strip()),
+            "sparse_gradients": args.sparse_gradients}
 
 
 def _parameter_rows(model) -> list[tuple[str, str, str, str, str]]:

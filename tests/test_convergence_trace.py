@@ -248,3 +248,22 @@ def test_dense_layers_keep_their_products_dense():
     ran = sparsify_operands((x, x.clone()), (0, 1), 0.8, dense)
     assert ran[0].tolist() == [0, -9.0, 0, 0, 8.0, 0, 0, 0, 0, 0]
     assert sparsify_operands((x,), (0,), 0.0, dense)[0] is x
+
+
+def test_dense_gradients_sparsify_weights_and_activations_only(tmp_path):
+    """--dense-gradients (SWAT): a convolution's backward runs on Top-K x and w but the dense
+    output gradient; the forward stays Top-K on both operands."""
+    pytest.importorskip("torch", exc_type=ImportError)
+    from accelsim.cli import main
+    from accelsim.workload.traced import load_traced
+
+    out = tmp_path / "swat"
+    assert main([*TINY, "--steps", "2", "--sparsity", "0.75", "--sparse-training",
+                 "--dense-gradients", "--stats-steps", "1", "--out", str(out)]) == 0
+    stats = load_traced(out).value_stats
+    roles = {op: {role: key for key, role in stats.operands(op).items()}
+             for op in ("conv2.fwd", "conv2.bwd_weight")}
+    for role in ("x", "w"):
+        assert stats.density("conv2.fwd", roles["conv2.fwd"][role]) <= 0.3
+    assert stats.density("conv2.bwd_weight", roles["conv2.bwd_weight"]["x"]) <= 0.3
+    assert stats.density("conv2.bwd_weight", roles["conv2.bwd_weight"]["dy"]) > 0.5

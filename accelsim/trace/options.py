@@ -47,6 +47,7 @@ class TraceOptions:
     sparsity_dense_steps: int = 0  # sparse training: dense steps first
     sparsity_ramp_steps: int = 0  # then sparsity ramped linearly to ``sparsity`` over these
     dense_layers: tuple[str, ...] = ()  # sparse training: modules whose GEMMs stay dense
+    sparse_gradients: bool = True  # sparse training: Top-K of output gradients too
     stats_steps: int | None = None  # light mode: value statistics at this many steps only
 
     def validate(self) -> None:

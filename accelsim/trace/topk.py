@@ -68,6 +68,17 @@ def density(x: torch.Tensor) -> float:
     return float(torch.count_nonzero(flat)) / max(1, flat.numel())
 
 
+#: The operands a backward op sparsifies when output gradients stay dense (SWAT: weights and
+#: activations only): a convolution's input and weight; matrix products run dense.
+DENSE_GRADIENT_OPERANDS = {"convolution_backward": (1, 2)}
+
+
+def backward_positions(op: str, positions: tuple, sparse_gradients: bool) -> tuple:
+    """The operand positions a backward op sparsifies (all GEMM operands, or without the
+    output gradient: :data:`DENSE_GRADIENT_OPERANDS`)."""
+    return positions if sparse_gradients else DENSE_GRADIENT_OPERANDS.get(op, ())
+
+
 def sparsify_operands(args: tuple, positions, sparsity: float,
                       dense: frozenset[int] = frozenset()) -> tuple:
     """``args`` of a GEMM op with the operands at ``positions`` sparsified; unchanged when

@@ -101,6 +101,7 @@ def trace(options: TraceOptions) -> TraceResult:
         mask_channels=options.mask_channels, seed=options.seed))
     capture.observer = collector
     capture.dense = dense_storages(model, options.dense_layers)
+    capture.sparse_gradients = options.sparse_gradients
     sampled, masked = set(options.sampled_steps()), set(options.mask_steps_list())
     steps, batch = options.steps, options.batch
     result = TraceResult(options, BuiltStep([]))
@@ -180,11 +181,14 @@ def _unrecorded_pass(torch, model, x, y, capture, options: TraceOptions):
     from accelsim.trace.sparse_mode import TopkMode
 
     sparsity = capture.sparsity
-    mode = TopkMode(sparsity, capture.dense) if sparsity > 0 else contextlib.nullcontext()
+    mode = (TopkMode(sparsity, capture.dense, capture.sparse_gradients) if sparsity > 0
+            else contextlib.nullcontext())
     with mode:
         logits = model(x)
         _check_logits(logits, options.batch, options.classes)
         loss = torch.nn.functional.cross_entropy(logits, y)
+        if sparsity > 0:
+            mode.backward = True
         loss.backward()
     return logits, loss
 
@@ -298,8 +302,9 @@ def _schedule_manifest(options: TraceOptions) -> dict:
             out["lr_schedule"].update(milestones=list(options.lr_milestones),
                                       gamma=options.lr_gamma)
     if options.sparse_training and (options.sparsity_dense_steps or options.sparsity_ramp_steps
-                                    or options.dense_layers):
+                                    or options.dense_layers or not options.sparse_gradients):
         out["sparsity_schedule"] = {"dense_steps": options.sparsity_dense_steps,
                                     "ramp_steps": options.sparsity_ramp_steps,
-                                    "dense_layers": list(options.dense_layers)}
+                                    "dense_layers": list(options.dense_layers),
+                                    "sparse_gradients": options.sparse_gradients}
     return out

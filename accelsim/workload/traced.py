@@ -135,6 +135,7 @@ class SparsitySchedule(_Strict):
     dense_steps: Count
     ramp_steps: Count
     dense_layers: list[Name] = []
+    sparse_gradients: bool = True
 
 
 class TrainingInfo(_Strict):

@@ -133,7 +133,7 @@ def study(workload: str, hw: str, tau: float, sim_epochs: list[int] | None) -> d
                                                                    / base["energy_pj"]), 4))
         rows.append(row)
     sweep = [{"workload": workload, "tau": t, "skip_rate_over_run":
-              round(over_run(skipped(correct, p_true, t)), 4)} for t in SWEEP]
+              round(over_run(skipped(correct, p_true, t)), 6)} for t in SWEEP]
     return {"workload": workload, "rows": rows, "over_run": over_run(mask), "sweep": sweep,
             "spe": spe, "final_train": train[-1], "final_held": held[-1]}
 

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+#: The accuracy mode's held-out evaluation when --eval-every / --eval-size are not given.
+EVAL_EVERY = 25
+EVAL_SIZE = 256
+
+
 def add_arguments(trace: argparse.ArgumentParser) -> None:
     """The accuracy mode's options on the trace command."""
     group = trace.add_argument_group("accuracy mode (--numerics; --out is then not used)")
@@ -32,10 +37,6 @@ def add_arguments(trace: argparse.ArgumentParser) -> None:
     group.add_argument("--accuracy-out", metavar="DIR",
                        help="write DIR/<technique>.json (needs --compare-exact), e.g. "
                        "workloads/accuracy/<workload>")
-    group.add_argument("--eval-every", type=int, default=25,
-                       help="steps between held-out evaluations (default 25)")
-    group.add_argument("--test-size", type=int, default=256,
-                       help="held-out samples (default 256)")
     group.add_argument("--threads", type=int, default=1,
                        help="torch threads per run (default 1)")
     group.add_argument("--jobs", type=int, default=1,
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None
     if args.sparse_training:
         raise ConfigError("--sparse-training", "", "dense training in the accuracy mode "
                           "(--numerics)")
-    settings = EvalSettings(args.eval_every, args.test_size)
+    settings = EvalSettings(EVAL_EVERY if args.eval_every is None else args.eval_every,
+                            args.eval_size or EVAL_SIZE)
     options.validate()
     settings.validate()
     targets = ({spec.name: report.output_path(args.accuracy_out, spec.name, args.force)

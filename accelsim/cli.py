@@ -183,7 +183,48 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--force", action="store_true",
                        help="write into an existing folder that holds other files")
     accuracy_cli.add_arguments(trace)
+    _convergence_arguments(trace)
     return parser
+
+
+def _convergence_arguments(trace: argparse.ArgumentParser) -> None:
+    """``accelsim trace`` options of convergence runs: data set, held-out evaluation,
+    learning-rate and sparsity schedules, light statistics."""
+    from accelsim.trace.options import DATASETS
+    from accelsim.trace.schedule import SCHEDULES
+
+    group = trace.add_argument_group("convergence runs")
+    group.add_argument("--dataset", default="shapes", choices=DATASETS,
+                       help="shapes: generated figures; digits: scikit-learn's bundled 8x8 "
+                       "digits, enlarged to the input shape (default shapes)")
+    group.add_argument("--eval-size", type=int, default=0,
+                       help="held-out samples evaluated during training (default 0: none; "
+                       "256 in the accuracy mode)")
+    group.add_argument("--eval-every", type=int,
+                       help="evaluate every N steps (default: every epoch; 25 in the accuracy "
+                       "mode) and at the end")
+    group.add_argument("--lr-schedule", default="constant", choices=SCHEDULES,
+                       help="learning-rate schedule after the warm-up (default constant)")
+    group.add_argument("--warmup-steps", type=int, default=0,
+                       help="linear learning-rate warm-up steps (default 0)")
+    group.add_argument("--lr-milestones", default="", metavar="STEP,STEP",
+                       help="steps where the step schedule multiplies the rate by --lr-gamma")
+    group.add_argument("--lr-gamma", type=float, default=0.1,
+                       help="the step schedule's factor (default 0.1)")
+    group.add_argument("--sparsity-dense-steps", type=int, default=0,
+                       help="sparse training: dense steps before the sparsity ramp")
+    group.add_argument("--sparsity-ramp-steps", type=int, default=0,
+                       help="sparse training: steps over which sparsity rises linearly to "
+                       "--sparsity")
+    group.add_argument("--dense-layers", default="", metavar="MODULE,MODULE",
+                       help="sparse training: modules whose products stay dense, e.g. "
+                       "conv1,fc (the first convolution and the classifier)")
+    group.add_argument("--dense-gradients", dest="sparse_gradients", action="store_false",
+                       help="sparse training: output gradients stay dense (SWAT: Top-K of "
+                       "weights and activations only; masks still record their Top-K)")
+    group.add_argument("--stats-steps", type=int,
+                       help="light statistics: value statistics at only N steps spread over "
+                       "the run (and one epoch after each); confidence at every step")
 
 
 def _summary(console: Console, result: RunResult, top: int) -> None:
@@ -393,7 +434,7 @@ def _trace(args: argparse.Namespace, console: Console) -> None:
         classes=args.classes, train_size=args.train_size, optimizer=args.optimizer,
         lr=args.lr, sparsity=args.sparsity, sparse_training=args.sparse_training,
         stats=args.stats, stats_every=args.stats_every, mask_steps=args.mask_steps, seed=args.seed,
-        name=args.name)
+        name=args.name, **_convergence_options(args))
     result = trace(options)
     folder = write(result, args.out)
     summary = result.manifest["summary"]
@@ -408,9 +449,25 @@ def _trace(args: argparse.Namespace, console: Console) -> None:
     confident = (result.p_max >= 0.9).mean(axis=1)
     table.add_row("confident (p_max >= 0.9)", f"{confident[0]:.0%} -> {confident[-1]:.0%}")
     table.add_row("statistics", f"{len(result.sampled)} sampled steps")
+    if result.evaluations:
+        table.add_row("held-out accuracy", f"{result.evaluations[0]['accuracy']:.0%} -> "
+                      f"{result.evaluations[-1]['accuracy']:.0%} "
+                      f"({options.eval_size} samples)")
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     table.add_row("folder", f"{size / 1024:,.0f} KiB")
     console.print(table)
+
+
+def _convergence_options(args: argparse.Namespace) -> dict:
+    from accelsim.trace.options import parse_steps
+
+    return {"dataset": args.dataset, "eval_size": args.eval_size, "eval_every": args.eval_every,
+            "lr_schedule": args.lr_schedule, "warmup_steps": args.warmup_steps,
+            "lr_milestones": parse_steps(args.lr_milestones), "lr_gamma": args.lr_gamma,
+            "sparsity_dense_steps": args.sparsity_dense_steps,
+            "sparsity_ramp_steps": args.sparsity_ramp_steps, "stats_steps": args.stats_steps,
+            "dense_layers": tuple(n for n in args.dense_layers.split(",") if n.strip()),
+            "sparse_gradients": args.sparse_gradients}
 
 
 def _parameter_rows(model) -> list[tuple[str, str, str, str, str]]:

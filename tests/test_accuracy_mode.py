@@ -71,7 +71,7 @@ def test_cli_writes_the_accuracy_document(tmp_path, capsys):
     out = tmp_path / "accuracy" / "tiny"
     code = main(["trace", "--model", "tests.trace_models:tiny", "--input", "3x16x16",
                  "--batch", "8", "--steps", "4", "--train-size", "16", "--eval-every", "2",
-                 "--test-size", "16", "--numerics", "acrtc:k=8", "--numerics", "daa:low=int8",
+                 "--eval-size", "16", "--numerics", "acrtc:k=8", "--numerics", "daa:low=int8",
                  "--compare-exact", "--accuracy-out", str(out)])
     assert code == 0, capsys.readouterr().err
     for technique in ("acrtc", "daa"):

@@ -123,8 +123,8 @@ TRACED_CASES = [
      "manifest.json", "training.lr: expected a finite number, got nan"),
     ("manifest-unknown-nested-key",
      lambda f: edit_json(f, "manifest.json", lambda m: m["dataset"].__setitem__("sedd", 1)),
-     "manifest.json", "dataset.sedd: expected a known key (valid choices: classes, name, "
-     "noise_std, order, seed, size)"),
+     "manifest.json", "dataset.sedd: expected a known key (valid choices: classes, fit, "
+     "held_out, name, noise_std, order, seed, size, source)"),
     ("manifest-graph-step-beyond-steps", manifest_set("graph_step", 100),
      "manifest.json", "graph_step: expected a traced step, below steps (100), got 100"),
     ("manifest-other-format", manifest_set("format", "accelsim.traced/2"),

@@ -40,6 +40,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from accelsim.errors import ConfigError
+from accelsim.stats.confidence_trajectory import skipped
 from accelsim.techniques.base import TECHNIQUES, Technique, TechniqueParams
 from accelsim.workload.op import Phase
 
@@ -104,7 +105,7 @@ class ConfidenceSkip(Technique):
                               "records it at every step), or the parameter "
                               "assumed_skip_fraction")
         confidence = stats.confidence(self.ctx.step, self.name)
-        confident = confidence["correct"] & (confidence["p_true"] >= self.params.threshold)
+        confident = skipped(confidence["correct"], confidence["p_true"], self.params.threshold)
         return len(confident), int(np.count_nonzero(confident)), f"traced step {self.ctx.step}"
 
     def _kept(self, op) -> int | None:

@@ -35,7 +35,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 from accelsim.trace.aten import COPY_OPS, CREATION_OPS, GEMM_OPERANDS, METADATA_INPLACE_OPS
 from accelsim.trace.attention import ATTENTION_OPS
-from accelsim.trace.topk import sparsify
+from accelsim.trace.topk import backward_positions, sparsify_operands
 
 FORWARD, BACKWARD = "forward", "backward"
 ROOT_MODULE = "model"
@@ -118,6 +118,8 @@ class Capture(TorchDispatchMode):
         super().__init__()
         self.model = model
         self.sparsity = sparsity
+        self.dense: frozenset[int] = frozenset()  # parameter storages kept dense (topk.py)
+        self.sparse_gradients = True  # False: output gradients stay dense (topk.py)
         self.observer = observer
         self.stage_name: str | None = None
         self.calls: list[Call] = []
@@ -247,8 +249,10 @@ class Capture(TorchDispatchMode):
         op = func._overloadpacket.__name__
         ran = args
         if self.sparsity > 0 and op in GEMM_OPERANDS:  # identities stay those of ``args``
-            ran = tuple(sparsify(a, self.sparsity) if i in GEMM_OPERANDS[op] else a
-                        for i, a in enumerate(args))
+            positions = GEMM_OPERANDS[op]
+            if self.stage_name != FORWARD:
+                positions = backward_positions(op, positions, self.sparse_gradients)
+            ran = sparsify_operands(args, positions, self.sparsity, self.dense)
         out = func(*ran, **kwargs)
         if _is_view(func) or op in METADATA_INPLACE_OPS:
             return out

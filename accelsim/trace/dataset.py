@@ -15,6 +15,13 @@ Input shapes: ``(C, H, W)`` renders C channels (1 grey, 3 colour, any other coun
 C-vector colour); a flat ``(F,)`` input is a flattened ``(1, s, s)`` or ``(3, s, s)`` image with
 ``F = s*s`` or ``3*s*s`` (784 is a 28x28 grey image). Pixels are normalised to mean 0, std 1
 over the set.
+
+:class:`ImageSet` is what training reads (fixed order, ``batch(step, batch)``);
+:func:`split` cuts a held-out set off the end of one, and :func:`make_datasets` builds the
+training and held-out sets of a trace from ``--dataset shapes|digits`` (the digits in
+:mod:`accelsim.trace.digits`). A shapes set with a held-out part is generated as one set of
+``train + held-out`` samples whose last ones are held out, so a trace without one reads the
+same samples as before.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from accelsim.trace.options import DATASETS  # noqa: F401  (the names live where the CLI reads them)
 
 SHAPES = ("disc", "ring", "square", "frame", "triangle", "plus", "cross", "diamond", "hbar",
           "vbar")
@@ -70,8 +79,47 @@ def image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
     return None
 
 
-class ShapesDataset:
+class ImageSet:
+    """Images (``(n, *input_shape)`` float32) and labels read in a fixed order every epoch."""
+
+    name = "images"
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images = images
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def steps_per_epoch(self, batch: int) -> int:
+        return max(1, len(self) // batch)
+
+    def batch(self, step: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batch of training step ``step`` (the same samples every epoch)."""
+        start = (step % self.steps_per_epoch(batch)) * batch
+        index = np.arange(start, start + batch) % len(self)
+        return self.images[index], self.labels[index]
+
+    def describe(self) -> dict:
+        """The manifest's description of the set."""
+        return {"name": self.name, "size": len(self)}
+
+
+def split(data: ImageSet, held_out: int) -> tuple[ImageSet, ImageSet | None]:
+    """(the first ``len - held_out`` samples, the last ``held_out``) of ``data``; the first
+    keeps ``data``'s class and description."""
+    if held_out <= 0:
+        return data, None
+    keep = len(data) - held_out
+    held = ImageSet(data.images[keep:], data.labels[keep:])
+    data.images, data.labels = data.images[:keep], data.labels[:keep]
+    return data, held
+
+
+class ShapesDataset(ImageSet):
     """``size`` images of shape ``input_shape`` with labels in ``range(classes)``."""
+
+    name = "shapes"
 
     def __init__(self, size: int, input_shape: tuple[int, ...], classes: int = 10,
                  seed: int = 0) -> None:
@@ -98,17 +146,24 @@ class ShapesDataset:
             img = np.where(mask[None], colour[:, None, None], background[:, None, None])
             images[i] = img + rng.normal(0.0, NOISE, img.shape)
         images = (images - images.mean()) / images.std()
-        self.images = images.reshape(size, *self.input_shape)
-        self.labels = labels.astype(np.int64)
+        super().__init__(images.reshape(size, *self.input_shape), labels.astype(np.int64))
+        self.seed = seed
 
-    def __len__(self) -> int:
-        return len(self.labels)
+    def describe(self) -> dict:
+        return {"name": "shapes", "size": len(self), "classes": list(SHAPES[:self.classes]),
+                "seed": self.seed, "noise_std": NOISE}
 
-    def steps_per_epoch(self, batch: int) -> int:
-        return max(1, len(self) // batch)
 
-    def batch(self, step: int, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """The batch of training step ``step`` (the same samples every epoch)."""
-        start = (step % self.steps_per_epoch(batch)) * batch
-        index = np.arange(start, start + batch) % len(self)
-        return self.images[index], self.labels[index]
+
+def make_datasets(name: str, train_size: int, held_out: int, input_shape: tuple[int, ...],
+                  classes: int, seed: int) -> tuple[ImageSet, ImageSet | None]:
+    """The training set and the held-out set (None when ``held_out`` is 0) of a trace.
+
+    Raises ValueError naming what does not fit (shape, classes, sizes)."""
+    if name == "shapes":
+        return split(ShapesDataset(train_size + held_out, input_shape, classes, seed), held_out)
+    if name == "digits":
+        from accelsim.trace.digits import load_digits
+
+        return load_digits(train_size, held_out, input_shape, classes, seed)
+    raise ValueError(f"dataset {name!r}: expected one of {', '.join(DATASETS)}")

@@ -68,6 +68,32 @@ def density(x: torch.Tensor) -> float:
     return float(torch.count_nonzero(flat)) / max(1, flat.numel())
 
 
+#: The operands a backward op sparsifies when output gradients stay dense (SWAT: weights and
+#: activations only): a convolution's input and weight; matrix products run dense.
+DENSE_GRADIENT_OPERANDS = {"convolution_backward": (1, 2)}
+
+
+def backward_positions(op: str, positions: tuple, sparse_gradients: bool) -> tuple:
+    """The operand positions a backward op sparsifies (all GEMM operands, or without the
+    output gradient: :data:`DENSE_GRADIENT_OPERANDS`)."""
+    return positions if sparse_gradients else DENSE_GRADIENT_OPERANDS.get(op, ())
+
+
+def sparsify_operands(args: tuple, positions, sparsity: float,
+                      dense: frozenset[int] = frozenset()) -> tuple:
+    """``args`` of a GEMM op with the operands at ``positions`` sparsified; unchanged when
+    ``sparsity`` is 0 or an operand shares its storage with one of the ``dense`` parameter
+    storages (data pointers: a layer kept dense, such as the first convolution and the
+    classifier, whose forward and input-gradient products then run dense)."""
+    if sparsity <= 0:
+        return args
+    if dense and any(isinstance(args[i], torch.Tensor)
+                     and args[i].untyped_storage().data_ptr() in dense
+                     for i in positions if i < len(args)):
+        return args
+    return tuple(sparsify(a, sparsity) if i in positions else a for i, a in enumerate(args))
+
+
 def sparsify(x, sparsity: float):
     """``x`` with the elements Top-K drops set to zero (non-float arguments unchanged)."""
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or sparsity <= 0:

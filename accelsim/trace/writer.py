@@ -142,6 +142,21 @@ def confidence_summary(result: TraceResult, arrays: dict) -> dict:
     }, 4)
 
 
+def training_summary(result: TraceResult) -> dict:
+    """The per-step learning rate and sparse-training sparsity, and the held-out evaluations
+    (each only when the run had it)."""
+    out: dict = {}
+    if len(set(result.lrs)) > 1:
+        out["lr"] = [float(f"{lr:.6g}") for lr in result.lrs]
+    if result.sparsities:
+        out["sparsity"] = _rounded(result.sparsities, 4)
+    if result.evaluations:
+        out["held_out"] = {key: _rounded([e[key] for e in result.evaluations], 4)
+                           for key in ("step", "accuracy", "loss", "mean_p_max")}
+        out["held_out"]["samples"] = result.options.eval_size
+    return out
+
+
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """A compressed ``.npz`` archive of ``arrays``, in memory (written atomically)."""
     buffer = io.BytesIO()
@@ -174,6 +189,7 @@ def write(result: TraceResult, out: str | Path) -> Path:
         "ops": op_statistics(result),
         "layers": layer_statistics(result, arrays, packed),
         "confidence": confidence_summary(result, arrays),
+        **training_summary(result),
     }
     manifest = dict(result.manifest, format=FORMAT,
                     files={"graph": GRAPH, "stats": STATS_JSON, "arrays": STATS_NPZ,

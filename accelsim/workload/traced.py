@@ -117,8 +117,25 @@ class DatasetInfo(_Strict):
     size: PositiveCount
     classes: list[Name] = Field(max_length=MAX_DIM)
     seed: Annotated[int, Field(ge=-(2**63), le=2**64)]
-    noise_std: NonNegative
+    noise_std: NonNegative | None = None  # the generated shapes
+    source: Text | None = None  # a bundled data set (digits): where it comes from
+    fit: Text | None = None  # and how it is fitted to the input shape
     order: Text
+    held_out: Count | None = None  # samples held out for evaluation
+
+
+class LrSchedule(_Strict):
+    kind: Literal["constant", "cosine", "step"]
+    warmup_steps: Count
+    milestones: list[Count] | None = None
+    gamma: NonNegative | None = None
+
+
+class SparsitySchedule(_Strict):
+    dense_steps: Count
+    ramp_steps: Count
+    dense_layers: list[Name] = []
+    sparse_gradients: bool = True
 
 
 class TrainingInfo(_Strict):
@@ -129,6 +146,8 @@ class TrainingInfo(_Strict):
     loss: Text
     sparse_training: bool
     sparsity: Fraction
+    lr_schedule: LrSchedule | None = None
+    sparsity_schedule: SparsitySchedule | None = None
 
 
 class MacsByPhase(_Strict):
@@ -144,6 +163,7 @@ class Summary(_Strict):
     macs_by_phase: MacsByPhase
     accuracy_first_last: Annotated[tuple[Fraction, Fraction], Field(strict=False)]
     loss_first_last: Annotated[tuple[NonNegative, NonNegative], Field(strict=False)]
+    held_out_accuracy_last: Fraction | None = None
 
 
 class Files(_Strict):

@@ -437,6 +437,16 @@ class Confidence(_Strict):
     confident_correct_share: list[Fraction]
 
 
+class HeldOut(_Strict):
+    """Evaluations of the held-out set, one entry per evaluated step."""
+
+    step: list[Step]
+    accuracy: list[Fraction]
+    loss: list[NonNegative]
+    mean_p_max: list[Fraction]
+    samples: Positive
+
+
 class StatsFile(_Strict):
     """``stats.json`` (format ``accelsim.traced.stats/1``, workloads/traced/FORMAT.md)."""
 
@@ -448,6 +458,11 @@ class StatsFile(_Strict):
     ops: dict[Name, OpStats]
     layers: dict[Name, LayerStats]
     confidence: Confidence
+    lr: list[NonNegative] | None = Field(None, description="learning rate per step (a "
+                                         "schedule's; absent when constant)")
+    sparsity: list[Fraction] | None = Field(None, description="sparse training's Top-K "
+                                            "sparsity per step")
+    held_out: HeldOut | None = None
 
 
 def load_value_stats(folder: str | Path, conv2d_layers: frozenset[str] = frozenset()
@@ -603,6 +618,15 @@ class _Consistency:
                       "confident_correct_share"):
             self.length(f"confidence.{field}", getattr(conf, field), conf.steps,
                         "one per traced step (confidence.steps)")
+        for field in ("lr", "sparsity"):
+            if getattr(self.stats, field) is not None:
+                self.length(field, getattr(self.stats, field), conf.steps,
+                            "one per traced step (confidence.steps)")
+        held = self.stats.held_out
+        if held is not None:
+            for field in ("accuracy", "loss", "mean_p_max"):
+                self.length(f"held_out.{field}", getattr(held, field), len(held.step),
+                            "one per evaluated step (held_out.step)")
         for key in ("correct", "p_max", "p_true", "label"):
             array = self.array(self.arrays, self.npz, f"confidence/{key}", "confidence")
             if array.shape != (conf.steps, conf.batch):

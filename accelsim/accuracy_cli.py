@@ -74,6 +74,16 @@ def run(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> None
     if args.sparse_training:
         raise ConfigError("--sparse-training", "", "dense training in the accuracy mode "
                           "(--numerics)")
+    # options of convergence runs that this mode's training loop does not apply: refused, not
+    # ignored (shapes data, a constant learning rate, statistics not measured)
+    for flag, given in (("--dataset", args.dataset != "shapes"),
+                        ("--lr-schedule", args.lr_schedule != "constant"),
+                        ("--warmup-steps", args.warmup_steps != 0),
+                        ("--lr-milestones", bool(args.lr_milestones)),
+                        ("--stats-steps", args.stats_steps is not None)):
+        if given:
+            raise ConfigError(flag, "", "its default in the accuracy mode (--numerics): its "
+                              "training runs the generated shapes at a constant learning rate")
     settings = EvalSettings(EVAL_EVERY if args.eval_every is None else args.eval_every,
                             args.eval_size or EVAL_SIZE)
     options.validate()

@@ -132,3 +132,13 @@ def test_worker_processes_give_the_same_curves():
     alone = train_runs(options, SETTINGS, specs, jobs=1)
     pooled = train_runs(options, SETTINGS, specs, jobs=2)
     assert [(c.as_dict(), d) for c, d in alone] == [(c.as_dict(), d) for c, d in pooled]
+
+
+def test_convergence_options_are_refused_not_ignored(capsys):
+    """The accuracy mode trains on the generated shapes at a constant rate: a schedule or
+    another data set given beside --numerics is one error, not silently dropped."""
+    for extra in (["--lr-schedule", "cosine"], ["--dataset", "digits"], ["--warmup-steps", "4"]):
+        code = main(["trace", "--model", "tests.trace_models:tiny", "--input", "3x16x16",
+                     "--numerics", "acrtc:k=8", *extra])
+        assert code == 2
+        assert f"{extra[0]}: " in capsys.readouterr().err

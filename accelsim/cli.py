@@ -144,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     compare_runs.add_argument("b", help="second result JSON")
     compare_runs.add_argument("--top", type=_count, default=10,
                               help="ops listed, by the largest change (>= 0)")
+    compare_runs.add_argument("--out", metavar="DIR",
+                              help="also write compare.csv and compare.png into DIR")
+    compare_runs.add_argument("--force", action="store_true",
+                              help="replace files in DIR that no earlier comparison wrote")
 
     from accelsim.reproduce.command import add_parser as add_reproduce
     add_reproduce(commands)
@@ -615,6 +619,11 @@ def _compare(args: argparse.Namespace, console: Console) -> None:
     for key, va, vb in result.settings:
         settings.add_row(key, str(va), str(vb))
     console.print(settings if result.settings else "settings: the same")
+    if args.out:
+        from accelsim.compare_report import write_comparison
+
+        written = write_comparison(a, b, result, (args.a, args.b), args.out, args.force)
+        console.print("wrote " + ", ".join(str(path) for path in written))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

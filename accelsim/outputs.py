@@ -327,3 +327,34 @@ def check_trace_folder(option: str, path: str | Path, force: bool = False) -> No
         raise OutputError(option, str(path), "a new or empty folder, or an earlier traced "
                           "workload (this folder holds other files; pass --force to write "
                           "into it)")
+
+
+def write_file_set(option: str, folder: Path, files: Mapping[str, bytes], manifest: dict,
+                   force: bool = False) -> list[Path]:
+    """Write ``files`` (name -> bytes) into ``folder`` with ``manifest`` (its ``schema`` names
+    the kind of file set) as ``<kind>.json`` listing them, by which a later set of the same
+    kind knows the files it may replace. Every target is checked before any is written: an
+    existing file that no earlier set of this kind wrote is refused unless ``force``; each file
+    is written atomically, the manifest last."""
+    name = manifest["schema"].split("/")[0].rpartition(".")[2] + ".json"
+    earlier: set[str] = set()
+    try:
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("schema") == manifest["schema"]:
+            earlier = {name, *(f for f in data.get("files", []) if isinstance(f, str))}
+    except (OSError, ValueError):
+        pass
+    files = dict(files)
+    files[name] = (json.dumps({**manifest, "generator": "accelsim", "files": sorted(files)},
+                              indent=1) + "\n").encode()
+    for file in files:
+        target = folder / file
+        if target.exists() and file not in earlier and not force:
+            raise OutputError(option, str(target), "a new file or one an earlier accelsim "
+                              f"{name[:-5]} wrote (this existing file is neither; pass --force "
+                              "to replace it)")
+    written = []
+    for file in sorted(files, key=lambda file: file == name):  # the manifest last
+        atomic_write_bytes(folder / file, files[file])
+        written.append(folder / file)
+    return written

@@ -204,6 +204,44 @@ def test_compare_puts_two_runs_side_by_side(tmp_path, capsys):
     assert "settings that differ" in out and "hw.residency.policy" in out
 
 
+def test_compare_writes_its_csv_and_figure_and_keeps_other_files(tmp_path, capsys):
+    """compare --out writes compare.csv (each figure of both runs, read back equal to the
+    result files' own numbers), a PNG figure and its manifest; a second comparison replaces
+    them, while a file no comparison wrote is refused unless --force."""
+    import csv
+
+    from accelsim.compare import load_result
+
+    paths = []
+    for name, batch in (("small", "16"), ("large", "32")):
+        path = tmp_path / f"{name}.json"
+        assert main(["run", "--hw", str(HWCONFIGS / "edge_16x16.yaml"), "--workload", "mlp",
+                     "--batch", batch, "--out", str(path)]) == 0
+        paths.append(path)
+    small, large = (load_result(p) for p in paths)
+    out = tmp_path / "cmp"
+    assert main(["compare", str(paths[0]), str(paths[1]), "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "compare.csv").open(encoding="utf-8")))
+    cycles = next(r for r in rows if r["what"] == "total cycles")
+    assert float(cycles["a"]) == small["total_cycles"]
+    assert float(cycles["b"]) == large["total_cycles"]
+    assert float(cycles["b_over_a"]) == pytest.approx(
+        large["total_cycles"] / small["total_cycles"], rel=1e-5)
+    assert {"totals", "phase cycles", "energy by component (uJ)", "ops whose cycles moved most",
+            "settings that differ"} == {r["section"] for r in rows}
+    assert any(r["what"] == "run.batch" and (r["a"], r["b"]) == ("16", "32") for r in rows)
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["compare", str(paths[1]), str(paths[0]), "--out", str(out)]) == 0  # replaced
+    (out / "compare.png").unlink()
+    (out / "compare.png").write_text("mine")
+    (out / "compare.json").unlink()  # no manifest: nothing here is an earlier comparison's
+    capsys.readouterr()
+    assert main(["compare", str(paths[0]), str(paths[1]), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "compare.png").read_text() == "mine"
+    assert main(["compare", str(paths[0]), str(paths[1]), "--out", str(out), "--force"]) == 0
+
+
 @pytest.mark.parametrize("content, expected", [
     ("not json", "expected a result JSON file written by accelsim run --out"),
     ('{"schema": "other/1"}', "schema: expected an accelsim result (accelsim.run/1)"),

@@ -12,37 +12,23 @@ written atomically.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from accelsim import __version__
-from accelsim.errors import ConfigError, OutputError
-from accelsim.outputs import atomic_write_bytes, prepare_folder
+from accelsim.errors import ConfigError
+from accelsim.outputs import prepare_folder, write_file_set
 from accelsim.sweep import plots
 from accelsim.sweep.store import SweepStore
 from accelsim.sweep.tables import (csv_text, layer_rows, numeric_axes, phase_rows,
                                    point_rows, shown_axes, zip_partners)
 
 SCHEMA = "accelsim.report/1"
-MANIFEST = "report.json"
 
 
 def _file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "axis"
-
-
-def earlier_files(folder: Path) -> set[str]:
-    """Files an earlier report wrote in ``folder``: those its manifest lists and the manifest
-    (none if there is no manifest of a report)."""
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        return set()
-    return {MANIFEST, *(name for name in data.get("files", []) if isinstance(name, str))}
 
 
 def build(stored: Sequence[dict], xs: Sequence[str] | None) -> tuple[dict[str, bytes], list[str]]:
@@ -100,18 +86,7 @@ def write_report(db: str | Path, out: str | Path, xs: Sequence[str] | None = Non
             f" of the sweep {sweep!r}" if sweep else ""), got="none")
     folder = prepare_folder("--out", out)
     files, notes = build(stored, xs)
-    manifest = {"schema": SCHEMA, "generator": "accelsim", "accelsim_version": __version__,
-                "db": str(db), "sweep": sweep, "files": sorted(files), "notes": notes}
-    files[MANIFEST] = (json.dumps(manifest, indent=1) + "\n").encode()
-    earlier = earlier_files(folder)
-    for name in files:
-        target = folder / name
-        if target.exists() and name not in earlier and not force:
-            raise OutputError("--out", str(target), "a new file or one an earlier accelsim "
-                              "report wrote (this existing file is neither; pass --force to "
-                              "replace it)")
-    written = []
-    for name in sorted(files, key=lambda name: name == MANIFEST):  # the manifest last
-        atomic_write_bytes(folder / name, files[name])
-        written.append(folder / name)
+    manifest = {"schema": SCHEMA, "accelsim_version": __version__, "db": str(db),
+                "sweep": sweep, "notes": notes}
+    written = write_file_set("--out", folder, files, manifest, force)
     return written, notes

@@ -122,16 +122,23 @@ def figures(label: str, workload: str, base: dict, full: dict, by_count: dict[in
 def explain(r: dict) -> list[str]:
     lines, name = [], f"{r['network']}, {r['setting']}"
     if abs(gap(r["skipped_share"], SKIPPED)) > 0.2:
-        lines.append(
-            f"{name}, gradient computations skipped {r['skipped_share']:.1%} "
-            f"({gap(r['skipped_share'], SKIPPED):+.0%} from the paper's {SKIPPED:.1%}): the "
-            f"skip rate is the share of samples the network already predicts correctly with "
-            f"p_true >= tau, so it follows how far training got. The trace covers "
-            f"{r['steps']} steps on {r['dataset']}, reaching a train accuracy of "
-            f"{r['final_accuracy']:.0%} on its last batch, while the paper's share is over a "
-            f"whole CIFAR-100 training run to convergence, where most samples end up "
-            f"confident. Assumption: the traced run as it is; a trace covering training to "
-            f"convergence would close it.")
+        head = (f"{name}, gradient computations skipped {r['skipped_share']:.1%} "
+                f"({gap(r['skipped_share'], SKIPPED):+.0%} from the paper's {SKIPPED:.1%}): the "
+                f"skip rate is the share of samples the network already predicts correctly with "
+                f"p_true >= tau, so it follows how far training got. The trace covers "
+                f"{r['steps']} steps on {r['dataset']}, reaching a train "
+                f"accuracy of {r['final_accuracy']:.0%} on its last batch, while the paper's "
+                f"share is over a whole CIFAR-100 training run to convergence. ")
+        if r["skipped_share"] < SKIPPED:
+            lines.append(head + "Assumption: the traced run as it is; a trace covering "
+                         "training to convergence would close it.")
+        else:
+            lines.append(head + "Here the network memorises its small training set (no "
+                         "augmentation, 10 classes), after which every sample is confident "
+                         "and skipped, so the share over the run grows with the epochs "
+                         "traced; CIFAR-100 stays harder for longer. Assumption: the traced "
+                         "run as it is; a harder data set (CIFAR-100 is not shipped inside "
+                         "any package) or fewer epochs traced would move it.")
     for key, ours, published in (("energy", r["energy_of_ideal"], ENERGY_OF_MAX),
                                  ("time", r["time_of_ideal"], TIME_OF_MAX)):
         if not math.isnan(ours) and abs(gap(ours, published)) > 0.2:
@@ -149,9 +156,17 @@ def explain(r: dict) -> list[str]:
     return lines
 
 
+#: The traced runs: the convergence traces (every step's confidence over 12 to 30 epochs)
+#: and the short traces of the other reproductions.
+WORKLOADS = ("resnet18_cifar_converge", "resnet18_digits", "mlp_digits", "resnet18_cifar",
+             "mlp")
+
+
 def parser() -> argparse.ArgumentParser:
     """The reproduction's options."""
-    return arguments(__doc__.split("\n")[0], TECHNIQUE, "mlp only, the default budget only")
+    parser = arguments(__doc__.split("\n")[0], TECHNIQUE, "mlp only, the default budget only")
+    parser.set_defaults(workloads=",".join(WORKLOADS))
+    return parser
 
 
 def reproduce(args, emit: Callable[[str], None]) -> Outcome:

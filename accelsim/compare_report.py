@@ -7,8 +7,9 @@ Writes into ``DIR`` (created if missing):
   ``b_over_a`` (empty where a figure is missing or not a number);
 - ``compare.png``: three panels, a beside b: cycles while each training phase ran, energy by
   top-level component (PE array, SRAM, vector unit, DRAM, techniques; one below 0.1% of the
-  largest is left out and the title says so), and the ops whose cycles moved most; titles name each run's workload, hwconfig and techniques, values are written on
-  the bars and an axis whose values span a factor of ten or more is logarithmic;
+  largest is left out and the title says so), and the ops whose cycles moved most; titles
+  name each run's workload, hwconfig and techniques, values are written on the bars and an
+  axis whose values span a factor of ten or more is logarithmic;
 - ``compare.json``: the files written and the two results compared, by which a later comparison
   knows the files it may replace (:func:`accelsim.outputs.write_file_set`).
 """
@@ -113,7 +114,8 @@ def figure_png(a: dict, b: dict, result: Comparison) -> bytes:
         _panel(axes[0], result.phases, "cycles", "cycles while each phase ran")
         energy = _top_level(result.energy)
         largest = max((max(a or 0.0, b or 0.0) for _, a, b in energy), default=0.0)
-        shown = [row for row in energy if max(row[1] or 0.0, row[2] or 0.0) >= SMALLEST * largest]
+        shown = [row for row in energy
+                 if max(row[1] or 0.0, row[2] or 0.0) >= SMALLEST * largest]
         _panel(axes[1], shown, "uJ", "energy by component" + (
             f" (below {SMALLEST:.1%} of the largest left out; in compare.csv)"
             if len(shown) < len(energy) else ""))

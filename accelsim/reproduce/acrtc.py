@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from accelsim.reproduce.accuracy import accuracy_notes, read_accuracy
 from accelsim.reproduce.common import (MEASURED, Outcome, arguments, chart, compare,
                                        energy_by_component, gap, gaps_above, ready, run,
-                                       sampled_steps, table_lines, write_csv)
+                                       selected_steps, selection, table_lines, write_csv)
 from accelsim.reproduce.papers import paper
 
 HW = "tensor_core_like"
@@ -165,9 +165,8 @@ def reproduce(args, emit: Callable[[str], None]) -> Outcome:
     ``args.out`` and emit the report line by line."""
     out = ready(args.out)
     started = time.monotonic()
-    workloads = ["mlp"] if args.quick else [w for w in args.workloads.split(",") if w]
-    settings = SETTINGS[:1] if args.quick else SETTINGS
-    steps = {w: sampled_steps(w)[-1:] if args.quick else sampled_steps(w) for w in workloads}
+    workloads, settings = selection(args, SETTINGS)
+    steps = selected_steps(args, workloads)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         bases = {w: pool.submit(run, HW, w) for w in workloads}
         futures = {(w, label, step): pool.submit(run, HW, w, (text,), step)

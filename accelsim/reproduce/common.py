@@ -67,6 +67,19 @@ def sampled_steps(workload: str) -> list[int]:
     return list(load_traced(workload).value_stats.steps)
 
 
+def selection(args, settings: tuple) -> tuple[list[str], tuple]:
+    """The workloads and settings a traced reproduction runs: with ``--quick`` the traced mlp
+    and the first (default) setting, else ``--workloads`` and every setting."""
+    if args.quick:
+        return ["mlp"], settings[:1]
+    return [w for w in args.workloads.split(",") if w], settings
+
+
+def selected_steps(args, workloads: list[str]) -> dict[str, list[int]]:
+    """The sampled steps run per workload: the last only with ``--quick``, else every one."""
+    return {w: sampled_steps(w)[-1:] if args.quick else sampled_steps(w) for w in workloads}
+
+
 def run(hw: str, workload: str, techniques: tuple[str, ...] = (), step: int | None = None,
         overrides: tuple[str, ...] = ()) -> dict:
     """One training iteration (forward, backward, weight update) of the traced ``workload``

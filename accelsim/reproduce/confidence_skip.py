@@ -42,8 +42,8 @@ from functools import lru_cache
 import numpy as np
 
 from accelsim.reproduce.accuracy import read_accuracy
-from accelsim.reproduce.common import (TRACED, Outcome, arguments, chart, gap, load_traced,
-                                       ready, run, write_csv)
+from accelsim.reproduce.common import (Outcome, TRACED, arguments, chart, gap, load_traced, ready,
+                                       run, selection, write_csv)
 from accelsim.reproduce.papers import paper
 
 HW = "tpu_like_128x128"
@@ -174,8 +174,7 @@ def reproduce(args, emit: Callable[[str], None]) -> Outcome:
     ``args.out`` and emit the report line by line."""
     out = ready(args.out)
     started = time.monotonic()
-    workloads = ["mlp"] if args.quick else [w for w in args.workloads.split(",") if w]
-    settings = SETTINGS[:1] if args.quick else SETTINGS
+    workloads, settings = selection(args, SETTINGS)
     plans = {(w, label): skipped_per_step(w, eps) for w in workloads for label, eps in settings}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         bases = {w: pool.submit(run, HW, w) for w in workloads}

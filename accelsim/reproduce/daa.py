@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from accelsim.reproduce.accuracy import read_accuracy
 from accelsim.reproduce.common import (Outcome, arguments, chart, compare, energy_by_component,
-                                       gap, gaps_above, ready, run, sampled_steps,
+                                       gap, gaps_above, ready, run, selected_steps, selection,
                                        table_lines, write_csv)
 from accelsim.reproduce.papers import paper
 from accelsim.techniques.daa import AREA_UM2
@@ -129,9 +129,8 @@ def reproduce(args, emit: Callable[[str], None]) -> Outcome:
     ``args.out`` and emit the report line by line."""
     out = ready(args.out)
     started = time.monotonic()
-    workloads = ["mlp"] if args.quick else [w for w in args.workloads.split(",") if w]
-    settings = SETTINGS[:1] if args.quick else SETTINGS
-    steps = {w: sampled_steps(w)[-1:] if args.quick else sampled_steps(w) for w in workloads}
+    workloads, settings = selection(args, SETTINGS)
+    steps = selected_steps(args, workloads)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         bases = {(w, label): pool.submit(run, HW, w, (), None, overrides)
                  for w in workloads for label, overrides in settings}

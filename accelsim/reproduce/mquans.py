@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from accelsim.reproduce.accuracy import accuracy_notes, read_accuracy
 from accelsim.reproduce.common import (MEASURED, Outcome, arguments, chart, compare,
                                        energy_by_component, gap, gaps_above, ready, run,
-                                       table_lines, write_csv)
+                                       selection, table_lines, write_csv)
 from accelsim.reproduce.papers import paper
 
 HWS = ("edge_16x16", "tensor_core_like")
@@ -141,8 +141,7 @@ def reproduce(args, emit: Callable[[str], None]) -> Outcome:
     ``args.out`` and emit the report line by line."""
     out = ready(args.out)
     started = time.monotonic()
-    workloads = ["mlp"] if args.quick else [w for w in args.workloads.split(",") if w]
-    settings = SETTINGS[:1] if args.quick else SETTINGS
+    workloads, settings = selection(args, SETTINGS)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         bases = {(w, hw): pool.submit(run, hw, w) for w in workloads for hw in HWS}
         futures = {(w, hw, label): pool.submit(run, hw, w, (text,))

@@ -18,6 +18,7 @@ them.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
@@ -100,7 +101,7 @@ class _LayerStep(torch.autograd.Function):
         return dx, dw, None
 
 
-class Emulation:
+class Emulation(ABC):
     """Base class: a technique's numerics on the GEMM layers of one training run."""
 
     name: ClassVar[str] = "emulation"
@@ -119,9 +120,9 @@ class Emulation:
         """Called before training step ``step`` with the losses of the steps before it."""
         self.step = step
 
+    @abstractmethod
     def gemms(self, name: str, layer: LayerGemms) -> Gemms:
         """The GEMMs of the layer ``name`` as the technique computes them."""
-        raise NotImplementedError
 
     def describe(self) -> dict:
         """What the emulation did over the run, beyond its parameters (for the document)."""

@@ -39,9 +39,18 @@ def bank_of(k: np.ndarray, row: np.ndarray, col: np.ndarray, banks: int, f: int)
     """The accumulator bank of outputs (output channel ``k``, ``row``, ``col``) (module
     docstring)."""
     k, row, col = (np.asarray(v, dtype=np.int64) for v in (k, row, col))
+    if _power_of_two(f) and _power_of_two(banks):  # the same by shifts and masks
+        shift = f.bit_length() - 1
+        low = (k & (f - 1)) | ((col & 1) << shift) | ((row & 1) << (shift + 1))
+        high = (k >> shift) ^ (row >> 1) ^ (col >> 1)
+        return (low + (high << (shift + 2))) & (banks - 1)
     low = k % f + f * (col % 2) + 2 * f * (row % 2)
     high = (k // f) ^ (row // 2) ^ (col // 2)
     return (low + 4 * f * high) % banks
+
+
+def _power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
 
 
 def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarray,
@@ -71,10 +80,11 @@ def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.n
     e_bank = np.asarray(entry_bank, dtype=np.int64)
     e_load = np.asarray(entry_load, dtype=np.int64)
     banks = int(e_bank.max(initial=0)) + 1
-    issue = np.zeros((steps, len(ids)), dtype=np.int64)  # issue cycle per step and stream
-    now = np.zeros(len(ids), dtype=np.int64)
-    # free[b] below the issue cycle is an idle bank: raising it to that cycle changes nothing
-    free = np.zeros((len(ids), banks), dtype=np.int64)
+    # each stream's bank backlogs, relative to its next issue cycle (a bank with nothing left
+    # at that cycle holds 0), and per step and stream the largest backlog once the pair's
+    # products are queued: the pair's interval follows from it
+    backlog = np.zeros((len(ids), banks), dtype=np.int64)
+    peak = np.zeros((steps, len(ids)), dtype=np.int64)
     # the loads of a block of steps as one dense (steps, streams, banks) array
     block = max(1, BLOCK_ELEMENTS // (len(ids) * banks))
     active_streams = active.tolist()
@@ -85,15 +95,16 @@ def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.n
             e_load[in_block]
         for offset, load in enumerate(loads):
             n = active_streams[block_start + offset]
-            issue[block_start + offset] = now
-            head, issuing = free[:n], now[:n]
-            np.maximum(head, issuing[:, None], out=head)
+            head, top = backlog[:n], peak[block_start + offset, :n]
             head += load[:n]
-            np.maximum(issuing + 1, head.max(axis=1) - queue_depth, out=issuing)
-    issue_at = issue[position, pair_rank]
-    busiest = free.max(axis=1)
-    last = order[np.cumsum(length[by_length]) - 1]
-    following = np.empty(pairs, dtype=np.int64)
-    following[order[:-1]] = issue_at[order[1:]]
-    following[last] = np.maximum(issue_at[last] + 1, busiest)
-    return following - issue_at
+            head.max(axis=1, out=top)
+            advance = top - queue_depth
+            np.maximum(advance, 1, out=advance)
+            head -= advance[:, None]
+            np.maximum(head, 0, out=head)
+    last = np.zeros(pairs, dtype=bool)
+    last[order[np.cumsum(length[by_length]) - 1]] = True
+    # the next pair issues once the peak backlog is within the queues (at least a cycle on);
+    # after a stream's last pair its banks drain
+    top = peak[position, pair_rank] - np.where(last, 0, queue_depth)
+    return np.maximum(top, 1)

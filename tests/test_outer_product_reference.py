@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from accelsim.hw.kinds.outer_product import accumulators
 from accelsim.hw.kinds.outer_product.accumulators import issue_intervals
 from accelsim.hw.kinds.outer_product.model import chunk_model
 from accelsim.hw.kinds.outer_product.rcp import conv_axes, matmul_axes
@@ -150,10 +151,13 @@ def test_chunk_model_and_queues_match_the_scalar_reference(seed):
     assert pairs.cycles.tolist() == expected
 
 
+@pytest.mark.parametrize("passes", [0, 1, 1000])
 @pytest.mark.parametrize("seed", range(20))
-def test_queue_timing_matches_the_scalar_reference(seed):
+def test_queue_timing_matches_the_scalar_reference(seed, passes, monkeypatch):
     """Dense random bank loads on several PEs of unequal lengths (pairs interleaved across
-    PEs), heavy enough to stall the multipliers often."""
+    PEs), heavy enough to stall the multipliers often; stepped (no speculation allowed),
+    speculated then stepped, and speculated throughout."""
+    monkeypatch.setattr(accumulators, "SPECULATION_PASSES", passes)
     rng = np.random.default_rng(1000 + seed)
     pairs = int(rng.integers(1, 300))
     stream = rng.integers(0, int(rng.integers(1, 9)), pairs)
@@ -166,3 +170,6 @@ def test_queue_timing_matches_the_scalar_reference(seed):
     got = issue_intervals(stream, pair, bank, load, depth)
     flat = [(p, b, c) for (p, b), c in entries]
     assert got.tolist() == reference_intervals(stream.tolist(), flat, pairs, depth)
+    shuffled = rng.permutation(len(pair))  # entries in any order
+    again = issue_intervals(stream, pair[shuffled], bank[shuffled], load[shuffled], depth)
+    assert again.tolist() == got.tolist()

@@ -59,7 +59,133 @@ def issue_intervals(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.n
     (for a stream's last pair: until its banks are drained), so that a stream's cycles are the
     sum over its pairs (module docstring). ``stream`` (pairs,): the PE issuing each pair, whose
     pairs issue in array order; the products per bank, sparse: ``entry_load[e]`` products of
-    pair ``entry_pair[e]`` go to bank ``entry_bank[e]`` (one entry per pair and bank)."""
+    pair ``entry_pair[e]`` go to bank ``entry_bank[e]`` (one entry per pair and bank).
+
+    Evaluated speculatively (:func:`_speculate`): every stream is assumed to issue a pair per
+    cycle, which makes each bank's queue a max-plus prefix scan over its entries; a stream's
+    figures hold up to its first stall, where it resumes. When stalls are so frequent that this
+    costs more than :data:`SPECULATION_PASSES` passes over the entries, the recurrence is stepped
+    one chunk-pair position at a time instead (:func:`_lockstep`); both give the same cycles."""
+    entry_pair = np.asarray(entry_pair, dtype=np.int64)
+    if len(entry_pair) and np.any(entry_pair[1:] < entry_pair[:-1]):
+        by_pair = np.argsort(entry_pair, kind="stable")
+        entry_pair, entry_bank, entry_load = (np.asarray(v)[by_pair] for v in
+                                              (entry_pair, entry_bank, entry_load))
+    result = _speculate(np.asarray(stream), entry_pair, np.asarray(entry_bank, dtype=np.int64),
+                        np.asarray(entry_load, dtype=np.int64), queue_depth)
+    if result is None:
+        return _lockstep(stream, entry_pair, entry_bank, entry_load, queue_depth)
+    return result
+
+
+#: Passes over the entries the speculative evaluation may spend before stepping instead.
+SPECULATION_PASSES = 4
+
+#: Offset separating segments in a running maximum (values stay within +-2**39).
+_SEGMENT = np.int64(1) << 40
+
+
+def _segmented_running_max(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Running maximum of ``values`` restarting wherever ``first`` is set."""
+    offset = np.cumsum(first) * _SEGMENT
+    return np.maximum.accumulate(values + offset) - offset
+
+
+def _starts(keys: np.ndarray) -> np.ndarray:
+    """Where a run of equal ``keys`` begins."""
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return first
+
+
+def _speculate(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarray,
+               entry_load: np.ndarray, queue_depth: int) -> np.ndarray | None:
+    """:func:`issue_intervals` by speculation (its docstring), entries in pair order; None once
+    that costs more than :data:`SPECULATION_PASSES` passes over the entries.
+
+    Per stream, from a resume position with issue cycle ``T0``, pair p is assumed to issue at
+    ``T(p) = T0 + p - p0``. Bank b's finish cycle after its e-th entry is then
+    ``free_e = Q_e + max(free_0, max_{j <= e} (T(p_j) - Q_{j-1}))`` (``Q``: the bank's products
+    queued so far), the stream's busiest bank after pair p is the running maximum of those, and
+    p stalls if ``busiest - queue_depth > T(p) + 1``. Everything up to a stream's first stall
+    is exact; the stream resumes after it at ``busiest - queue_depth``."""
+    pairs = len(stream)
+    if pairs == 0:
+        return np.zeros(0, dtype=np.int64)
+    ids, stream_of, length = np.unique(stream, return_inverse=True, return_counts=True)
+    n = len(ids)
+    order = np.argsort(stream_of, kind="stable")  # slots: stream-major, then issue order
+    starts = np.concatenate(([0], np.cumsum(length)[:-1]))
+    slot_stream = stream_of[order]
+    slot_pos = np.arange(pairs) - starts[slot_stream]
+    slot_of_pair = np.empty(pairs, dtype=np.int64)
+    slot_of_pair[order] = np.arange(pairs)
+    banks = int(entry_bank.max(initial=0)) + 1
+    seg_key = stream_of[entry_pair] * banks + entry_bank
+    # entries by (stream, bank), in pair order within: a stable sort (by radix on 16 bits)
+    narrow = np.int16 if n * banks <= np.iinfo(np.int16).max else np.int64
+    by_seg = np.argsort(seg_key.astype(narrow), kind="stable")
+    seg_key, e_load = seg_key[by_seg], entry_load[by_seg]
+    e_slot = slot_of_pair[entry_pair[by_seg]]
+    e_stream, e_pos = slot_stream[e_slot], slot_pos[e_slot]
+    resume = np.zeros(n, dtype=np.int64)  # position each stream resumes at
+    issue = np.zeros(n, dtype=np.int64)  # its issue cycle there
+    busiest = np.zeros(n, dtype=np.int64)  # its busiest bank's finish cycle there
+    free = np.zeros(n * banks, dtype=np.int64)
+    out = np.zeros(pairs, dtype=np.int64)
+    slots = np.arange(pairs)
+    budget = SPECULATION_PASSES * (len(e_load) + pairs)
+    while len(slots):
+        budget -= len(e_load) + len(slots)
+        if budget < 0:
+            return None
+        st, pos = slot_stream[slots], slot_pos[slots]
+        t_e = issue[e_stream] + e_pos - resume[e_stream]
+        first = _starts(seg_key)
+        total = np.cumsum(e_load)
+        seg_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+        queued = total - (total - e_load)[seg_start]
+        reach = _segmented_running_max(t_e - (queued - e_load), first)
+        f_e = queued + np.maximum(free[seg_key], reach)
+        top = np.full(pairs, -_SEGMENT, dtype=np.int64)
+        np.maximum.at(top, e_slot, f_e)
+        s_first = _starts(st)
+        tops = top[slots]
+        tops[s_first] = np.maximum(tops[s_first], busiest[st[s_first]])
+        most = _segmented_running_max(tops, s_first)
+        t = issue[st] + pos - resume[st]
+        last = pos == length[st] - 1
+        stalled_at = np.flatnonzero(~last & (most - queue_depth > t + 1))
+        cut = length - 1
+        if len(stalled_at):
+            stalled, first_at = np.unique(st[stalled_at], return_index=True)
+            at = stalled_at[first_at]
+            cut[stalled] = pos[at]
+        exact = pos <= cut[st]
+        out[slots[exact]] = np.maximum(
+            1, most[exact] - np.where(last[exact], 0, queue_depth) - t[exact])
+        if not len(stalled_at):
+            break
+        # the stalled streams resume after their first stall, their banks as they are then
+        placed = e_pos <= cut[e_stream]
+        settled = placed & np.append(~placed[1:] | first[1:], True)
+        free[seg_key[settled]] = f_e[settled]
+        issue[stalled] = most[at] - queue_depth
+        busiest[stalled] = most[at]
+        resume[stalled] = cut[stalled] + 1
+        slots = slots[~exact]
+        keep = ~placed
+        seg_key, e_load, e_slot, e_stream, e_pos = (
+            v[keep] for v in (seg_key, e_load, e_slot, e_stream, e_pos))
+    result = np.empty(pairs, dtype=np.int64)
+    result[order] = out
+    return result
+
+
+def _lockstep(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarray,
+              entry_load: np.ndarray, queue_depth: int) -> np.ndarray:
+    """:func:`issue_intervals` one chunk-pair position at a time, over every PE and bank."""
     pairs = len(stream)
     if pairs == 0:
         return np.zeros(0, dtype=np.int64)

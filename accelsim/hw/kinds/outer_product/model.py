@@ -347,8 +347,9 @@ def _chunk_bounds(owner_chunk: np.ndarray, coords: list[np.ndarray], chunks: int
 
 
 def _in_range(num: np.ndarray, axis: Axis) -> np.ndarray:
-    """The coordinate-bound check of :meth:`Axis.in_bounds` on precomputed numerators."""
-    return (num >= 0) & (num <= (axis.out_size - 1) * axis.divisor)
+    """The coordinate-bound check of :meth:`Axis.in_bounds` on precomputed 32-bit numerators,
+    as one unsigned comparison (a negative numerator wraps above the bound)."""
+    return num.view(np.uint32) <= (axis.out_size - 1) * axis.divisor
 
 
 def _tally(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -395,22 +396,28 @@ def chunk_model(a: np.ndarray, b: np.ndarray, axes: tuple[Axis, Axis], f: int, i
     nca, ncb = -(-na // i), -(-nb // f)
     pair_group, pair_local, pair_start = _segments(nca * ncb)
     npairs = len(pair_group)
-    # every product, A element major: its A element ``ai`` and B element ``bi``; what depends
-    # on one operand alone is computed per element and gathered
+    # every product, A element major: a term that depends on the A element alone is repeated
+    # over its products, one of the B element is gathered at ``bi`` (32-bit values)
     a_channel = group // pes
-    ai, ib, _ = _segments(nb_c[a_channel])
-    bi = b_start_c[a_channel][ai] + ib
-    num_h = (h_ax.a_coef * xh + h_ax.offset)[ai] + (h_ax.b_coef * uh)[bi]
-    num_w = (w_ax.a_coef * xw + w_ax.offset)[ai] + (w_ax.b_coef * uw)[bi]
+    per_a = nb_c[a_channel]
+    first_product = np.cumsum(per_a) - per_a
+    bi = np.repeat(b_start_c[a_channel] - first_product, per_a) + np.arange(int(per_a.sum()))
+
+    def product_term(a_term: np.ndarray, b_term: np.ndarray) -> np.ndarray:
+        return np.repeat(a_term.astype(np.int32), per_a) + b_term.astype(np.int32)[bi]
+
+    num_h = product_term(h_ax.a_coef * xh + h_ax.offset, h_ax.b_coef * uh)
+    num_w = product_term(w_ax.a_coef * xw + w_ax.offset, w_ax.b_coef * uw)
     in_both = _in_range(num_h, h_ax) & _in_range(num_w, w_ax)
     valid = in_both.copy()
     for num, axis in ((num_h, h_ax), (num_w, w_ax)):
         if axis.divisor != 1:
             valid &= num % axis.divisor == 0
-    pair_id = (pair_start[group] + (a_rank // i) * ncb[group])[ai] + (b_rank // f)[bi]
+    pair_id = product_term(pair_start[group] + (a_rank // i) * ncb[group], b_rank // f)
     valid_pair = pair_id[valid]
     bank = bank_of(bk[bi[valid]], num_h[valid] // h_ax.divisor, num_w[valid] // w_ax.divisor,
                    banks, f)
+    valid_pair = valid_pair.astype(np.int64)
     keys, counts = _tally(valid_pair * banks + bank, npairs * banks)
     pair_pe = pair_group % pes
     # bounding boxes of each pair's A chunk and B chunk, per axis

@@ -99,6 +99,25 @@ def _starts(keys: np.ndarray) -> np.ndarray:
     return first
 
 
+def _dense_ids(stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's stream as 0 .. streams-1 in ascending order of ``stream``, and each
+    stream's length (as ``np.unique`` gives them)."""
+    stream = np.asarray(stream, dtype=np.int64)
+    low = int(stream.min())
+    if int(stream.max()) - low > 4 * len(stream):  # sparse ids
+        _, inverse, counts = np.unique(stream, return_inverse=True, return_counts=True)
+        return inverse, counts
+    counts = np.bincount(stream - low)
+    present = counts > 0
+    return (np.cumsum(present) - 1)[stream - low], counts[present]
+
+
+def _narrow(keys: np.ndarray, size: int) -> np.ndarray:
+    """``keys`` (below ``size``) as 16-bit integers when they fit, which numpy's stable sort
+    orders by radix."""
+    return keys.astype(np.int16) if size <= np.iinfo(np.int16).max else keys
+
+
 def _speculate(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarray,
                entry_load: np.ndarray, queue_depth: int) -> np.ndarray | None:
     """:func:`issue_intervals` by speculation (its docstring), entries in pair order; None once
@@ -113,9 +132,9 @@ def _speculate(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarra
     pairs = len(stream)
     if pairs == 0:
         return np.zeros(0, dtype=np.int64)
-    ids, stream_of, length = np.unique(stream, return_inverse=True, return_counts=True)
-    n = len(ids)
-    order = np.argsort(stream_of, kind="stable")  # slots: stream-major, then issue order
+    stream_of, length = _dense_ids(stream)
+    n = len(length)
+    order = np.argsort(_narrow(stream_of, n), kind="stable")  # slots: stream-major, issue order
     starts = np.concatenate(([0], np.cumsum(length)[:-1]))
     slot_stream = stream_of[order]
     slot_pos = np.arange(pairs) - starts[slot_stream]
@@ -124,8 +143,7 @@ def _speculate(stream: np.ndarray, entry_pair: np.ndarray, entry_bank: np.ndarra
     banks = int(entry_bank.max(initial=0)) + 1
     seg_key = stream_of[entry_pair] * banks + entry_bank
     # entries by (stream, bank), in pair order within: a stable sort (by radix on 16 bits)
-    narrow = np.int16 if n * banks <= np.iinfo(np.int16).max else np.int64
-    by_seg = np.argsort(seg_key.astype(narrow), kind="stable")
+    by_seg = np.argsort(_narrow(seg_key, n * banks), kind="stable")
     seg_key, e_load = seg_key[by_seg], entry_load[by_seg]
     e_slot = slot_of_pair[entry_pair[by_seg]]
     e_stream, e_pos = slot_stream[e_slot], slot_pos[e_slot]

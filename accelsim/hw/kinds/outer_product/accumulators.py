@@ -23,8 +23,10 @@ Queue timing (:func:`issue_intervals`), per PE, over its chunk pairs in issue or
 ``free[b] = max(free[b], T) + c[b]`` for the pair's ``c[b]`` products to bank b, and the next
 pair issues at ``max(T + 1, max(free) - queue_depth)``; the PE finishes at
 ``max(T_last + 1, max(free))``. This is exact for FIFO banks serving one product per cycle
-(a bank's products wait at most ``queue_depth`` deep); it is evaluated with numpy over the PEs
-and banks, one step per chunk-pair position.
+(a bank's products wait at most ``queue_depth`` deep). It is evaluated with numpy by
+speculation: with a pair issued every cycle, each bank's finish cycles are a max-plus prefix
+scan over its products, exact up to a PE's first stall, where that PE resumes; PEs that stall
+often are stepped instead, one chunk-pair position at a time over every PE and bank.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def add_arguments(trace: argparse.ArgumentParser) -> None:
     group = trace.add_argument_group("accuracy mode (--numerics; --out is then not used)")
     group.add_argument("--numerics", action="append", default=[], metavar="NAME[:K=V,...]",
                        help="train with this technique's numerics applied, e.g. acrtc:k=8, "
-                       "mquans, daa:low=int8 (repeatable: one run each)")
+                       "mquans, daa:low=fp8_e4m3 (repeatable: one run each)")
     group.add_argument("--compare-exact", action="store_true",
                        help="also train exactly with the same seed and data order")
     group.add_argument("--accuracy-out", metavar="DIR",

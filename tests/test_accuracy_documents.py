@@ -35,6 +35,25 @@ def test_shipped_document(path):
     assert exact["test_accuracy"][-1] >= exact["test_accuracy"][0] + 0.30
 
 
+def test_daa_study_describes_the_reproduced_design():
+    """The DAA study that ``accelsim reproduce daa`` quotes ran the precisions and phases the
+    simulator's daa uses, parameters unset, on the reproduction's hwconfig."""
+    from accelsim.config.loader import load_hwconfig
+    from accelsim.reproduce.daa import HW
+    from accelsim.sim.engine import Simulation
+    from accelsim.techniques.chain import TechniqueSpec
+    from tests.conftest import HWCONFIGS, gemm_workload
+
+    doc = load(ROOT / "workloads" / "accuracy" / "mlp" / "daa.json")
+    result = Simulation(load_hwconfig(HWCONFIGS / f"{HW}.yaml"), gemm_workload(8, 8, 8),
+                        [TechniqueSpec.parse("daa:assumed_both_nonzero=0.5,"
+                                             "assumed_one_nonzero=0.25")]).run()
+    used = result["technique_stats"]["daa"]
+    assert {key: doc["params"][key] for key in ("high", "low", "phases")} == {
+        key: used[key] for key in ("high", "low", "phases")}
+    assert doc["params"]["router"] == "exponent"
+
+
 def test_load_names_what_is_wrong(tmp_path):
     path = tmp_path / "x.json"
     path.write_text(json.dumps({"schema": "accelsim.run/1"}))

@@ -120,6 +120,48 @@ def test_daa_rounds_the_smaller_product_of_each_pair():
                                                                            rel=1e-7)
 
 
+def test_daa_defaults_two_pairs_at_fp16_and_int8_by_hand():
+    """The default DAA (high fp16, low int8) on a = [3 + 2**-10, 0.1, 0.3, 2] times ones, two
+    pairs. Exponents (frexp): 2, -3, -1, 2, so the router gives the high unit 3 + 2**-10 in
+    pair 0 and 2 in pair 1. fp16 has steps of 2**-9 in [2, 4): 3 + 2**-10 is a tie and rounds
+    to even, 3. int8 scales a by 127 / (3 + 2**-10): 0.1 -> 4.232 -> 4, 0.3 -> 12.696 -> 13;
+    b (all ones) -> 127, exactly 1. So 3 + 2 + 17 (3 + 2**-10) / 127, not the exact
+    5.4009765625."""
+    top = 3 + 2 ** -10
+    a, b = torch.tensor([[top, 0.1, 0.3, 2.0]]), torch.ones(4, 1)
+    params = DaaNumericsParams()
+    expected = 5 + 17 * top / 127
+    assert paired_matmul(a, b, params.high, params.low, params.router).item() == \
+        pytest.approx(expected, rel=1e-6)
+    # at high fp32 the 2**-10 stays
+    assert paired_matmul(a, b, "fp32", params.low).item() == pytest.approx(
+        expected + 2 ** -10, rel=1e-6)
+    layer = _linear(a.tolist())
+    with applied(layer, DaaNumerics(params, 0, 1)):
+        assert layer(torch.ones(1, 4)).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_daa_defaults_are_the_simulators_on_the_reproduction_hwconfig():
+    """What the simulator's daa resolves on the hwconfig that ``accelsim reproduce daa`` runs
+    (its parameters unset) is the emulation's default, under the same parameter names."""
+    from accelsim.config.loader import load_hwconfig
+    from accelsim.reproduce.daa import HW
+    from accelsim.sim.engine import Simulation
+    from accelsim.techniques.chain import TechniqueSpec
+    from accelsim.techniques.daa import DaaParams
+    from tests.conftest import HWCONFIGS, gemm_workload
+
+    result = Simulation(load_hwconfig(HWCONFIGS / f"{HW}.yaml"), gemm_workload(8, 8, 8),
+                        [TechniqueSpec.parse("daa:assumed_both_nonzero=0.5,"
+                                             "assumed_one_nonzero=0.25")]).run()
+    used = result["technique_stats"]["daa"]
+    params = DaaNumericsParams()
+    assert (params.high, params.low, params.phases) == (used["high"], used["low"],
+                                                        used["phases"])
+    assert (params.high, params.low) == ("fp16", "int8")
+    assert set(DaaNumericsParams.model_fields) - {"router"} <= set(DaaParams.model_fields)
+
+
 def test_daa_router_proxy_and_zero_detect():
     """1.0 and 1.9 have the same binary exponent: the exponent proxy ties and gives the even
     stream (1.0) the high unit, so 1.9 is rounded to bf16 (1 + 115/128); the magnitude router
@@ -149,13 +191,14 @@ def test_rounded_formats():
     assert rounded(x, "fp8_e4m3")[0].item() == pytest.approx(2.75 * 300 / 448, rel=1e-6)
 
 
-def _reference_conv_daa(x, w, stride, padding, low):
+def _reference_conv_daa(x, w, stride, padding, high, low):
     """Loop reference: for every output, its products in im2col order paired (2j, 2j + 1); the
     pair's high unit goes to the larger sum of the operands' binary exponents."""
     cols = torch.nn.functional.unfold(x, w.shape[2:], padding=padding, stride=stride)
     a = cols.transpose(1, 2).reshape(-1, cols.shape[1])
     bm = w.reshape(w.shape[0], -1).T
     al, bl = rounded(a, low), rounded(bm, low)
+    ah, bh = rounded(a, high), rounded(bm, high)
     out = torch.zeros(a.shape[0], bm.shape[1])
     for m in range(a.shape[0]):
         for n in range(bm.shape[1]):
@@ -166,9 +209,11 @@ def _reference_conv_daa(x, w, stride, padding, low):
                 e = [int(np.frexp(float(a[m, i]))[1] + np.frexp(float(bm[i, n]))[1])
                      if i < a.shape[1] and p[i - j] else -1000 for i in (j, j + 1)]
                 high = 0 if e[0] >= e[1] else 1
+                highp = float(ah[m, j + high] * bh[j + high, n]) \
+                    if j + high < a.shape[1] else 0.0
                 lowp = float(al[m, j + 1 - high] * bl[j + 1 - high, n]) \
                     if j + 1 - high < a.shape[1] else 0.0
-                total += p[high] + lowp
+                total += highp + lowp
             out[m, n] = total
     return out
 
@@ -177,10 +222,10 @@ def test_daa_convolution_forward_matches_a_loop_reference():
     torch.manual_seed(3)
     conv = torch.nn.Conv2d(2, 3, 3, 2, 1, bias=False)
     x = torch.randn(1, 2, 5, 5)
-    emulation = DaaNumerics(DaaNumericsParams(low="int8"), 0, 1)
+    emulation = DaaNumerics(DaaNumericsParams(high="fp16", low="int8"), 0, 1)
     with applied(conv, emulation):
         y = conv(x)
-    ref = _reference_conv_daa(x, conv.weight.detach(), 2, 1, "int8")
+    ref = _reference_conv_daa(x, conv.weight.detach(), 2, 1, "fp16", "int8")
     assert torch.allclose(y.permute(0, 2, 3, 1).reshape(-1, 3), ref, atol=1e-5)
     assert not torch.allclose(y, torch.nn.functional.conv2d(x, conv.weight, None, 2, 1),
                               atol=1e-3)
@@ -257,7 +302,8 @@ def test_layer_gemms_equal_autograd():
         return out.detach(), [p.grad.clone() for p in model.parameters()]
 
     y0, g0 = run()
-    for emulation in (_Exact(None, 0, 1), DaaNumerics(DaaNumericsParams(low="fp32"), 0, 1)):
+    for emulation in (_Exact(None, 0, 1), DaaNumerics(DaaNumericsParams(high="fp32", low="fp32"),
+                                                     0, 1)):
         y1, g1 = run(emulation)
         assert torch.allclose(y0, y1, atol=1e-5)
         assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(g0, g1))

@@ -79,6 +79,22 @@ def test_reproduce_daa_quick_table_csv_and_figure(tmp_path, monkeypatch, capsys)
     assert "DAA reproduction" in (out / "daa" / "report.txt").read_text()
 
 
+def test_reproduce_daa_quick_quotes_the_shipped_accuracy_study(tmp_path, capsys):
+    """Without a fixture, the table's accuracy is the shipped study's difference
+    (workloads/accuracy/mlp/daa.json) and its footnote the study's approximation and file."""
+    shipped = accuracy.accuracy_file("mlp", "daa")
+    doc = json.loads(shipped.read_text(encoding="utf-8"))
+    out = tmp_path / "out"
+    assert cli.main(["reproduce", "daa", "--quick", "--out", str(out), "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    figure = f"{doc['final']['difference_pp']:+.2f} pp"
+    assert f"daa, mlp: {figure}: " in text
+    assert doc["approximation"] in " ".join(text.split())
+    assert f"accuracy difference, mlp: {figure}: " in (out / "daa" / "report.txt").read_text()
+    rows = list(csv.DictReader((out / "reproduction.csv").open(encoding="utf-8")))
+    assert [r["accuracy"] for r in rows] == [figure]
+
+
 def test_reproduce_refuses_a_file_as_output_folder(tmp_path, capsys):
     """An --out that is a file is one error line and exit code 2, before any simulation."""
     target = tmp_path / "taken"

@@ -9,15 +9,25 @@ high-precision unit (if one product is zero, the other is the larger and takes i
 **What this emulation computes**, exactly per pair for every GEMM of ``phases``: with C = A B
 (A of M x K, B of K x N, K padded to even with a zero), for every output and pair j the product
 the router picks gets ``high``-precision operands and the other ``low``-precision ones; the
-two products are summed in fp32 with the rest of the reduction. The router (``router``):
+two products are summed in fp32 with the rest of the reduction. The parameters are the
+simulator technique's (:class:`accelsim.techniques.daa.DaaParams`: ``high``, ``low``,
+``phases``) with the same defaults on the reproduction's hwconfig
+(``hwconfigs/scalesim_32x32_os.yaml``, an fp16 array; :mod:`accelsim.reproduce.daa`): ``high``
+fp16, the array's datatype, which the simulator takes when ``high`` is unset (training has no
+hwconfig, so the emulation names it), and ``low`` int8, the simulator's default, whose cost
+model is an 8-bit integer multiply; ``router`` is the emulation's own (the simulator's router
+is the exponent proxy with zero detect, the default here). The router (``router``):
 ``exponent`` (the hardware's proxy: the larger sum of the operands' binary exponents,
 ``frexp``; a zero operand counts as the smallest) or ``magnitude`` (the larger |product|);
 ties go to the even stream. Rounding a product's operands is what a low-precision multiplier
 does (its inputs are narrow): ``bf16`` and ``fp16`` round to nearest even in their own range
 (fp16 values beyond 65504 saturate; small fp16 values go subnormal or to zero, as without loss
-scaling); ``fp8_e4m3``, ``fp8_e5m2`` and ``int8`` scale the whole operand tensor by its largest
-magnitude onto the format's largest value first (per-tensor scaling, as 8-bit training does;
-int8 symmetric, 127 levels); ``fp32`` leaves operands as they are.
+scaling); ``int8``, ``fp8_e4m3`` and ``fp8_e5m2`` scale the whole operand tensor (each GEMM
+operand matrix, A and B separately, at every call) by its largest magnitude onto the format's
+largest value first: for int8 symmetric max-abs scaling, x -> round(x * 127 / max|x|) with
+round half to even, 255 levels, zero exact, dequantised by the same scale (the simulator's int8
+cost model implies an 8-bit integer multiplier and nothing finer, such as per-channel scales);
+the fp8 formats are kept as choices; ``fp32`` leaves operands as they are.
 
 The GEMMs, as the trace lowers them (:mod:`accelsim.trace.operands`): a linear layer's
 ``x @ W.T`` (fwd), ``dy @ W`` (bwd_data) and ``dy.T @ x`` (bwd_weight); a convolution's
@@ -37,11 +47,16 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from accelsim.techniques.base import TechniqueParams
+from accelsim.techniques.daa import DaaParams, Datatype
 from accelsim.trace import TraceError
 from accelsim.trace.numerics import NUMERICS
 from accelsim.trace.numerics.base import PHASES, Emulation, Gemms
 
-FORMATS = ("fp32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8")
+#: The simulator's datatypes and the 8-bit floating-point formats.
+Format = Datatype | Literal["fp8_e4m3", "fp8_e5m2"]
+#: The array datatype of the reproduction's hwconfig (scalesim_32x32_os.yaml): the simulator's
+#: ``high`` there.
+ARRAY_DATATYPE = "fp16"
 #: Largest magnitude of each per-tensor-scaled format.
 SCALED = {"fp8_e4m3": 448.0, "fp8_e5m2": 57344.0, "int8": 127.0}
 #: Elements of one chunk of products (bounds the memory of a paired GEMM).
@@ -51,10 +66,13 @@ ZERO_EXPONENT = -1000
 
 
 class DaaNumericsParams(TechniqueParams):
-    high: Literal["fp32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8"] = Field(
-        "fp32", description="precision of the high-precision multiplier's operands")
-    low: Literal["fp32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8"] = Field(
-        "fp8_e4m3", description="precision of the low-precision multiplier's operands")
+    high: Format = Field(
+        ARRAY_DATATYPE, description="precision of the high-precision multiplier's operands; "
+        "default the array datatype of the reproduction's hwconfig (fp16), which the "
+        "simulator's daa takes when high is unset")
+    low: Format = Field(
+        DaaParams.model_fields["low"].default, description="precision of the low-precision multiplier's operands (8-bit "
+        "formats scaled per operand tensor, int8 symmetric max-abs); default the simulator's")
     router: Literal["exponent", "magnitude"] = Field(
         "exponent", description="which product is the larger: the exponent-sum proxy or the "
         "exact magnitude")
@@ -188,8 +206,9 @@ class DaaNumerics(Emulation):
     name = "daa"
     Params = DaaNumericsParams
     approximation = ("exact per pair of reduction indices: the product the router takes as "
-                     "the smaller is computed from operands rounded to the low precision "
-                     "(8-bit formats scaled per tensor); sums in fp32")
+                     "the larger is computed from operands rounded to the high precision, "
+                     "the smaller from operands rounded to the low precision (8-bit formats "
+                     "scaled per operand tensor, int8 symmetric max-abs); sums in fp32")
 
     def gemms(self, name, layer):
         if layer.is_conv and layer.module.groups != 1:

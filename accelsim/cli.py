@@ -201,7 +201,7 @@ def _convergence_arguments(trace: argparse.ArgumentParser) -> None:
     group.add_argument("--dataset", default="shapes", choices=DATASETS,
                        help="shapes: generated figures; digits: scikit-learn's bundled 8x8 "
                        "digits, enlarged to the input shape (default shapes)")
-    group.add_argument("--eval-size", type=int, default=0,
+    group.add_argument("--eval-size", "--test-size", dest="eval_size", type=int, default=0,
                        help="held-out samples evaluated during training (default 0: none; "
                        "256 in the accuracy mode)")
     group.add_argument("--eval-every", type=int,

@@ -54,6 +54,8 @@ _CHUNK_ELEMENTS = 1 << 20
 _CHUNK_KEYS = 1 << 10
 #: Plane counts remembered across calls at most (16 bytes each).
 _MEMO_KEYS = 1 << 20
+#: Blocks asked at once above which each distinct block is counted once.
+DISTINCT_BLOCKS_FIRST = 256
 #: No counts yet.
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: Counts taken so far per convolution: its keys' ranks (sorted) and their counts.
@@ -111,6 +113,15 @@ class ConvWindow:
         pix0, pix1, win0, win1 = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64)
                                                        for v in (pix0, pix1, win0, win1)))
         shape = pix0.shape
+        blocks = np.stack([v.ravel() for v in (pix0, pix1, win0, win1)], axis=1)
+        if len(blocks) > DISTINCT_BLOCKS_FIRST:  # tiles repeat blocks: count each one once
+            bounds = tuple(int(b) + 1 for b in blocks.max(axis=0))
+            distinct, inverse = _unique_rows(blocks, bounds)
+            return self._block_counts(*distinct.T)[inverse].reshape(shape)
+        return self._block_counts(*blocks.T).reshape(shape)
+
+    def _block_counts(self, pix0, pix1, win0, win1) -> np.ndarray:
+        """:meth:`unique_inputs` of 1-D arrays of blocks."""
         o_pieces = _split(pix0.ravel(), pix1.ravel(), self.pixels)
         q_pieces = _split(win0.ravel(), win1.ravel(), self.positions)
         lo_o, hi_o, mult_o = (np.stack([p[i] for p in o_pieces], axis=1) for i in range(3))
@@ -124,7 +135,7 @@ class ConvWindow:
         live = mult > 0
         counts = np.zeros(len(keys), dtype=np.int64)
         counts[live] = self._plane_counts(keys[live]) * mult[live]
-        return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
+        return counts.reshape(len(pix0), -1).sum(axis=1)
 
     def total_unique_inputs(self, rows: int, cols: int, block_rows, block_cols) -> np.ndarray:
         """Sum of :meth:`unique_inputs` over every block of a view of ``rows`` x ``cols``

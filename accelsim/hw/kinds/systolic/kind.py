@@ -36,6 +36,10 @@ from accelsim.plan import TilePlan
 from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Op
 
+#: expanded tilings kept per tiler: the ops lowered last (their blocking choice is kept for
+#: every op)
+RECENT_TILINGS = 4
+
 
 class SystolicParams(PEArrayParams):
     """A rows x cols systolic array (rows: SCALE-Sim's ArrayHeight, cols: ArrayWidth)."""
@@ -82,12 +86,16 @@ class SystolicArray(PEArrayKind):
                 buffer_of_role=system.buffer_of_role,
                 usable_bytes={n: s.usable_bytes for n, s in system.srams.items()},
                 dram_bytes_per_cycle=system.offchip_bytes_per_cycle))
-            self._tilers[key] = lru_cache(maxsize=4096)(tiler.tiles)
+            choose = lru_cache(maxsize=4096)(tiler.choose)
+            # an op's tiles are expanded again after a few others: same-shaped ops follow
+            # each other, and a run of a million tiles would otherwise keep them all
+            self._tilers[key] = lru_cache(maxsize=RECENT_TILINGS)(
+                lambda gemm, views: tiler.tiles(gemm, choose(gemm, views), views))
         try:
             views = im2col_views(op)
         except ValueError as error:
             raise SimulationError(str(error)) from None
-        return self._tilers[key](op.issued_gemm, None, views)
+        return self._tilers[key](op.issued_gemm, views)
 
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         system = ctx.system

@@ -180,9 +180,9 @@ class TilePlan:
         problems = []
         length = len(self)
         lengths_ok = all(len(values) == length for values in self.columns.values())
-        every = np.concatenate(list(self.columns.values()))
-        if not lengths_ok or (every.size and not (np.isfinite(every).all()
-                                                  and every.min() >= 0)):
+        if not lengths_ok or not all(not values.size or (np.isfinite(values).all()
+                                                         and values.min() >= 0)
+                                     for values in self.columns.values()):
             problems += _column_problems(self.columns, length)  # the slow path names them
         shares = [v for k, v in self.columns.items() if k.startswith(MAC_SHARE)]
         if not problems and shares and (sum(shares) > 1.0 + 1e-9).any():

@@ -182,12 +182,13 @@ class System:
             stride = np.maximum(seg * np.broadcast_to(matrix_cols, shape).ravel() / cols, seg)
         moving = nbytes > 0
         keys = np.stack([np.where(moving, np.ceil(seg), 0), count, np.ceil(stride)], axis=1)
+        which = None
         if len(keys) > DISTINCT_FIRST:  # many tiles, few patterns: look each pattern up once
-            keys, which = np.unique(keys, axis=0, return_inverse=True)
+            keys, which = _distinct_rows(keys)
         figures = np.array([self._pattern_figures(*key) for key in keys.tolist()]
                            ).reshape(-1, 2)
-        if len(figures) != len(nbytes):
-            figures = figures[which.reshape(-1)]
+        if which is not None:
+            figures = figures[which]
         visits = np.where(moving, figures[:, 0], 0.0)
         channels = np.where(moving, nbytes * figures[:, 1], 0.0)  # figures: channels per byte
         return visits.reshape(shape), channels.reshape(shape)
@@ -344,3 +345,16 @@ class System:
         if lands > self.env.now:
             yield self.env.timeout(lands - self.env.now)
         return times
+
+
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D array (in lexicographic order) and each row's index among
+    them, as ``np.unique(keys, axis=0, return_inverse=True)`` gives them, by a sort on the
+    columns rather than on whole rows (far faster for many rows)."""
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    inverse = np.empty(len(keys), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse

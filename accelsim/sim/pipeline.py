@@ -81,8 +81,11 @@ class TileColumns:
     def book_load(self, i: int, now: float, already: dict[str, int] | None = None
                   ) -> tuple[list[TransferTimes], float]:
         """Book tile ``i``'s loads (less ``already`` fetched) at ``now``: (times, landing)."""
-        moved = {ep: values[i] - (already or {}).get(ep, 0) for ep, values in self.loads.items()}
-        moved = {ep: nbytes for ep, nbytes in moved.items() if nbytes}
+        if already:
+            moved = {ep: values[i] - already.get(ep, 0) for ep, values in self.loads.items()}
+            moved = {ep: nbytes for ep, nbytes in moved.items() if nbytes}
+        else:
+            moved = {ep: values[i] for ep, values in self.loads.items() if values[i]}
         if not moved:
             return [], now
         share = sum(moved.values()) / self.load_total[i]

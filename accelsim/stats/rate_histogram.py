@@ -11,6 +11,8 @@ edges. With 4,096 fine bins a 100-bin chart is off by at most one fine bin's byt
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from accelsim.stats.ordered_sum import ordered_sum
@@ -44,7 +46,7 @@ class RateHistogram:
         if end <= start:
             self.bins[first] += nbytes
             return
-        last = min(int(np.ceil(end / width)) - 1, FINE_BINS - 1)
+        last = min(math.ceil(end / width) - 1, FINE_BINS - 1)
         if first == last:
             self.bins[first] += nbytes
             return

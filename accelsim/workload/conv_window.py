@@ -50,10 +50,14 @@ _PIECES = 3
 _PRODUCTS = _PIECES * _PIECES
 #: Keys x band rows coded at once (bounds the working memory to a few tens of MB).
 _CHUNK_ELEMENTS = 1 << 20
+#: (row piece, column piece) pairs of candidate blockings summed at once (bounds the memory).
+_CHUNK_PAIRS = 1 << 17
 #: Keys counted at once at most (each holds a row of 2^9 union sizes while it is counted).
 _CHUNK_KEYS = 1 << 10
 #: Plane counts remembered across calls at most (16 bytes each).
 _MEMO_KEYS = 1 << 20
+#: Blocks asked at once above which each distinct block is counted once.
+DISTINCT_BLOCKS_FIRST = 256
 #: No counts yet.
 _EMPTY = np.zeros(0, dtype=np.int64)
 #: Counts taken so far per convolution: its keys' ranks (sorted) and their counts.
@@ -111,6 +115,15 @@ class ConvWindow:
         pix0, pix1, win0, win1 = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64)
                                                        for v in (pix0, pix1, win0, win1)))
         shape = pix0.shape
+        blocks = np.stack([v.ravel() for v in (pix0, pix1, win0, win1)], axis=1)
+        if len(blocks) > DISTINCT_BLOCKS_FIRST:  # tiles repeat blocks: count each one once
+            bounds = tuple(int(b) + 1 for b in blocks.max(axis=0))
+            distinct, inverse = _unique_rows(blocks, bounds)
+            return self._block_counts(*distinct.T)[inverse].reshape(shape)
+        return self._block_counts(*blocks.T).reshape(shape)
+
+    def _block_counts(self, pix0, pix1, win0, win1) -> np.ndarray:
+        """:meth:`unique_inputs` of 1-D arrays of blocks."""
         o_pieces = _split(pix0.ravel(), pix1.ravel(), self.pixels)
         q_pieces = _split(win0.ravel(), win1.ravel(), self.positions)
         lo_o, hi_o, mult_o = (np.stack([p[i] for p in o_pieces], axis=1) for i in range(3))
@@ -124,7 +137,7 @@ class ConvWindow:
         live = mult > 0
         counts = np.zeros(len(keys), dtype=np.int64)
         counts[live] = self._plane_counts(keys[live]) * mult[live]
-        return counts.reshape(len(pix0.ravel()), -1).sum(axis=1).reshape(shape)
+        return counts.reshape(len(pix0), -1).sum(axis=1)
 
     def total_unique_inputs(self, rows: int, cols: int, block_rows, block_cols) -> np.ndarray:
         """Sum of :meth:`unique_inputs` over every block of a view of ``rows`` x ``cols``
@@ -144,15 +157,23 @@ class ConvWindow:
             [_piece_weights(cols, int(b), self.positions) for b in sizes_c])
         # every (row piece, column piece) pair of every blocking, blocking by blocking
         i, j = which_r.ravel(), which_c.ravel()
-        sizes = o_count[i] * q_count[j]
-        starts = np.cumsum(sizes) - sizes
-        blocking = np.repeat(np.arange(len(sizes)), sizes)
-        local = np.arange(int(sizes.sum())) - starts[blocking]
-        o_at = o_start[i][blocking] + local // q_count[j][blocking]
-        q_at = q_start[j][blocking] + local % q_count[j][blocking]
-        counts = (self._plane_counts(np.concatenate([o_keys[o_at], q_keys[q_at]], axis=1))
-                  * o_weights[o_at] * q_weights[q_at])
-        return np.add.reduceat(counts, starts).reshape(block_rows.shape)
+        ends = np.cumsum(o_count[i] * q_count[j])
+        parts, first = [], 0
+        while first < len(ends):  # blockings in groups of about _CHUNK_PAIRS pairs at most
+            base = ends[first - 1] if first else 0
+            last = max(first + 1, int(np.searchsorted(ends, base + _CHUNK_PAIRS, side="right")))
+            ii, jj = i[first:last], j[first:last]
+            sizes = o_count[ii] * q_count[jj]
+            starts = np.cumsum(sizes) - sizes
+            blocking = np.repeat(np.arange(len(sizes)), sizes)
+            local = np.arange(int(sizes.sum())) - starts[blocking]
+            o_at = o_start[ii][blocking] + local // q_count[jj][blocking]
+            q_at = q_start[jj][blocking] + local % q_count[jj][blocking]
+            counts = (self._plane_counts(np.concatenate([o_keys[o_at], q_keys[q_at]], axis=1))
+                      * o_weights[o_at] * q_weights[q_at])
+            parts.append(np.add.reduceat(counts, starts))
+            first = last
+        return np.concatenate(parts).reshape(block_rows.shape)
 
     def _plane_counts(self, keys: np.ndarray) -> np.ndarray:
         """Distinct input positions of one image and channel touched by output pixels

@@ -36,6 +36,11 @@ from accelsim.plan import TilePlan
 from accelsim.workload.conv_window import im2col_views
 from accelsim.workload.op import Op
 
+#: expanded tilings of more than :data:`KEPT_TILES` tiles kept per tiler: the ops lowered
+#: last (same-shaped ops follow each other); smaller ones and every blocking choice are kept
+RECENT_TILINGS = 4
+KEPT_TILES = 4096
+
 
 class SystolicParams(PEArrayParams):
     """A rows x cols systolic array (rows: SCALE-Sim's ArrayHeight, cols: ArrayWidth)."""
@@ -82,12 +87,12 @@ class SystolicArray(PEArrayKind):
                 buffer_of_role=system.buffer_of_role,
                 usable_bytes={n: s.usable_bytes for n, s in system.srams.items()},
                 dram_bytes_per_cycle=system.offchip_bytes_per_cycle))
-            self._tilers[key] = lru_cache(maxsize=4096)(tiler.tiles)
+            self._tilers[key] = _cached_tilings(tiler)
         try:
             views = im2col_views(op)
         except ValueError as error:
             raise SimulationError(str(error)) from None
-        return self._tilers[key](op.issued_gemm, None, views)
+        return self._tilers[key](op.issued_gemm, views)
 
     def lower(self, op: Op, ctx: RunContext) -> TilePlan:
         system = ctx.system
@@ -131,3 +136,23 @@ class SystolicArray(PEArrayKind):
 
     def summary(self) -> dict:
         return {**super().summary(), "dataflow": self.dataflow.name}
+
+
+def _cached_tilings(tiler: GemmTiler):
+    """``tiler``'s tiles of a (gemm, views) pair, remembered: every blocking choice and every
+    small tiling for the run, large tilings only while they are among the last few (a run of
+    a million tiles would otherwise keep them all)."""
+    choose = lru_cache(maxsize=4096)(tiler.choose)
+    recent = lru_cache(maxsize=RECENT_TILINGS)(
+        lambda gemm, views: tiler.tiles(gemm, choose(gemm, views), views))
+    small: dict = {}
+
+    def tiles(gemm, views) -> TileArrays:
+        arrays = small.get((gemm, views))
+        if arrays is None:
+            arrays = recent(gemm, views)
+            if len(arrays) <= KEPT_TILES:
+                small[(gemm, views)] = arrays
+        return arrays
+
+    return tiles

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from accelsim.errors import ConfigError
-from accelsim.techniques.chain import parse_scalar
+from accelsim.techniques.chain import TechniqueSpec
 from accelsim.validation import printable, validate
 
 
@@ -21,16 +21,8 @@ class NumericsSpec:
     def parse(cls, text: str, source: str = "--numerics") -> NumericsSpec:
         """``name`` or ``name:key=value,key=value`` (values read as ``--technique`` reads
         them)."""
-        name, _, rest = text.partition(":")
-        params: dict[str, object] = {}
-        for item in filter(None, (part.strip() for part in rest.split(","))):
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(printable(f"{source} {text}"), printable(name.strip()),
-                                  "parameters written as key=value, separated by commas",
-                                  got=item)
-            params[key.strip()] = parse_scalar(value)
-        spec = cls(name.strip(), params, source)
+        name, params = TechniqueSpec.split(text, source)
+        spec = cls(name, params, source)
         spec.validated()
         return spec
 

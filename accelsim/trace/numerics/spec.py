@@ -3,31 +3,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 from accelsim.errors import ConfigError
 from accelsim.techniques.chain import TechniqueSpec
-from accelsim.validation import printable, validate
+from accelsim.validation import printable
 
 
 @dataclass(frozen=True)
-class NumericsSpec:
-    name: str
-    params: Mapping[str, object] = field(default_factory=dict)
+class NumericsSpec(TechniqueSpec):
+    """A technique's numerics emulation by name with its parameters: parsed, written and
+    validated as a ``--technique`` is, against the emulation's ``Params``."""
+
     source: str = "--numerics"
 
     @classmethod
     def parse(cls, text: str, source: str = "--numerics") -> NumericsSpec:
         """``name`` or ``name:key=value,key=value`` (values read as ``--technique`` reads
         them)."""
-        name, params = TechniqueSpec.split(text, source)
-        spec = cls(name, params, source)
-        spec.validated()
-        return spec
+        return cls(*cls.split(text, source), source)
 
     @property
-    def numerics_class(self):
+    def technique_class(self):
+        """The registered emulation of this name (what :meth:`validated` checks against)."""
         from accelsim.trace.numerics import NUMERICS, load_builtin
 
         load_builtin()
@@ -37,13 +35,4 @@ class NumericsSpec:
                               "a technique with a numerics emulation", choices=NUMERICS.names())
         return found
 
-    def validated(self):
-        return validate(self.numerics_class.Params, dict(self.params),
-                        printable(f"{self.source} {self.text}"), key_prefix=self.name,
-                        key_types=True)
-
-    @property
-    def text(self) -> str:
-        if not self.params:
-            return self.name
-        return self.name + ":" + ",".join(f"{k}={v}" for k, v in self.params.items())
+    numerics_class = technique_class

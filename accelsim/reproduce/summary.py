@@ -79,6 +79,12 @@ def _fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+#: The computation-reuse techniques' table figures: the paper's speedup key, and the key
+#: figure's name and row column.
+REUSE_FIGURES = {"acrtc": ("training_speedup", "hit rate", "hit_rate"),
+                 "mquans": ("speedup", "inputs reused", "inputs_reused")}
+
+
 def entries(technique: str, outcome: Outcome) -> list[dict]:
     """The table entries of one technique's reproduction."""
     published = paper(technique)["results"]
@@ -104,20 +110,14 @@ def entries(technique: str, outcome: Outcome) -> list[dict]:
             found = (read_accuracy(network, technique, unmeasured=UNMEASURED)
                      if technique == "confidence_skip" else read_accuracy(network, technique))
             entry["accuracy"], entry["accuracy_note"] = found.text, found.note
-        if technique == "acrtc":
+        if technique in REUSE_FIGURES:  # the default setting's rows only
             if r["setting"] != rows[0]["setting"]:
                 continue
-            entry.update(paper_speedup=published["training_speedup"],
+            speedup_key, key, column = REUSE_FIGURES[technique]
+            entry.update(paper_speedup=published[speedup_key],
                          paper_energy_saving=published["energy_saving_fraction"],
-                         paper_accuracy=published["accuracy"], key="hit rate",
-                         key_ours=f"{r['hit_rate']:.1%}", key_paper="-")
-        elif technique == "mquans":
-            if r["setting"] != rows[0]["setting"]:
-                continue
-            entry.update(paper_speedup=published["speedup"],
-                         paper_energy_saving=published["energy_saving_fraction"],
-                         paper_accuracy=published["accuracy"], key="inputs reused",
-                         key_ours=f"{r['inputs_reused']:.1%}", key_paper="-")
+                         paper_accuracy=published["accuracy"], key=key,
+                         key_ours=f"{r[column]:.1%}", key_paper="-")
         elif technique == "daa":
             entry.update(paper_speedup=published["throughput_gain"],
                          paper_energy_saving=published["energy_saving_fraction"],
